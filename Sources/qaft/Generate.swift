@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Models
+
+/// `qaft generate`: greedy or sampled continuation of a prompt, streamed to stdout.
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Continue a prompt (greedy by default).")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: "Prompt text (empty: start from BOS).")
+    var prompt: String = ""
+
+    @Option(name: .shortAndLong, help: "Tokens to generate.")
+    var tokens = 64
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float = 0
+
+    @Option(help: "Top-k cut-off (0 = none).")
+    var topK = 0
+
+    @Option(help: "Nucleus (top-p) cut-off.")
+    var topP: Float = 1
+
+    @Option(help: "Sampling seed.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Wrap the prompt in the ChatML user/assistant template (instruct models).")
+    var chat = false
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        let tok = loaded.tokenizer
+        let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
+        var ids = tok.encode(text, addBOS: tok.addsBOSByDefault)
+        if ids.isEmpty, let bos = tok.bosToken { ids = [bos] }
+        guard !ids.isEmpty else { throw ValidationError("the prompt is empty and the tokenizer has no BOS token") }
+        let model = Llama(loaded.weights)
+        let started = Date()
+        var pending: [Int] = []
+        let produced = try Generator(model: model).generate(
+            prompt: ids, maxNewTokens: tokens,
+            options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            stop: Set([tok.eosToken].compactMap { $0 })
+        ) { t in
+            // Print whole UTF-8 characters only: a token may end inside a multi-byte sequence.
+            pending.append(t)
+            let s = tok.decode(pending)
+            if !s.hasSuffix("\u{FFFD}") {
+                FileHandle.standardOutput.write(Data(s.utf8))
+                pending.removeAll()
+            }
+            return true
+        }
+        if !pending.isEmpty { FileHandle.standardOutput.write(Data(tok.decode(pending).utf8)) }
+        print()
+        if !modelOptions.quiet {
+            let dt = Date().timeIntervalSince(started)
+            Progress.note(String(format: "%d tokens in %.2fs (%.1f tokens/s incl. prefill of %d)", produced.count, dt,
+                                 Double(produced.count) / dt, ids.count))
+        }
+    }
+}

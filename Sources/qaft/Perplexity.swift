@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Models
+
+/// `qaft perplexity`: token perplexity of a text file in non-overlapping windows.
+struct Perplexity: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Token perplexity of a text file (non-overlapping windows).")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Argument(help: "UTF-8 text file.")
+    var file: String
+
+    @Option(help: "Window length in tokens (default: min(2048, the model's context)).")
+    var window: Int?
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("\(file): file not found or unreadable")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        let loaded = try modelOptions.load()
+        let tok = loaded.tokenizer
+        let tokens = tok.encode(text)
+        guard tokens.count > 1 else { throw ValidationError("\(file): fewer than two tokens of text") }
+        let prefix = tok.addsBOSByDefault ? [tok.bosToken].compactMap { $0 } : []
+        let w = window ?? min(2048, loaded.config.contextLength)
+        guard w > prefix.count + 1, w <= loaded.config.contextLength else {
+            throw ValidationError("--window \(w) must be in \(prefix.count + 2)...\(loaded.config.contextLength)")
+        }
+        let progress = Progress("perplexity", quiet: modelOptions.quiet)
+        let r = try Llama(loaded.weights).windowedNLL(tokens, window: w, prefix: prefix) { done, total in
+            progress.update(done, of: total, unit: "windows")
+        }
+        print(String(format: "perplexity %.4f  (mean NLL %.5f over %d predicted tokens, %d windows of ≤%d tokens%@)",
+                     r.perplexity, r.meanNLL, r.predicted, r.windows, w, prefix.isEmpty ? "" : ", BOS-prefixed"))
+    }
+}

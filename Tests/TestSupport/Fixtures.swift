@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+
+/// Where test inputs live. Everything a test reads is inside the repository (Tests/Fixtures,
+/// Experiments/Data) except the default model, which `make setup` fetches into `.cache/models/`.
+public enum Fixtures {
+    /// The repository root, found from this file's location.
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    public static var stories260K: URL { url("Tests/Fixtures/stories260K/stories260K.bin") }
+    public static var stories260KTokenizer: URL { url("Tests/Fixtures/stories260K/tok512.bin") }
+
+    /// SmolLM2-135M-Instruct Q4_1 GGUF. Tests that need it fail (never skip) when it is absent, so a
+    /// CI run without the model cannot pass silently.
+    public static func smolLM2() throws -> URL {
+        let env = ProcessInfo.processInfo.environment["QAFT_SMOLLM2"]
+        let u = env.map { URL(fileURLWithPath: $0) } ?? url(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        guard FileManager.default.fileExists(atPath: u.path) else {
+            XCTFail("SmolLM2-135M-Instruct GGUF not found at \(u.path): run `make setup` (or set QAFT_SMOLLM2)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return u
+    }
+
+    /// A scratch directory unique to one test, removed at process exit by the OS temp policy.
+    public static func temporaryDirectory(_ name: String = #function) throws -> URL {
+        let d = FileManager.default.temporaryDirectory
+            .appendingPathComponent("qaft-tests-\(ProcessInfo.processInfo.processIdentifier)")
+            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+        try? FileManager.default.removeItem(at: d)
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        return d
+    }
+}
