@@ -69,6 +69,13 @@ public final class KVCache {
         values + ((layer * slotCount + slot) * capacity + position) * kvDim
     }
 
+    /// Forgets positions `length...` of a root (unforked) slot, keeping the first `length`. Slots
+    /// forked from it must be reset by the caller before they are used again.
+    public func truncate(slot: Int, to length: Int) {
+        precondition(parents[slot] == nil && length <= lengths[slot], "truncate of slot \(slot) to \(length)")
+        lengths[slot] = length
+    }
+
     /// Marks `count` more positions of `slot` as filled (after every layer wrote them).
     public func advance(slot: Int, by count: Int) {
         precondition(lengths[slot] + count <= capacity, "KV cache slot \(slot) overflow")

@@ -1,0 +1,75 @@
+import Tensor
+
+/// y = x Wᵀ for a weight W of shape (out, in). The forward pass sees every projection through this
+/// protocol so quantized kernels and adapter-wrapped layers slot in without touching the model.
+public protocol LinearOperator: AnyObject {
+    var inFeatures: Int { get }
+    var outFeatures: Int { get }
+    /// y (rows, out) = x (rows, in) · Wᵀ, overwriting y.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
+}
+
+/// A linear layer that can send gradients back to its input: what a frozen base layer must offer
+/// for training, since it needs no weight gradient of its own.
+public protocol InputGradientLinear: LinearOperator {
+    /// dx (rows, in) = dy (rows, out) · W, overwriting dx, or adding to it when `accumulate`.
+    func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool)
+}
+
+/// The dense linear op, forward and backward.
+///
+/// Shapes: x, dx (rows, in); y, dy (rows, out); W, dW (out, in).
+/// Forward saves for backward: x (for dW only; dx needs W alone).
+public enum Linear {
+    /// y = x Wᵀ.
+    public static func forward(
+        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        if rows == 1 {
+            // A one-row sgemm is several times slower than sgemv on OpenBLAS.
+            BLAS.gemv(m: m, n: n, a: w, lda: n, x: x, y: y)
+        } else {
+            BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: w, ldb: n, c: y, ldc: m)
+        }
+    }
+
+    /// dx = dy · W (or dx += when `accumulate`).
+    public static func backwardInput(
+        _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
+        into dx: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
+    }
+
+    /// dW += dyᵀ · x, summed over the rows. Only trainable weights call this: a frozen weight never
+    /// holds an (out, in) gradient.
+    public static func backwardWeight(
+        _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
+        into dw: UnsafeMutablePointer<Float>
+    ) {
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, beta: 1, c: dw, ldc: n)
+    }
+}
+
+/// A float32 weight applied with cblas.
+public final class DenseLinear: InputGradientLinear {
+    public var weight: Matrix
+    public var inFeatures: Int { weight.cols }
+    public var outFeatures: Int { weight.rows }
+
+    public init(_ weight: Matrix) { self.weight = weight }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        weight.storage.withUnsafeBufferPointer { w in
+            Linear.forward(x, weight: w.baseAddress!, rows: rows, in: inFeatures, out: outFeatures, into: y)
+        }
+    }
+
+    public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        weight.storage.withUnsafeBufferPointer { w in
+            Linear.backwardInput(dy, weight: w.baseAddress!, rows: rows, in: inFeatures, out: outFeatures,
+                                 into: dx, accumulate: accumulate)
+        }
+    }
+}

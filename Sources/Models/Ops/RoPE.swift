@@ -1,0 +1,68 @@
+import Foundation
+
+/// Rotary position embedding: each head's dimensions are rotated in pairs by angle p·θ^(−2i/d).
+///
+/// Shapes: x (rows, heads·headDim) with row stride `stride`; positions (rows); table (maxPositions, headDim/2).
+/// Pairs are (x[2i], x[2i+1]) for `.interleaved` and (x[i], x[i+d/2]) for `.rotateHalf`.
+/// Forward saves nothing: the backward is the same rotation by −angle.
+public struct RoPE: Sendable {
+    public let style: RoPEStyle
+    public let headDim: Int
+    public let maxPositions: Int
+    private let cos: [Float]
+    private let sin: [Float]
+
+    public init(style: RoPEStyle, headDim: Int, theta: Float, maxPositions: Int) {
+        self.style = style
+        self.headDim = headDim
+        self.maxPositions = maxPositions
+        let half = headDim / 2
+        var c = [Float](repeating: 0, count: maxPositions * half), s = c
+        for p in 0..<maxPositions {
+            for i in 0..<half {
+                // Double precision angles: at p ≈ 8k, float angles lose ~3 digits.
+                let freq = 1 / Foundation.pow(Double(theta), Double(2 * i) / Double(headDim))
+                let a = Double(p) * freq
+                c[p * half + i] = Float(Foundation.cos(a))
+                s[p * half + i] = Float(Foundation.sin(a))
+            }
+        }
+        cos = c
+        sin = s
+    }
+
+    /// Rotates `heads` heads of every row in place; `inverse` rotates by the negative angle (backward).
+    public func apply(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int,
+        positions: UnsafePointer<Int32>, inverse: Bool = false
+    ) {
+        let half = headDim / 2
+        let sign: Float = inverse ? -1 : 1
+        cos.withUnsafeBufferPointer { cb in
+            sin.withUnsafeBufferPointer { sb in
+                for r in 0..<rows {
+                    let p = Int(positions[r])
+                    precondition(p >= 0 && p < maxPositions, "RoPE position \(p) outside table of \(maxPositions)")
+                    let cr = cb.baseAddress! + p * half, sr = sb.baseAddress! + p * half
+                    let (lo, hi, step) = style == .interleaved ? (0, 1, 2) : (0, half, 1)
+                    for h in 0..<heads {
+                        let v = x + r * stride + h * headDim
+                        for i in 0..<half {
+                            let a = v[lo + i * step], b = v[hi + i * step]
+                            let c = cr[i], s = sign * sr[i]
+                            v[lo + i * step] = a * c - b * s
+                            v[hi + i * step] = a * s + b * c
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backward of `apply`: a rotation is orthogonal, so ∂L/∂x is ∂L/∂y rotated by −angle (in place).
+    public func backward(
+        _ dx: UnsafeMutablePointer<Float>, rows: Int, heads: Int, stride: Int, positions: UnsafePointer<Int32>
+    ) {
+        apply(dx, rows: rows, heads: heads, stride: stride, positions: positions, inverse: true)
+    }
+}
