@@ -1,0 +1,167 @@
+import Models
+import Tensor
+
+/// The LLaMA decoder for training: the same ops as `Llama`, with every projection a
+/// `TrainableLinear`, activations kept for the backward, and a loss head that only computes the
+/// rows that carry loss, a chunk at a time (logits are never held for the whole batch).
+///
+/// Shape legend: N packed rows, D = dim, KV = kvDim, H = hidden, V = vocab, C = head chunk rows.
+/// Embedding, norms and head are frozen (only their activation gradients are computed). Not
+/// reentrant: one forward/backward at a time per instance.
+public final class TrainableLlama {
+    public struct Block {
+        public var attnNorm: [Float]
+        public var q, k, v, o: any TrainableLinear
+        public var ffnNorm: [Float]
+        public var gate, up, down: any TrainableLinear
+
+        func layer(_ p: Projection) -> any TrainableLinear {
+            switch p {
+            case .q: return q
+            case .k: return k
+            case .v: return v
+            case .o: return o
+            case .gate: return gate
+            case .up: return up
+            case .down: return down
+            }
+        }
+    }
+
+    public let config: LlamaConfig
+    public let blocks: [Block]
+    public let tokenEmbedding: Matrix
+    public let finalNorm: [Float]
+    public let head: any TrainableLinear
+    public let rope: RoPE
+    /// Rows of logits computed at once by the loss head.
+    public var headChunk = 128
+    let acts: TrainingActivations
+
+    /// Builds the model from `weights`, letting `wrap` turn each dense projection into a trainable
+    /// layer (default: frozen). `maxPositions` bounds sequence length (default: the context length).
+    public init(
+        _ weights: LlamaWeights, maxPositions: Int? = nil,
+        wrap: (LinearSite, DenseLinear) throws -> any TrainableLinear = { FrozenLinear($1) }
+    ) rethrows {
+        let c = weights.config
+        config = c
+        blocks = try weights.layers.enumerated().map { l, w in
+            func make(_ p: Projection, _ m: Matrix) throws -> any TrainableLinear {
+                try wrap(LinearSite(layer: l, projection: p), DenseLinear(m))
+            }
+            return Block(attnNorm: w.attnNorm, q: try make(.q, w.wq), k: try make(.k, w.wk), v: try make(.v, w.wv),
+                         o: try make(.o, w.wo), ffnNorm: w.ffnNorm,
+                         gate: try make(.gate, w.gate), up: try make(.up, w.up), down: try make(.down, w.down))
+        }
+        tokenEmbedding = weights.tokenEmbedding
+        finalNorm = weights.finalNorm
+        head = FrozenLinear(DenseLinear(weights.head))
+        rope = RoPE(style: c.ropeStyle, headDim: c.headDim, theta: c.ropeTheta, maxPositions: maxPositions ?? c.contextLength)
+        acts = TrainingActivations(layers: weights.layers.count)
+    }
+
+    /// Every declared parameter of every layer, frozen or trainable, in model order.
+    public var parameters: [Parameter] {
+        blocks.flatMap { b in Projection.allCases.flatMap { b.layer($0).parameters } } + head.parameters
+    }
+
+    public var trainableParameters: [Parameter] { parameters.filter(\.isTrainable) }
+
+    /// The layer at `site`.
+    public func layer(_ site: LinearSite) -> any TrainableLinear { blocks[site.layer].layer(site.projection) }
+
+    /// Bytes of saved activations and scratch currently held.
+    public var activationBytes: Int { acts.bytes }
+
+    /// An inference model sharing these layers (adapters applied unmerged, no dropout).
+    public func inferenceModel(_ weights: LlamaWeights) -> Llama {
+        let m = Llama(weights, maxPositions: rope.maxPositions)
+        for l in m.blocks.indices {
+            let b = blocks[l]
+            m.blocks[l].q = b.q; m.blocks[l].k = b.k; m.blocks[l].v = b.v; m.blocks[l].o = b.o
+            m.blocks[l].gate = b.gate; m.blocks[l].up = b.up; m.blocks[l].down = b.down
+        }
+        return m
+    }
+
+    /// Forward, loss and backward of one micro-batch. Parameter gradients are added to their buffers
+    /// scaled by `lossScale` (the weight of one scored token in the step's loss, e.g. 1 / scored
+    /// tokens of the whole step). Returns the unscaled per-sequence losses.
+    public func forwardBackward(_ batch: TrainingBatch, lossScale: Float, random: SeededRandom) throws -> BatchLoss {
+        try forward(batch, random: random)
+        let loss = headLossAndBackward(batch, lossScale: lossScale, random: random)
+        backwardBlocks(batch)
+        return loss
+    }
+
+    /// Per-sequence losses without dropout or gradients.
+    public func loss(_ batch: TrainingBatch) throws -> BatchLoss {
+        try forward(batch, random: nil)
+        return headLossAndBackward(batch, lossScale: nil, random: nil)
+    }
+
+    /// ∂L/∂(embedded input) of the last `forwardBackward`, (N, D): the input gradient a trainable
+    /// embedding would scatter with `Embedding.backward`.
+    public func inputGradient(rows: Int) -> [Float] { acts.dResidual.array(rows * config.dim) }
+
+    /// Runs the blocks, keeping activations. `random` nil means inference behaviour (no dropout).
+    func forward(_ batch: TrainingBatch, random: SeededRandom?) throws {
+        let c = config, N = batch.tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
+        try validate(batch)
+        let a = acts
+        a.positions.removeAll(keepingCapacity: true)
+        for s in batch.tokens.sequences { for t in 0..<s.count { a.positions.append(Int32(t)) } }
+        let maxT = batch.tokens.sequences.map(\.count).max() ?? 0
+        let xb = a.normed.reserve(N * D), proj = a.projected.reserve(N * D), hidden = a.hidden.reserve(N * H)
+        let scores = a.scores.reserve(maxT * maxT)
+        tokenEmbedding.storage.withUnsafeBufferPointer {
+            Embedding.forward(batch.tokens.tokens, table: $0.baseAddress!, dim: D, into: a.residual[0].reserve(N * D))
+        }
+        func run(_ layer: any TrainableLinear, _ site: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+            if let random { layer.forward(x, rows: N, into: y, random: random.split(UInt64(site))) } else { layer.apply(x, rows: N, into: y) }
+        }
+        for (l, b) in blocks.enumerated() {
+            let x = a.residual[l].pointer, site = l * Projection.allCases.count
+            let q = a.q[l].reserve(N * D), k = a.k[l].reserve(N * KV), v = a.v[l].reserve(N * KV)
+            let att = a.attention[l].reserve(N * D), mid = a.mid[l].reserve(N * D)
+            b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+            run(b.q, site, xb, q)
+            run(b.k, site + 1, xb, k)
+            run(b.v, site + 2, xb, v)
+            a.positions.withUnsafeBufferPointer { pos in
+                rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+                rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
+            }
+            for s in batch.tokens.sequences where s.count > 0 {
+                CausalAttention.forward(
+                    q: q + s.offset * D, queries: s.count, qStride: D,
+                    segments: [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)],
+                    past: 0, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                    out: att + s.offset * D, outStride: D, scores: scores)
+            }
+            run(b.o, site + 3, att, proj)
+            mid.update(from: x, count: N * D)
+            SIMDMath.add(proj, into: mid, N * D)
+
+            b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(mid, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+            let g = a.gate[l].reserve(N * H), u = a.up[l].reserve(N * H)
+            run(b.gate, site + 4, xb, g)
+            run(b.up, site + 5, xb, u)
+            SwiGLU.forward(gate: g, up: u, count: N * H, into: hidden)
+            run(b.down, site + 6, hidden, proj)
+            let next = a.residual[l + 1].reserve(N * D)
+            next.update(from: mid, count: N * D)
+            SIMDMath.add(proj, into: next, N * D)
+        }
+    }
+
+    private func validate(_ batch: TrainingBatch) throws {
+        for (i, t) in batch.tokens.tokens.enumerated() where t < 0 || t >= config.vocabSize {
+            throw LlamaError.tokenOutOfRange(token: t, position: i, vocabSize: config.vocabSize)
+        }
+        for s in batch.tokens.sequences where s.count > rope.maxPositions {
+            throw TrainingError.sequenceTooLong(length: s.count, limit: rope.maxPositions)
+        }
+    }
+}
