@@ -64,64 +64,17 @@ public final class Llama {
         _ batch: TokenBatch, cache: KVCache? = nil, logitRows: [Int], headChunk: Int = 256,
         _ body: (Int, UnsafeBufferPointer<Float>) throws -> Void
     ) throws {
-        let c = config, N = batch.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
+        let c = config, N = batch.rowCount, D = c.dim
         let past = try validate(batch, cache: cache)
         if N == 0 { return }
         for r in logitRows where r < 0 || r >= N {
             throw LlamaError.invalidLogitRow(row: r, rows: N)
         }
 
-        let x = ws.x.reserve(N * D), xb = ws.xb.reserve(N * D), att = ws.att.reserve(N * D)
-        let q = ws.q.reserve(N * D), k = ws.k.reserve(N * KV), v = ws.v.reserve(N * KV)
-        let h1 = ws.h1.reserve(N * H), h2 = ws.h2.reserve(N * H)
-        let maxT = batch.sequences.map(\.count).max() ?? 0
-        let maxL = zip(batch.sequences, past).map { $0.count + $1 }.max() ?? 0
-        let scores = ws.scores.reserve(Swift.max(maxT, c.headCount) * maxL)
-        ws.positions.removeAll(keepingCapacity: true)
-        for (s, p) in zip(batch.sequences, past) { for t in 0..<s.count { ws.positions.append(Int32(p + t)) } }
-
-        tokenEmbedding.storage.withUnsafeBufferPointer { e in
-            for (r, t) in batch.tokens.enumerated() { (x + r * D).update(from: e.baseAddress! + t * D, count: D) }
-        }
-
-        for (l, b) in blocks.enumerated() {
-            b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-            b.q.apply(xb, rows: N, into: q)
-            b.k.apply(xb, rows: N, into: k)
-            b.v.apply(xb, rows: N, into: v)
-            ws.positions.withUnsafeBufferPointer { pos in
-                rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
-                rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
-            }
-            for (s, p) in zip(batch.sequences, past) {
-                let segs: [CausalAttention.KeyValueSegment]
-                if let cache {
-                    for t in 0..<s.count {
-                        cache.key(layer: l, slot: s.slot, position: p + t).update(from: k + (s.offset + t) * KV, count: KV)
-                        cache.value(layer: l, slot: s.slot, position: p + t).update(from: v + (s.offset + t) * KV, count: KV)
-                    }
-                    segs = cache.segments(slot: s.slot, length: p + s.count).map { g in
-                        .init(keys: cache.key(layer: l, slot: g.slot, position: g.start),
-                              values: cache.value(layer: l, slot: g.slot, position: g.start), count: g.count, stride: KV)
-                    }
-                } else {
-                    segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
-                }
-                CausalAttention.forward(
-                    q: q + s.offset * D, queries: s.count, qStride: D, segments: segs, past: p,
-                    heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                    out: att + s.offset * D, outStride: D, scores: scores)
-            }
-            b.o.apply(att, rows: N, into: xb)
-            SIMDMath.add(xb, into: x, N * D)
-
-            b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-            b.gate.apply(xb, rows: N, into: h1)
-            b.up.apply(xb, rows: N, into: h2)
-            SwiGLU.forward(gate: h1, up: h2, count: N * H, into: h1)
-            b.down.apply(h1, rows: N, into: xb)
-            SIMDMath.add(xb, into: x, N * D)
-        }
+        let x = ws.x.reserve(N * D), xb = ws.xb.reserve(N * D)
+        setPositions(batch, past: past)
+        embed(batch, into: x)
+        for l in blocks.indices { runBlock(l, x, batch: batch, past: past, cache: cache) }
         if let cache { for s in batch.sequences { cache.advance(slot: s.slot, by: s.count) } }
 
         // Final norm and head on the asked rows only, a chunk at a time.
@@ -148,6 +101,87 @@ public final class Llama {
         case .rows(let r): return r
         case .none: return []
         }
+    }
+
+    /// Hidden states (N, D) of `batch` after the token embedding (no cache: every sequence starts at 0).
+    public func embed(_ batch: TokenBatch) throws -> [Float] {
+        _ = try validate(batch, cache: nil)
+        var x = [Float](repeating: 0, count: batch.rowCount * config.dim)
+        x.withUnsafeMutableBufferPointer { embed(batch, into: $0.baseAddress!) }
+        return x
+    }
+
+    /// Runs blocks `range` in place on hidden states (N, D) of `batch` (no cache). Calibration uses
+    /// this to walk the model block by block, feeding each block the output of the already
+    /// quantized blocks before it.
+    public func runBlocks(_ range: Range<Int>, hidden: inout [Float], batch: TokenBatch) throws {
+        let past = try validate(batch, cache: nil)
+        precondition(hidden.count == batch.rowCount * config.dim, "hidden states must be (rows, dim)")
+        setPositions(batch, past: past)
+        hidden.withUnsafeMutableBufferPointer { x in
+            for l in range { runBlock(l, x.baseAddress!, batch: batch, past: past, cache: nil) }
+        }
+    }
+
+    private func embed(_ batch: TokenBatch, into x: UnsafeMutablePointer<Float>) {
+        let D = config.dim
+        tokenEmbedding.storage.withUnsafeBufferPointer { e in
+            for (r, t) in batch.tokens.enumerated() { (x + r * D).update(from: e.baseAddress! + t * D, count: D) }
+        }
+    }
+
+    private func setPositions(_ batch: TokenBatch, past: [Int]) {
+        ws.positions.removeAll(keepingCapacity: true)
+        for (s, p) in zip(batch.sequences, past) { for t in 0..<s.count { ws.positions.append(Int32(p + t)) } }
+    }
+
+    /// One pre-norm block in place on x (N, D): attention with RoPE (keys/values into `cache` when
+    /// given), then the SwiGLU MLP, each added to the residual stream.
+    private func runBlock(_ l: Int, _ x: UnsafeMutablePointer<Float>, batch: TokenBatch, past: [Int], cache: KVCache?) {
+        let c = config, N = batch.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim, b = blocks[l]
+        let xb = ws.xb.reserve(N * D), att = ws.att.reserve(N * D)
+        let q = ws.q.reserve(N * D), k = ws.k.reserve(N * KV), v = ws.v.reserve(N * KV)
+        let h1 = ws.h1.reserve(N * H), h2 = ws.h2.reserve(N * H)
+        let maxT = batch.sequences.map(\.count).max() ?? 0
+        let maxL = zip(batch.sequences, past).map { $0.count + $1 }.max() ?? 0
+        let scores = ws.scores.reserve(Swift.max(maxT, c.headCount) * maxL)
+        b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+        b.q.apply(xb, rows: N, into: q)
+        b.k.apply(xb, rows: N, into: k)
+        b.v.apply(xb, rows: N, into: v)
+        ws.positions.withUnsafeBufferPointer { pos in
+            rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+            rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
+        }
+        for (s, p) in zip(batch.sequences, past) {
+            let segs: [CausalAttention.KeyValueSegment]
+            if let cache {
+                for t in 0..<s.count {
+                    cache.key(layer: l, slot: s.slot, position: p + t).update(from: k + (s.offset + t) * KV, count: KV)
+                    cache.value(layer: l, slot: s.slot, position: p + t).update(from: v + (s.offset + t) * KV, count: KV)
+                }
+                segs = cache.segments(slot: s.slot, length: p + s.count).map { g in
+                    .init(keys: cache.key(layer: l, slot: g.slot, position: g.start),
+                          values: cache.value(layer: l, slot: g.slot, position: g.start), count: g.count, stride: KV)
+                }
+            } else {
+                segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
+            }
+            CausalAttention.forward(
+                q: q + s.offset * D, queries: s.count, qStride: D, segments: segs, past: p,
+                heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                out: att + s.offset * D, outStride: D, scores: scores)
+        }
+        b.o.apply(att, rows: N, into: xb)
+        SIMDMath.add(xb, into: x, N * D)
+
+        b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
+        b.gate.apply(xb, rows: N, into: h1)
+        b.up.apply(xb, rows: N, into: h2)
+        SwiGLU.forward(gate: h1, up: h2, count: N * H, into: h1)
+        b.down.apply(h1, rows: N, into: xb)
+        SIMDMath.add(xb, into: x, N * D)
+
     }
 
     /// Checks tokens, slots and lengths; returns each sequence's starting position.

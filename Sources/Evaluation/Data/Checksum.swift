@@ -1,0 +1,17 @@
+import Crypto
+
+/// sha256 as `sha256sum` prints it, for verifying vendored data against SHA256SUMS and for short
+/// identity hashes. Backed by swift-crypto (BoringSSL on Linux, CryptoKit on Apple platforms).
+public enum Checksum {
+    /// 64 lower-case hex digits of sha256(`bytes`).
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for b in Crypto.SHA256.hash(data: bytes) {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

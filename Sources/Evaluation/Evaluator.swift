@@ -1,0 +1,85 @@
+/// Runs a task through a scorer: encodes every request the lm-eval way, orders them so shared
+/// contexts are adjacent, scores them in batches, and aggregates per subtask and group.
+public struct Evaluator {
+    public let encoder: LMEvalEncoder
+    /// Requests per `score` call; also the progress granularity.
+    public var batchSize: Int
+    /// Called after each batch with (requests scored, total).
+    public var progress: ((Int, Int) -> Void)?
+
+    public init(encoder: LMEvalEncoder, batchSize: Int = 512, progress: ((Int, Int) -> Void)? = nil) {
+        self.encoder = encoder
+        self.batchSize = batchSize
+        self.progress = progress
+    }
+
+    /// Evaluates `task` on all its documents, or on `subset` of them.
+    public func run(_ task: any MultipleChoiceTask, data: DataDirectory, scorer: any LogLikelihoodScorer,
+                    model: String, subset: Subset? = nil) throws -> TaskRun {
+        var documents = try task.documents(from: data)
+        if let subset { documents = try subset.select(from: documents) }
+        let items = try score(documents, scorer: scorer)
+        return Self.aggregate(task, items: items, groups: try task.groups(from: data),
+                              config: RunConfig(model: model, addBOS: encoder.addBOS, subset: subset))
+    }
+
+    /// Per-document records, scored in context-sorted order and returned in document order.
+    public func score(_ documents: [TaskDocument], scorer: any LogLikelihoodScorer) throws -> [ItemRecord] {
+        var requests: [LogLikelihoodRequest] = []
+        var firstRequest: [Int] = []
+        for d in documents {
+            firstRequest.append(requests.count)
+            requests += encoder.encode(document: d.requests)
+        }
+        let order = requests.indices.sorted { i, j in
+            let a = requests[i], b = requests[j]
+            if a.context != b.context { return a.context.lexicographicallyPrecedes(b.context) }
+            if a.continuation != b.continuation { return a.continuation.lexicographicallyPrecedes(b.continuation) }
+            return i < j
+        }
+        var results = [LogLikelihoodResult?](repeating: nil, count: requests.count)
+        var start = 0
+        while start < order.count {
+            let batch = Array(order[start..<min(start + batchSize, order.count)])
+            let scored = try scorer.score(batch.map { requests[$0] })
+            guard scored.count == batch.count else { throw EvaluationError.scorerResultCount(expected: batch.count, found: scored.count) }
+            for (k, r) in zip(batch, scored) { results[k] = r }
+            start += batch.count
+            progress?(start, order.count)
+        }
+        return documents.enumerated().map { i, d in
+            ItemRecord(document: d, results: (0..<d.requests.count).map { results[firstRequest[i] + $0]! })
+        }
+    }
+
+    /// lm-eval's aggregation: each subtask's mean and stderr, then each group's size-weighted mean
+    /// and pooled stderr over its subtasks.
+    public static func aggregate(_ task: any MultipleChoiceTask, items: [ItemRecord], groups: [TaskGroup], config: RunConfig) -> TaskRun {
+        var bySubtask: [String: [ItemRecord]] = [:]
+        for item in items { bySubtask[item.subtask, default: []].append(item) }
+        var results: [String: ResultEntry] = [:]
+        for (name, members) in bySubtask {
+            var m: [Metric: MetricSummary] = [:]
+            for metric in task.metrics {
+                let values = members.map { $0.value(metric) }
+                m[metric] = MetricSummary(value: Metrics.mean(values), stderr: Metrics.meanStderr(values))
+            }
+            results[name] = ResultEntry(alias: name, metrics: m, sampleCount: members.count)
+        }
+        for group in groups {
+            let parts = group.subtasks.compactMap { results[$0] }
+            guard !parts.isEmpty else { continue }
+            let sizes = parts.map(\.sampleCount)
+            var m: [Metric: MetricSummary] = [:]
+            for metric in task.metrics {
+                m[metric] = MetricSummary(value: Metrics.sizeWeightedMean(parts.map { $0.metrics[metric]!.value }, sizes: sizes),
+                                          stderr: Metrics.pooledStderr(parts.map { $0.metrics[metric]!.stderr }, sizes: sizes))
+            }
+            results[group.name] = ResultEntry(alias: group.name, metrics: m, sampleCount: sizes.reduce(0, +))
+        }
+        var versions: [String: String] = [:], nShot: [String: Int] = [:]
+        for name in results.keys { versions[name] = task.version; nShot[name] = task.numFewShot }
+        return TaskRun(task: task.name, results: results, versions: versions, nShot: nShot, config: config,
+                       reportedMetric: task.reportedMetric, samples: items)
+    }
+}

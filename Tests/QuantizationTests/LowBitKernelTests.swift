@@ -1,0 +1,72 @@
+import Quantization
+import Tensor
+import XCTest
+
+final class LowBitKernelTests: XCTestCase {
+    func packed(rows: Int, cols: Int, bits: Int, groupSize: Int, seed: UInt64) throws -> PackedWeights {
+        let w = TestData.gaussian(rows, cols, seed: seed, scale: 0.05)
+        var q = try UniformQuantizer(bits: bits).quantize(w, groupSize: cols % groupSize == 0 ? groupSize : cols)
+        if cols % groupSize != 0 {  // ragged last group, as GPTQ with weak columns produces
+            var r = QuantizedMatrix(rows: rows, cols: cols, bits: bits, groupSize: groupSize)
+            r.codes = q.codes
+            for row in 0..<rows { for g in 0..<r.groupCount { r.setParameters(row: row, group: g, q.parameters(row: row, group: 0)) } }
+            q = r
+        }
+        return try PackedWeights(q)
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        let scale = b.map(abs).max()! + 1e-12
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(worst / scale, 1e-5, what, file: file, line: line)
+    }
+
+    /// Real SmolLM2 shapes plus odd ones (ragged last group, row padding).
+    let shapes = [(576, 576), (1536, 576), (576, 1536), (37, 80), (19, 560)]
+
+    func testGEMVMatchesReference() throws {
+        for bits in [2, 3, 4, 8] {
+            for (rows, cols) in shapes {
+                let w = try packed(rows: rows, cols: cols, bits: bits, groupSize: 64, seed: UInt64(rows + bits))
+                let x = TestData.gaussian(1, cols, seed: 7).storage
+                var y = [Float](repeating: 0, count: rows)
+                w.gemv(x, &y)
+                assertClose(y, LowBitReference.gemv(w, x), "gemv w\(bits) \(rows)×\(cols)")
+            }
+        }
+    }
+
+    func testGEMMMatchesReference() throws {
+        for bits in [2, 3, 4, 8] {
+            for (rows, cols) in shapes {
+                let w = try packed(rows: rows, cols: cols, bits: bits, groupSize: 32, seed: UInt64(rows * bits))
+                let n = 9
+                let x = TestData.gaussian(n, cols, seed: 8)
+                var y = [Float](repeating: 0, count: n * rows)
+                w.gemm(x.storage, ldx: cols, n: n, &y, ldy: rows)
+                assertClose(y, LowBitReference.gemm(w, x).storage, "gemm w\(bits) \(rows)×\(cols)")
+            }
+        }
+    }
+
+    func testMixedPrecisionKernelsMatchReference() throws {
+        for (rows, cols) in [(576, 576), (1536, 576), (576, 1536)] {
+            let k = 16
+            let tail = Array((cols - k)..<cols)
+            var rng = SeededRandom(seed: UInt64(cols))
+            let scattered = Array(Set((0..<40).map { _ in Int(rng.next() % UInt64(cols)) }).prefix(k)).sorted()
+            for weak in [tail, scattered] {
+                let low = try packed(rows: rows, cols: cols - k, bits: 4, groupSize: 64, seed: 11)
+                let m = try MixedPrecisionWeights(lowBit: low, weak: TestData.gaussian(rows, k, seed: 12, scale: 0.1), weakIndices: weak)
+                XCTAssertEqual(m.isTail, weak == tail)
+                let x = TestData.gaussian(5, cols, seed: 13)
+                var y = [Float](repeating: 0, count: rows)
+                m.gemv(x.storage, &y)
+                assertClose(y, LowBitReference.gemv(m, x.row(0)), "mixed gemv \(rows)×\(cols) tail=\(m.isTail)")
+                var ym = [Float](repeating: 0, count: 5 * rows)
+                m.gemm(x.storage, ldx: cols, n: 5, &ym, ldy: rows)
+                assertClose(ym, LowBitReference.gemm(m, x).storage, "mixed gemm \(rows)×\(cols) tail=\(m.isTail)")
+            }
+        }
+    }
+}
