@@ -28,11 +28,12 @@ let package = Package(
             name: "Evaluation",
             dependencies: ["Tensor", "Models", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fast),
+        .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Tensor", "Models", "Quantization", "Training", "Evaluation", "Reports",
+                "Tensor", "Models", "Quantization", "Training", "Methods", "Evaluation", "Reports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -41,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "qaft",
             dependencies: [
-                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Pipeline", "Experiments",
+                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Pipeline", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
+        .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports"], swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],

@@ -6,13 +6,18 @@ public typealias Float16x = SIMD16<Float>
 
 public enum SIMDMath {
     /// e^x for each lane, Cephes-style: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial for e^r,
-    /// scaled by 2^n through the exponent bits. Relative error < 2e-7 over the float range; inputs
-    /// below −87.3 flush to 0 and above 88.7 saturate to +inf, as softmax and sigmoid want.
+    /// scaled by 2^n through the exponent bits. Relative error < 3e-7; inputs below −87.3 flush to 0
+    /// and above 88.72 give +inf, as softmax and sigmoid want. Rounding and the float→int step use the
+    /// 1.5·2²³ trick rather than `rounded()`/`SIMD16<Int32>(_:)`, which Swift emits as out-of-line
+    /// generic calls (they cost more than the polynomial).
     @inlinable @inline(__always)
     public static func exp(_ x: Float16x) -> Float16x {
-        let hi = Float16x(repeating: 88.72283), lo = Float16x(repeating: -87.33654)
-        let xc = x.clamped(lowerBound: lo, upperBound: hi)
-        let n = (xc * Float16x(repeating: 1.442695041)).rounded(.toNearestOrEven)
+        let hi = Float16x(repeating: 88.3762626647949), lo = Float16x(repeating: -87.3365447504019)
+        var xc = x.replacing(with: hi, where: x .> hi)
+        xc = xc.replacing(with: lo, where: xc .< lo)
+        let magic = Float16x(repeating: 12582912)  // adding 1.5·2²³ rounds to the nearest integer
+        let t = xc * Float16x(repeating: 1.442695041) + magic
+        let n = t - magic
         // Two-step Cody–Waite reduction keeps r accurate.
         var r = xc - n * Float16x(repeating: 0.693359375)
         r = r + n * Float16x(repeating: 2.12194440e-4)
@@ -23,9 +28,9 @@ public enum SIMDMath {
         p = p * r + Float16x(repeating: 1.6666665459e-1)
         p = p * r + Float16x(repeating: 5.0000001201e-1)
         p = p * r * r + r + Float16x(repeating: 1)
-        let bits = (SIMD16<Int32>(n) &+ 127) &<< 23
-        var result = p * unsafeBitCast(bits, to: Float16x.self)
-        result.replace(with: Float16x(repeating: .infinity), where: x .> hi)
+        let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+        var result = p * unsafeBitCast((ni &+ 127) &<< 23, to: Float16x.self)
+        result.replace(with: Float16x(repeating: .infinity), where: x .> Float16x(repeating: 88.72283))
         result.replace(with: Float16x(repeating: 0), where: x .< lo)
         return result
     }

@@ -1,0 +1,42 @@
+import Models
+import Tensor
+import Training
+
+extension LlamaWeights {
+    /// A copy with every linear weight replaced by `transform(site, weight)`.
+    public func mapLinears(_ transform: (LinearSite, Matrix) throws -> Matrix) rethrows -> LlamaWeights {
+        var out = self
+        for l in layers.indices {
+            let w = layers[l]
+            func t(_ p: Projection, _ m: Matrix) throws -> Matrix { try transform(LinearSite(layer: l, projection: p), m) }
+            out.layers[l] = LlamaLayerWeights(
+                attnNorm: w.attnNorm, wq: try t(.q, w.wq), wk: try t(.k, w.wk), wv: try t(.v, w.wv), wo: try t(.o, w.wo),
+                ffnNorm: w.ffnNorm, gate: try t(.gate, w.gate), up: try t(.up, w.up), down: try t(.down, w.down))
+        }
+        return out
+    }
+}
+
+/// The base a method stored in `prepare`, or an error saying `export` came first.
+func prepared<T>(_ value: T?, _ method: String) throws -> T {
+    guard let value else {
+        throw MethodError.invalidOption(option: "export", value: method, reason: "export called before prepare")
+    }
+    return value
+}
+
+/// Largest |logit| difference between two models on a fixed probe sequence: how far an export
+/// (merge, integer packing) moved the model away from its training form.
+public func logitDifference(_ a: Llama, _ b: Llama, probe: [Int]? = nil) throws -> Float {
+    let tokens = probe ?? (0..<32).map { ($0 * 7919 + 13) % a.config.vocabSize }
+    let la = try a.forward(TokenBatch(tokens)), lb = try b.forward(TokenBatch(tokens))
+    var worst: Float = 0
+    for i in 0..<la.count { worst = max(worst, abs(la.storage[i] - lb.storage[i])) }
+    return worst
+}
+
+/// Stored bits per weight of a uniform grid with one fp16 scale and one zero (fp16 or `zeroBits`
+/// integer) per group: bits + (16 + zeroBits) / groupSize.
+public func uniformBitsPerWeight(bits: Int, groupSize: Int, zeroBits: Int = 16) -> Double {
+    Double(bits) + Double(16 + zeroBits) / Double(groupSize)
+}
