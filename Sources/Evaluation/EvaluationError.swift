@@ -11,6 +11,10 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
     case unknownTask(name: String, known: [String])
     case fewShotUnavailable(task: String, requested: Int, available: Int)
     case subsetTooLarge(task: String, stratum: String, requested: Int, available: Int)
+    case limitTooLarge(task: String, stratum: String, requested: Int, available: Int)
+    case selectionNotApplicable(task: String, selection: String)
+    case noPrefixToken(task: String)
+    case corpusTooShort(task: String, tokens: Int, seqlen: Int)
     case scorerResultCount(expected: Int, found: Int)
     case missingTaskResult(task: String)
     case mismatchedRuns(reason: String)
@@ -37,6 +41,14 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
             return "\(t): \(req)-shot requested but only \(avail) exemplars are available"
         case .subsetTooLarge(let t, let s, let req, let avail):
             return "\(t): subset asks for \(req) items from '\(s)', which has only \(avail)"
+        case .limitTooLarge(let t, let s, let req, let avail):
+            return "\(t): --limit \(req) exceeds '\(s)', which has only \(avail) items"
+        case .selectionNotApplicable(let t, let sel):
+            return "\(t): \(sel) does not apply to this task"
+        case .noPrefixToken(let t):
+            return "\(t): the tokenizer has neither BOS nor EOS, so the first rolling window has no prefix token"
+        case .corpusTooShort(let t, let n, let len):
+            return "\(t): \(n) tokens do not fill one window of \(len)"
         case .scorerResultCount(let e, let f):
             return "scorer returned \(f) results for \(e) requests"
         case .missingTaskResult(let t):

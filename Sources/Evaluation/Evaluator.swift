@@ -4,7 +4,8 @@ public struct Evaluator {
     public let encoder: LMEvalEncoder
     /// Requests per `score` call; also the progress granularity.
     public var batchSize: Int
-    /// Called after each batch with (requests scored, total).
+    /// Called after each batch with (documents done, documents in all); requests are scored in
+    /// context order, not document order, so "done" is the scored requests' share of the documents.
     public var progress: ((Int, Int) -> Void)?
 
     public init(encoder: LMEvalEncoder, batchSize: Int = 512, progress: ((Int, Int) -> Void)? = nil) {
@@ -13,14 +14,13 @@ public struct Evaluator {
         self.progress = progress
     }
 
-    /// Evaluates `task` on all its documents, or on `subset` of them.
+    /// Evaluates `task` on the documents `items` selects.
     public func run(_ task: any MultipleChoiceTask, data: DataDirectory, scorer: any LogLikelihoodScorer,
-                    model: String, subset: Subset? = nil) throws -> TaskRun {
-        var documents = try task.documents(from: data)
-        if let subset { documents = try subset.select(from: documents) }
-        let items = try score(documents, scorer: scorer)
-        return Self.aggregate(task, items: items, groups: try task.groups(from: data),
-                              config: RunConfig(model: model, addBOS: encoder.addBOS, subset: subset))
+                    model: String, items: ItemSelection = .all) throws -> TaskRun {
+        let documents = try items.select(from: task.documents(from: data), task: task.name)
+        let records = try score(documents, scorer: scorer)
+        return Self.aggregate(task, items: records, groups: try task.groups(from: data),
+                              config: RunConfig(model: model, addBOS: encoder.addBOS, items: items))
     }
 
     /// Per-document records, scored in context-sorted order and returned in document order.
@@ -45,7 +45,7 @@ public struct Evaluator {
             guard scored.count == batch.count else { throw EvaluationError.scorerResultCount(expected: batch.count, found: scored.count) }
             for (k, r) in zip(batch, scored) { results[k] = r }
             start += batch.count
-            progress?(start, order.count)
+            progress?(start * documents.count / order.count, documents.count)
         }
         return documents.enumerated().map { i, d in
             ItemRecord(document: d, results: (0..<d.requests.count).map { results[firstRequest[i] + $0]! })

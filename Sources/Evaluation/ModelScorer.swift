@@ -1,136 +1,182 @@
 import Models
 import Tensor
 
-/// Scores log-likelihood requests with a `Llama`, computing shared context once.
+/// Scores log-likelihood requests with a `Llama`, computing shared context once and feeding the
+/// model big packed batches.
 ///
-/// Slot 0 of the KV cache holds the last context scored. A new request's context reuses the longest
-/// common prefix with it (the evaluator sorts requests by context, so an MMLU subject's 5-shot prefix
-/// is computed once per subject, and each question once for all its answers); each continuation then
-/// runs in a slot forked from slot 0, several in one packed batch. The head runs only at scored rows.
-/// One-token continuations (MMLU's " A") need no forward of their own at all.
+/// Requests arrive sorted by context (the evaluator's order), so equal contexts are adjacent and
+/// neighbouring contexts share long prefixes. Consecutive contexts are scored in *waves*:
+/// 1. the wave's longest common prefix P (an MMLU subject's 5-shot prefix) lives in slot 0 and is
+///    extended from what slot 0 already holds, so it is computed once per subject;
+/// 2. every context's own remainder runs in a slot forked from slot 0 at |P|, all of the wave's
+///    remainders in one packed forward, with the head only at each context's last row — which
+///    already scores every continuation's first token (so one-token answers like MMLU's " A" need
+///    no forward of their own);
+/// 3. the continuations' remaining tokens run in slots forked from their context's slot, packed
+///    `forkSlots` at a time.
+/// A wave grows while its new context rows fit `rowBudget`, so waves end where the shared prefix
+/// would collapse (at an MMLU subject boundary). Requests that cannot share (no context, longer than
+/// `maxLength`) go to `FullSequenceScorer`.
 ///
-/// Results depend only on the order of requests, not on how they are split into `score` calls: the
-/// cache and its tokens persist across calls.
+/// Results depend only on the requests, not on how they are split into `score` calls, up to float
+/// rounding (a row's value can differ in the last bits with the shape of the batch it ran in).
 public final class ModelScorer: LogLikelihoodScorer {
     public let model: Llama
     /// lm-eval's max_length: longer inputs keep their last `maxLength` tokens.
     public let maxLength: Int
-    /// Continuations run together in one forward (cache slots 1 ... forkSlots).
+    /// Contexts computed together in one forward (cache slots 1 ... contextSlots).
+    public let contextSlots: Int
+    /// Continuations computed together in one forward (the slots after the context slots).
     public let forkSlots: Int
+    /// Rows a packed forward aims at; a single longer sequence still runs, alone.
+    public let rowBudget: Int
     private let cache: KVCache
-    private var cachedContext: [Int] = []
-    private var contextLogits: [Float] = []
+    /// The tokens slot 0 holds.
+    private var prefix: [Int] = []
+    private let fallback: FullSequenceScorer
+    private var ownTokens = 0
 
-    public init(model: Llama, maxLength: Int = 2048, forkSlots: Int = 8) {
+    /// Token rows run through the model so far, including the fallback's (for throughput reports).
+    public var forwardedTokens: Int { ownTokens + fallback.forwardedTokens }
+
+    public init(model: Llama, maxLength: Int = 2048, contextSlots: Int = 16, forkSlots: Int = 32, rowBudget: Int = 512) {
         self.model = model
         self.maxLength = Swift.min(maxLength, model.rope.maxPositions)
+        self.contextSlots = contextSlots
         self.forkSlots = forkSlots
-        cache = KVCache(config: model.config, slots: 1 + forkSlots, capacity: self.maxLength)
+        self.rowBudget = rowBudget
+        // Every slot spans maxLength positions, but only the rows written are ever touched, so the
+        // resident memory follows the tokens actually cached.
+        cache = KVCache(config: model.config, slots: 1 + contextSlots + forkSlots, capacity: self.maxLength)
+        fallback = FullSequenceScorer(model: model, maxLength: maxLength, rowBudget: rowBudget)
+    }
+
+    /// Requests sharing one context.
+    private struct Group {
+        var context: [Int]
+        var members: [Int]
     }
 
     public func score(_ requests: [LogLikelihoodRequest]) throws -> [LogLikelihoodResult] {
         var results = [LogLikelihoodResult?](repeating: nil, count: requests.count)
-        var i = 0
-        while i < requests.count {
-            var j = i + 1
-            while j < requests.count && requests[j].context == requests[i].context { j += 1 }
-            try scoreGroup(requests, Array(i..<j), into: &results)
-            i = j
+        var groups: [Group] = [], alone: [Int] = []
+        for (i, r) in requests.enumerated() {
+            if r.context.isEmpty || r.continuation.isEmpty || r.context.count + r.continuation.count > maxLength + 1 {
+                alone.append(i)
+            } else if groups.last?.context == r.context {
+                groups[groups.count - 1].members.append(i)
+            } else {
+                groups.append(Group(context: r.context, members: [i]))
+            }
+        }
+        for (i, r) in zip(alone, try fallback.score(alone.map { requests[$0] })) { results[i] = r }
+
+        var first = 0
+        while first < groups.count {
+            // Grow the wave while the rows not covered by the common prefix fit the budget. Sorted
+            // input makes the prefix shared by groups first...j that of the first and the j-th.
+            var shared = groups[first].context.count - 1, rows = 1, end = first + 1
+            while end < groups.count && end - first < contextSlots {
+                let c = groups[end].context
+                let s = Swift.min(shared, Self.commonPrefix(groups[first].context, c), c.count - 1)
+                let r = rows + (shared - s) * (end - first) + c.count - s
+                if r > rowBudget { break }
+                shared = s
+                rows = r
+                end += 1
+            }
+            try scoreWave(Array(groups[first..<end]), shared: shared, requests, into: &results)
+            first = end
         }
         return results.map { $0! }
     }
 
-    /// Requests sharing one context.
-    private func scoreGroup(_ requests: [LogLikelihoodRequest], _ group: [Int], into results: inout [LogLikelihoodResult?]) throws {
-        let context = requests[group[0]].context
-        var fitting: [Int] = []
-        for r in group {
-            let req = requests[r]
-            if context.isEmpty || context.count + req.continuation.count > maxLength + 1 || req.continuation.isEmpty {
-                results[r] = try scoreAlone(req)
-            } else {
-                fitting.append(r)
+    private func scoreWave(_ wave: [Group], shared: Int, _ requests: [LogLikelihoodRequest],
+                           into results: inout [LogLikelihoodResult?]) throws {
+        try extendPrefix(Array(wave[0].context.prefix(shared)))
+
+        // Each context's remainder in its own slot; its last row scores every first continuation token.
+        var batch = TokenBatch()
+        var lastRows: [Int] = []
+        for (n, g) in wave.enumerated() {
+            let slot = 1 + n
+            cache.reset(slot: slot)
+            if shared > 0 { cache.fork(slot: slot, from: 0, length: shared) }
+            batch.append(Array(g.context[shared...]), slot: slot)
+            lastRows.append(batch.rowCount - 1)
+        }
+        var sums = [Double](repeating: 0, count: requests.count)
+        var greedy = [Bool](repeating: true, count: requests.count)
+        try model.forward(batch, cache: cache, logitRows: lastRows) { n, logits in
+            let lse = SIMDMath.logSumExp(logits.baseAddress!, logits.count)
+            let best = SIMDMath.argmax(logits.baseAddress!, logits.count)
+            for r in wave[n].members {
+                let target = requests[r].continuation[0]
+                sums[r] = Double(logits[target] - lse)
+                greedy[r] = best == target
             }
         }
-        if fitting.isEmpty { return }
-        try prefill(context)
+        ownTokens += batch.rowCount
+
+        var pending: [(request: Int, parent: Int)] = []
+        for (n, g) in wave.enumerated() {
+            for r in g.members where requests[r].continuation.count > 1 { pending.append((r, 1 + n)) }
+        }
         var k = 0
-        while k < fitting.count {
-            let chunk = Array(fitting[k..<Swift.min(k + forkSlots, fitting.count)])
-            try scoreContinuations(chunk.map { requests[$0].continuation }, contextLength: context.count).enumerated()
-                .forEach { results[chunk[$0.offset]] = $0.element }
-            k += chunk.count
+        while k < pending.count {
+            k = try scoreContinuations(pending, from: k, requests, sums: &sums, greedy: &greedy)
         }
+        for g in wave { for r in g.members { results[r] = LogLikelihoodResult(logLikelihood: sums[r], isGreedy: greedy[r]) } }
     }
 
-    /// Makes slot 0 hold exactly `context` and `contextLogits` its last row's logits.
-    private func prefill(_ context: [Int]) throws {
-        if context == cachedContext && !contextLogits.isEmpty { return }
-        var common = 0
-        while common < Swift.min(context.count, cachedContext.count) && context[common] == cachedContext[common] { common += 1 }
-        common = Swift.min(common, context.count - 1)  // the last context row must run to give its logits
-        for s in 0...forkSlots where s > 0 { cache.reset(slot: s) }
-        cache.truncate(slot: 0, to: common)
-        cachedContext = Array(context.prefix(common))
-        contextLogits = []
-        let fresh = Array(context[common...])
-        try model.forward(TokenBatch(fresh), cache: cache, logitRows: [fresh.count - 1]) { _, logits in
-            contextLogits = Array(logits)
-        }
-        cachedContext = context
-    }
-
-    /// Continuations after the context in slot 0, each in its own forked slot, in one packed forward.
-    private func scoreContinuations(_ continuations: [[Int]], contextLength: Int) throws -> [LogLikelihoodResult] {
+    /// Runs continuations `pending[start...]` (as many as fit `forkSlots` and `rowBudget`), each in
+    /// a slot forked from its context's slot; returns the index of the first one not run.
+    private func scoreContinuations(_ pending: [(request: Int, parent: Int)], from start: Int, _ requests: [LogLikelihoodRequest],
+                                    sums: inout [Double], greedy: inout [Bool]) throws -> Int {
         var batch = TokenBatch()
-        var rows: [Int] = [], owners: [(request: Int, token: Int)] = []
-        for (n, cont) in continuations.enumerated() where cont.count > 1 {
-            let slot = n + 1
+        var rows: [Int] = [], owners: [(request: Int, target: Int)] = []
+        var end = start
+        while end < pending.count && end - start < forkSlots {
+            let (r, parent) = pending[end]
+            let cont = requests[r].continuation
+            guard end == start || batch.rowCount + cont.count - 1 <= rowBudget else { break }
+            let slot = 1 + contextSlots + (end - start)
             cache.reset(slot: slot)
-            cache.fork(slot: slot, from: 0, length: contextLength)
+            cache.fork(slot: slot, from: parent, length: requests[r].context.count)
             let offset = batch.rowCount
             batch.append(Array(cont.dropLast()), slot: slot)
-            for t in 0..<(cont.count - 1) {
-                rows.append(offset + t)
-                owners.append((n, t + 1))
+            for t in 1..<cont.count {
+                rows.append(offset + t - 1)
+                owners.append((r, cont[t]))
             }
+            end += 1
         }
-        var sums = continuations.map { cont -> Double in
-            contextLogits.withUnsafeBufferPointer { Double(Self.logProb(of: cont[0], in: $0)) }
+        try model.forward(batch, cache: cache, logitRows: rows) { i, logits in
+            let (r, target) = owners[i]
+            sums[r] += Double(FullSequenceScorer.logProb(of: target, in: logits))
+            if SIMDMath.argmax(logits.baseAddress!, logits.count) != target { greedy[r] = false }
         }
-        var greedy = continuations.map { cont in
-            contextLogits.withUnsafeBufferPointer { SIMDMath.argmax($0.baseAddress!, $0.count) == cont[0] }
-        }
-        if batch.rowCount > 0 {
-            try model.forward(batch, cache: cache, logitRows: rows) { i, logits in
-                let (n, t) = owners[i]
-                let target = continuations[n][t]
-                sums[n] += Double(Self.logProb(of: target, in: logits))
-                if SIMDMath.argmax(logits.baseAddress!, logits.count) != target { greedy[n] = false }
-            }
-            for (n, cont) in continuations.enumerated() where cont.count > 1 { cache.reset(slot: n + 1) }
-        }
-        return zip(sums, greedy).map { LogLikelihoodResult(logLikelihood: $0, isGreedy: $1) }
+        ownTokens += batch.rowCount
+        return end
     }
 
-    /// A request that cannot share: no context, or longer than `maxLength` (cut from the left as
-    /// lm-eval does: the last maxLength + 1 tokens, minus the final one, are the input).
-    private func scoreAlone(_ req: LogLikelihoodRequest) throws -> LogLikelihoodResult {
-        let whole = Array((req.context + req.continuation).suffix(maxLength + 1))
-        let scored = Swift.min(req.continuation.count, whole.count - 1)
-        let input = Array(whole.dropLast())
-        var sum = 0.0, greedy = true
-        let rows = Array((input.count - scored)..<input.count)
-        try model.forward(TokenBatch(input), logitRows: rows) { i, logits in
-            let target = whole[rows[i] + 1]
-            sum += Double(Self.logProb(of: target, in: logits))
-            if SIMDMath.argmax(logits.baseAddress!, logits.count) != target { greedy = false }
-        }
-        return LogLikelihoodResult(logLikelihood: sum, isGreedy: greedy)
+    /// Makes slot 0 hold exactly `tokens`, computing only what it does not already share with them.
+    private func extendPrefix(_ tokens: [Int]) throws {
+        let common = Self.commonPrefix(prefix, tokens)
+        // Slots forked from slot 0 are reset before every use, so truncating under them is safe.
+        cache.truncate(slot: 0, to: common)
+        prefix = Array(tokens.prefix(common))
+        guard common < tokens.count else { return }
+        let fresh = Array(tokens[common...])
+        try model.forward(TokenBatch(fresh), cache: cache, logitRows: []) { _, _ in }
+        ownTokens += fresh.count
+        prefix = tokens
     }
 
-    @inline(__always)
-    static func logProb(of token: Int, in logits: UnsafeBufferPointer<Float>) -> Float {
-        logits[token] - SIMDMath.logSumExp(logits.baseAddress!, logits.count)
+    static func commonPrefix(_ a: [Int], _ b: [Int]) -> Int {
+        var n = 0
+        let m = Swift.min(a.count, b.count)
+        while n < m && a[n] == b[n] { n += 1 }
+        return n
     }
 }

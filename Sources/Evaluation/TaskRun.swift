@@ -58,14 +58,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public let addBOS: Bool
     /// The lm-eval code whose formatting and metrics this reproduces.
     public let harness: String
-    /// `Subset.canonical`, or "all" for the full set.
+    /// `ItemSelection.canonical`: "all" for the full set.
     public let items: String
 
-    public init(model: String, addBOS: Bool, subset: Subset?) {
+    public init(model: String, addBOS: Bool, items: ItemSelection) {
         self.model = model
         self.addBOS = addBOS
         self.harness = "lm-evaluation-harness@4e7e0d47 (task YAMLs of lm-eval 0.4.13)"
-        self.items = subset?.canonical ?? "all"
+        self.items = items.canonical
     }
 }
 

@@ -39,7 +39,7 @@ final class EncoderEvaluatorTests: XCTestCase {
         let subset = Subset(task: task, perSubtask: 3, seed: 11)
         let scorer = RecordingScorer()
         let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: VocabularyTokenizer([" A", " B", " C", " D"]), addBOS: true), batchSize: 100)
-        let run = try evaluator.run(task, data: data, scorer: scorer, model: "recording", subset: subset)
+        let run = try evaluator.run(task, data: data, scorer: scorer, model: "recording", items: .subset(subset))
 
         XCTAssertEqual(run.samples.count, 57 * 3)
         XCTAssertEqual(scorer.received.count, 57 * 3 * 4)
@@ -74,7 +74,7 @@ final class EncoderEvaluatorTests: XCTestCase {
     func testRunEncodesToLMEvalLayoutAndRoundTrips() throws {
         let task = try TaskRegistry.task(named: "arc_challenge")
         let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: VocabularyTokenizer([]), addBOS: false))
-        let run = try evaluator.run(task, data: data, scorer: RecordingScorer(), model: "m", subset: Subset(task: task, perSubtask: 20, seed: 3))
+        let run = try evaluator.run(task, data: data, scorer: RecordingScorer(), model: "m", items: .subset(Subset(task: task, perSubtask: 20, seed: 3)))
         let json = try JSONEncoder().encode(run)
         let object = try JSONSerialization.jsonObject(with: json) as! [String: Any]
         let entry = (object["results"] as! [String: Any])["arc_challenge"] as! [String: Any]
@@ -103,7 +103,7 @@ final class EncoderEvaluatorTests: XCTestCase {
         var runs: [TaskRun] = []
         for name in CommonsenseAverage.tasks {
             let task = try TaskRegistry.task(named: name)
-            runs.append(try evaluator.run(task, data: data, scorer: RecordingScorer(), model: "m", subset: Subset(task: task, perSubtask: 30, seed: 5)))
+            runs.append(try evaluator.run(task, data: data, scorer: RecordingScorer(), model: "m", items: .subset(Subset(task: task, perSubtask: 30, seed: 5))))
         }
         let quoted: [String: Metric] = ["boolq": .acc, "piqa": .acc, "hellaswag": .accNorm, "winogrande": .acc,
                                         "arc_easy": .acc, "arc_challenge": .accNorm, "openbookqa": .accNorm]

@@ -34,18 +34,27 @@ final class ModelScorerTests: XCTestCase {
             }
             return (lp.suffix(n).reduce(0.0) { $0 + Double($1) }, greedy)
         }
-        for split in [1, 3, requests.count] {
-            let scorer = ModelScorer(model: model, maxLength: 24, forkSlots: 3)
-            var results: [LogLikelihoodResult] = []
-            var i = 0
-            while i < requests.count {
-                results += try scorer.score(Array(requests[i..<min(i + split, requests.count)]))
-                i += split
+        // Whole waves, and waves cut short by the slot count or by the row budget.
+        for (contextSlots, rowBudget) in [(16, 512), (2, 512), (16, 12)] {
+            for split in [1, 3, requests.count] {
+                let scorer = ModelScorer(model: model, maxLength: 24, contextSlots: contextSlots, forkSlots: 3, rowBudget: rowBudget)
+                var results: [LogLikelihoodResult] = []
+                var i = 0
+                while i < requests.count {
+                    results += try scorer.score(Array(requests[i..<min(i + split, requests.count)]))
+                    i += split
+                }
+                let label = "split \(split), \(contextSlots) context slots, budget \(rowBudget)"
+                for (r, (ll, greedy)) in zip(results, reference) {
+                    XCTAssertEqual(r.logLikelihood, ll, accuracy: 1e-4, label)
+                    XCTAssertEqual(r.isGreedy, greedy, label)
+                }
             }
-            for (r, (ll, greedy)) in zip(results, reference) {
-                XCTAssertEqual(r.logLikelihood, ll, accuracy: 1e-4, "split \(split)")
-                XCTAssertEqual(r.isGreedy, greedy, "split \(split)")
-            }
+        }
+        let plain = try FullSequenceScorer(model: model, maxLength: 24, rowBudget: 40).score(requests)
+        for (r, (ll, greedy)) in zip(plain, reference) {
+            XCTAssertEqual(r.logLikelihood, ll, accuracy: 1e-4)
+            XCTAssertEqual(r.isGreedy, greedy)
         }
     }
 }

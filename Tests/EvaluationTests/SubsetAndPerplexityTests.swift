@@ -39,6 +39,25 @@ final class SubsetAndPerplexityTests: XCTestCase {
         XCTAssertEqual(try Subset(task: piqa, perSubtask: 1838, seed: 9).select(from: piqa.documents(from: data)).count, 1838)
     }
 
+    func testLimitTakesFirstItemsPerSubtaskAndRejectsTooLarge() throws {
+        let mmlu = MMLU(numFewShot: 0)
+        let docs = try mmlu.documents(from: data)
+        let first = try ItemSelection.first(3).select(from: docs, task: "mmlu")
+        XCTAssertEqual(first.count, 57 * 3)
+        XCTAssertEqual(first.prefix(4).map(\.id), ["mmlu_abstract_algebra/0", "mmlu_abstract_algebra/1", "mmlu_abstract_algebra/2", "mmlu_anatomy/0"])
+        XCTAssertEqual(ItemSelection.first(3).canonical, "limit:first_n;per_subtask=3")
+        XCTAssertThrowsError(try ItemSelection.first(101).select(from: docs, task: "mmlu")) { error in
+            XCTAssertEqual(error as? EvaluationError,
+                           .limitTooLarge(task: "mmlu", stratum: "mmlu_abstract_algebra", requested: 101, available: 100))
+            XCTAssertTrue("\(error)".contains("--limit 101"))
+        }
+        let piqa = try PIQA().documents(from: data)
+        XCTAssertEqual(try ItemSelection.first(1838).select(from: piqa, task: "piqa").count, 1838)
+        XCTAssertThrowsError(try ItemSelection.first(1839).select(from: piqa, task: "piqa")) { error in
+            XCTAssertEqual(error as? EvaluationError, .limitTooLarge(task: "piqa", stratum: "piqa", requested: 1839, available: 1838))
+        }
+    }
+
     func testGPTQWikiTextTextAndWindows() throws {
         let ppl = try TokenPerplexity.wikiText2(data, seqlen: 2048)
         let wikitext = Self.fixture["wikitext"] as! [String: Any]
