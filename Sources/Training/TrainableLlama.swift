@@ -38,11 +38,16 @@ public final class TrainableLlama {
     public var headChunk = 128
     let acts: TrainingActivations
 
+    /// The model from `weights` with every projection frozen.
+    public convenience init(_ weights: LlamaWeights, maxPositions: Int? = nil) {
+        self.init(weights, maxPositions: maxPositions) { FrozenLinear($1) }
+    }
+
     /// Builds the model from `weights`, letting `wrap` turn each dense projection into a trainable
-    /// layer (default: frozen). `maxPositions` bounds sequence length (default: the context length).
+    /// layer. `maxPositions` bounds sequence length (default: the context length).
     public init(
         _ weights: LlamaWeights, maxPositions: Int? = nil,
-        wrap: (LinearSite, DenseLinear) throws -> any TrainableLinear = { FrozenLinear($1) }
+        wrap: (LinearSite, DenseLinear) throws -> any TrainableLinear
     ) rethrows {
         let c = weights.config
         config = c
@@ -91,7 +96,7 @@ public final class TrainableLlama {
     public func forwardBackward(_ batch: TrainingBatch, lossScale: Float, random: SeededRandom) throws -> BatchLoss {
         try forward(batch, random: random)
         let loss = headLossAndBackward(batch, lossScale: lossScale, random: random)
-        backwardBlocks(batch)
+        backwardBlocks(blocks.indices, tokens: batch.tokens)
         return loss
     }
 
@@ -107,22 +112,29 @@ public final class TrainableLlama {
 
     /// Runs the blocks, keeping activations. `random` nil means inference behaviour (no dropout).
     func forward(_ batch: TrainingBatch, random: SeededRandom?) throws {
-        let c = config, N = batch.tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
-        try validate(batch)
+        try validate(batch.tokens)
+        tokenEmbedding.storage.withUnsafeBufferPointer {
+            Embedding.forward(batch.tokens.tokens, table: $0.baseAddress!, dim: config.dim,
+                              into: acts.residual[0].reserve(batch.tokens.rowCount * config.dim))
+        }
+        forwardBlocks(blocks.indices, tokens: batch.tokens, random: random)
+    }
+
+    /// Runs blocks `range` from residual[range.lowerBound] into residual[range.upperBound], keeping
+    /// their activations.
+    func forwardBlocks(_ range: Range<Int>, tokens: TokenBatch, random: SeededRandom?) {
+        let c = config, N = tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
         let a = acts
         a.positions.removeAll(keepingCapacity: true)
-        for s in batch.tokens.sequences { for t in 0..<s.count { a.positions.append(Int32(t)) } }
-        let maxT = batch.tokens.sequences.map(\.count).max() ?? 0
+        for s in tokens.sequences { for t in 0..<s.count { a.positions.append(Int32(t)) } }
+        let maxT = tokens.sequences.map(\.count).max() ?? 0
         let xb = a.normed.reserve(N * D), proj = a.projected.reserve(N * D), hidden = a.hidden.reserve(N * H)
         let scores = a.scores.reserve(maxT * maxT)
-        tokenEmbedding.storage.withUnsafeBufferPointer {
-            Embedding.forward(batch.tokens.tokens, table: $0.baseAddress!, dim: D, into: a.residual[0].reserve(N * D))
-        }
         func run(_ layer: any TrainableLinear, _ site: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
             if let random { layer.forward(x, rows: N, into: y, random: random.split(UInt64(site))) } else { layer.apply(x, rows: N, into: y) }
         }
-        for (l, b) in blocks.enumerated() {
-            let x = a.residual[l].pointer, site = l * Projection.allCases.count
+        for l in range {
+            let b = blocks[l], x = a.residual[l].pointer, site = l * Projection.allCases.count
             let q = a.q[l].reserve(N * D), k = a.k[l].reserve(N * KV), v = a.v[l].reserve(N * KV)
             let att = a.attention[l].reserve(N * D), mid = a.mid[l].reserve(N * D)
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
@@ -133,7 +145,7 @@ public final class TrainableLlama {
                 rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
                 rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
             }
-            for s in batch.tokens.sequences where s.count > 0 {
+            for s in tokens.sequences where s.count > 0 {
                 CausalAttention.forward(
                     q: q + s.offset * D, queries: s.count, qStride: D,
                     segments: [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)],
@@ -156,11 +168,11 @@ public final class TrainableLlama {
         }
     }
 
-    private func validate(_ batch: TrainingBatch) throws {
-        for (i, t) in batch.tokens.tokens.enumerated() where t < 0 || t >= config.vocabSize {
+    func validate(_ tokens: TokenBatch) throws {
+        for (i, t) in tokens.tokens.enumerated() where t < 0 || t >= config.vocabSize {
             throw LlamaError.tokenOutOfRange(token: t, position: i, vocabSize: config.vocabSize)
         }
-        for s in batch.tokens.sequences where s.count > rope.maxPositions {
+        for s in tokens.sequences where s.count > rope.maxPositions {
             throw TrainingError.sequenceTooLong(length: s.count, limit: rope.maxPositions)
         }
     }

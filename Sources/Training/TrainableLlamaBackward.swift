@@ -58,19 +58,19 @@ extension TrainableLlama {
         return loss
     }
 
-    /// Backward through the blocks, last to first, from dResidual = ∂L/∂residual[L]; leaves
-    /// ∂L/∂residual[0] (the embedded input's gradient) in dResidual.
-    func backwardBlocks(_ batch: TrainingBatch) {
-        let c = config, N = batch.tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim, a = acts
+    /// Backward through blocks `range`, last to first, from dResidual = ∂L/∂residual[range.upperBound];
+    /// leaves ∂L/∂residual[range.lowerBound] (for all blocks, the embedded input's gradient) in dResidual.
+    func backwardBlocks(_ range: Range<Int>, tokens: TokenBatch) {
+        let c = config, N = tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim, a = acts
         let dx = a.dResidual.pointer
         let xb = a.normed.reserve(N * D), rstd = a.rstd.reserve(N), hidden = a.hidden.reserve(N * H)
         let dxb = a.dNormed.reserve(N * D), datt = a.dAttention.reserve(N * D)
         let dq = a.dq.reserve(N * D), dk = a.dk.reserve(N * KV), dv = a.dv.reserve(N * KV)
         let dh = a.dHidden.reserve(N * H), du = a.dUp.reserve(N * H)
-        let maxT = batch.tokens.sequences.map(\.count).max() ?? 0
+        let maxT = tokens.sequences.map(\.count).max() ?? 0
         let p = a.scores.reserve(maxT * maxT), dp = a.dScores.reserve(maxT * maxT)
 
-        for l in stride(from: blocks.count - 1, through: 0, by: -1) {
+        for l in range.reversed() {
             let b = blocks[l]
             let x = a.residual[l].pointer, mid = a.mid[l].pointer
             let q = a.q[l].pointer, k = a.k[l].pointer, v = a.v[l].pointer
@@ -90,7 +90,7 @@ extension TrainableLlama {
             // Attention: dx now holds ∂L/∂mid[l].
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb, rstd: rstd) }
             b.o.backward(dx, input: att, rows: N, into: datt, accumulate: false)
-            for s in batch.tokens.sequences where s.count > 0 {
+            for s in tokens.sequences where s.count > 0 {
                 CausalAttention.backward(
                     dOut: datt + s.offset * D, outStride: D, q: q + s.offset * D, qStride: D,
                     keys: k + s.offset * KV, values: v + s.offset * KV, kvStride: KV,

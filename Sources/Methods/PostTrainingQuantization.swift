@@ -1,0 +1,58 @@
+import Models
+import Quantization
+import Tensor
+import Training
+
+/// What the methods built on Quantization's whole-model quantizer share (RTN, GPTQ, GPTQ+LoRA,
+/// QEFT): the shared options turned into `ModelQuantizationOptions`, the calibration check, and
+/// the PTQ export.
+extension MethodOptions {
+    /// The whole-model quantizer's options for `method` (k = `weakColumns` for OWQ/QEFT only).
+    func modelQuantization(_ method: ModelQuantizationOptions.Method, actOrder: Bool = false) -> ModelQuantizationOptions {
+        ModelQuantizationOptions(method: method, bits: bits, groupSize: groupSize,
+                                 weakColumns: method == .owq || method == .qeft ? weakColumns : 0, actOrder: actOrder)
+    }
+}
+
+/// Runs `ModelQuantizer` with `context`'s calibration windows (required unless RTN), turning its
+/// option errors into `MethodError`s that name the method option.
+func quantizeModel(_ context: MethodContext, _ options: ModelQuantizationOptions, method: String) throws -> QuantizedModel {
+    if options.needsCalibration, context.calibration.isEmpty {
+        throw MethodError.invalidOption(option: "calibration", value: "[]",
+                                        reason: "\(method) needs calibration token windows in MethodContext.calibration")
+    }
+    do {
+        try options.validate(for: context.weights.config)
+    } catch QuantizationError.invalidOption(let option, let value, let reason) {
+        throw MethodError.invalidOption(option: option, value: value, reason: reason)
+    }
+    return try ModelQuantizer.quantize(context.weights, options: options,
+                                       calibration: options.needsCalibration ? context.calibration : nil)
+}
+
+extension LinearSite {
+    /// The projection as Quantization's whole-model quantizer keys it.
+    var blockProjection: BlockProjection {
+        switch projection {
+        case .q: return .q
+        case .k: return .k
+        case .v: return .v
+        case .o: return .o
+        case .gate: return .gate
+        case .up: return .up
+        case .down: return .down
+        }
+    }
+}
+
+extension QuantizedModel {
+    /// The PTQ training form: the dequantized weights, every projection frozen.
+    func frozen() -> TrainableLlama { TrainableLlama(weights) }
+
+    /// The fully integer export ("b" in the tables): packed kernels, compared with `trainedForm`.
+    func integerExport(trainedForm model: TrainableLlama) throws -> ExportedModel {
+        let exported = llama()
+        return ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: bitsPerWeight,
+                             mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
+    }
+}
