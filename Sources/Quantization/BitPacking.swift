@@ -1,90 +1,97 @@
-/// The bit layout of packed codes. Each row is packed on its own, in chunks of 32 codes that take
-/// 4·b bytes (so 3-bit is dense: 32 codes in 12 bytes); a row is padded with zero codes to a whole
-/// number of chunks. Inside a chunk, code j (0…31) lives at:
+/// The bit layout of packed codes, chosen for the decode GEMV (one output row per SIMD lane).
 ///
-/// | bits | bytes | code j |
-/// |---|---|---|
-/// | 8 | 32 | byte j |
-/// | 4 | 16 | byte j mod 16, low nibble for j < 16, high nibble for j ≥ 16 (Q4_0/Q4_1's order) |
-/// | 2 | 8  | byte j mod 8, bits 2·(j div 8) … +1 |
-/// | 3 | 12 | low two bits as the 2-bit layout in bytes 0–7; high bit = bit j of the little-endian UInt32 in bytes 8–11 |
+/// Rows are grouped in tiles of 16 (the last tile padded with zero rows) and columns in chunks of
+/// 32 (the last chunk padded with zero codes). The codes of one (tile, chunk) block are `bits`
+/// consecutive `SIMD16<UInt32>` vectors: lane i of those vectors holds row 16·tile + i's 32 codes as
+/// one 32·bits-bit little-endian stream, code j at bits bits·j … bits·j + bits − 1. Blocks are
+/// stored tile by tile, chunks in column order. Every width 2…8 is dense (32 codes in `bits` words).
 ///
-/// The layouts are chosen so 16 consecutive codes decode with a few vector shifts and masks (no
-/// shuffles, no codes straddling lanes) into one `SIMD16<Float>`.
+/// Why this layout: a code that does not straddle two words is isolated by a single AND with a
+/// shifted mask, which leaves code·2^o (o its bit offset); converted to float that is exact, and
+/// the kernels fold 2^−o into x instead of shifting. So a 4-bit weight costs an AND, a conversion
+/// and an FMA whose x operand is a memory broadcast, with no shuffles, for 16 rows at once.
 public enum BitPacking {
+    public static let tileRows = 16
     public static let chunkCodes = 32
-    public static let supportedBits: Set<Int> = [2, 3, 4, 8]
+    public static let supportedBits = 2...8
 
-    public static func chunkBytes(bits: Int) -> Int { 4 * bits }
-    public static func paddedCount(_ cols: Int) -> Int { (cols + chunkCodes - 1) / chunkCodes * chunkCodes }
-    public static func rowBytes(cols: Int, bits: Int) -> Int { paddedCount(cols) / chunkCodes * chunkBytes(bits: bits) }
+    public static func paddedRows(_ rows: Int) -> Int { (rows + tileRows - 1) / tileRows * tileRows }
+    public static func paddedCols(_ cols: Int) -> Int { (cols + chunkCodes - 1) / chunkCodes * chunkCodes }
 
-    /// Writes 32 codes (each < 2^bits) into one zero-initialised chunk.
-    static func pack(_ codes: UnsafeBufferPointer<UInt8>, bits: Int, into p: UnsafeMutablePointer<UInt8>) {
-        for (j, c) in codes.enumerated() {
-            switch bits {
-            case 8: p[j] = c
-            case 4: p[j % 16] |= j < 16 ? c : c << 4
-            case 2: p[j % 8] |= c << (2 * (j / 8))
-            default:
-                p[j % 8] |= (c & 3) << (2 * (j / 8))
-                p[8 + j / 8] |= (c >> 2) << (j % 8)
-            }
+    /// UInt32 words of a whole (rows, cols) matrix.
+    public static func wordCount(rows: Int, cols: Int, bits: Int) -> Int {
+        paddedRows(rows) * paddedCols(cols) / chunkCodes * bits
+    }
+
+    /// Index of the first word of block (tile, chunk) for a matrix with `chunks` column chunks.
+    @inline(__always)
+    static func blockOffset(tile: Int, chunk: Int, chunks: Int, bits: Int) -> Int {
+        (tile * chunks + chunk) * bits * tileRows
+    }
+
+    /// Word index (within a block's lane) and bit offset of code j, and whether it runs into the next word.
+    @inline(__always)
+    static func position(_ j: Int, bits: Int) -> (word: Int, offset: Int, straddles: Bool) {
+        let bit = bits * j
+        return (bit >> 5, bit & 31, (bit & 31) + bits > 32)
+    }
+
+    /// The power of two a decoded field carries: 2^offset when the code sits inside one word (it is
+    /// masked in place), 1 when it straddles (it is shifted down).
+    @inline(__always)
+    static func fieldShift(_ j: Int, bits: Int) -> Int {
+        let p = position(j, bits: bits)
+        return p.straddles ? 0 : p.offset
+    }
+
+    /// Stores `code` (< 2^bits) at (row, col) in zero-initialised `words`.
+    static func set(_ code: UInt32, row: Int, col: Int, cols: Int, bits: Int, in words: UnsafeMutablePointer<UInt32>) {
+        let base = blockOffset(tile: row / tileRows, chunk: col / chunkCodes, chunks: paddedCols(cols) / chunkCodes, bits: bits)
+            + row % tileRows
+        let p = position(col % chunkCodes, bits: bits)
+        words[base + tileRows * p.word] |= code << UInt32(p.offset)
+        if p.straddles { words[base + tileRows * (p.word + 1)] |= code >> UInt32(32 - p.offset) }
+    }
+
+    /// The code at (row, col), one at a time (the reference the SIMD decoders are tested against).
+    static func get(row: Int, col: Int, cols: Int, bits: Int, in words: UnsafePointer<UInt32>) -> UInt32 {
+        let base = blockOffset(tile: row / tileRows, chunk: col / chunkCodes, chunks: paddedCols(cols) / chunkCodes, bits: bits)
+            + row % tileRows
+        let p = position(col % chunkCodes, bits: bits)
+        var v = words[base + tileRows * p.word] >> UInt32(p.offset)
+        if p.straddles { v |= words[base + tileRows * (p.word + 1)] << UInt32(32 - p.offset) }
+        return v & ((1 << UInt32(bits)) - 1)
+    }
+}
+
+/// A code width known at compile time, so the 32 fields of a block decode with constant masks
+/// and shifts once the kernels are specialised.
+protocol CodeWidth {
+    static var bits: Int { get }
+}
+
+enum Width2: CodeWidth { static var bits: Int { 2 } }
+enum Width3: CodeWidth { static var bits: Int { 3 } }
+enum Width4: CodeWidth { static var bits: Int { 4 } }
+enum Width5: CodeWidth { static var bits: Int { 5 } }
+enum Width6: CodeWidth { static var bits: Int { 6 } }
+enum Width7: CodeWidth { static var bits: Int { 7 } }
+enum Width8: CodeWidth { static var bits: Int { 8 } }
+
+extension CodeWidth {
+    /// Field j (0…31) of a block for 16 rows as floats: code·2^`fieldShift(j)`, exact.
+    @inline(__always)
+    static func field(_ block: UnsafeRawPointer, _ j: Int) -> SIMD16<Float> {
+        let p = BitPacking.position(j, bits: bits)
+        let mask = UInt32((1 << bits) - 1)
+        let lo = block.loadUnaligned(fromByteOffset: 64 * p.word, as: SIMD16<UInt32>.self)
+        let v: SIMD16<UInt32>
+        if p.straddles {
+            let hi = block.loadUnaligned(fromByteOffset: 64 * (p.word + 1), as: SIMD16<UInt32>.self)
+            v = ((lo &>> UInt32(p.offset)) | (hi &<< UInt32(32 - p.offset))) & mask
+        } else {
+            v = lo & (mask << UInt32(p.offset))
         }
-    }
-
-    /// Code j of a chunk, one at a time (the reference the SIMD decoders are tested against).
-    static func unpack(_ p: UnsafePointer<UInt8>, _ j: Int, bits: Int) -> UInt8 {
-        switch bits {
-        case 8: return p[j]
-        case 4: return j < 16 ? p[j] & 0xF : p[j - 16] >> 4
-        case 2: return (p[j % 8] >> (2 * (j / 8))) & 3
-        default: return ((p[j % 8] >> (2 * (j / 8))) & 3) | (((p[8 + j / 8] >> (j % 8)) & 1) << 2)
-        }
-    }
-}
-
-/// Decodes 16 consecutive codes (`half` 0: codes 0–15 of a chunk, 1: codes 16–31) to floats.
-protocol CodeDecoder {
-    static func decode(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<Float>
-}
-
-enum Decode8: CodeDecoder {
-    @inline(__always)
-    static func decode(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<Float> {
-        VectorOps.toFloat(VectorOps.widen(chunk.loadUnaligned(fromByteOffset: 16 * half, as: SIMD16<UInt8>.self)))
-    }
-}
-
-enum Decode4: CodeDecoder {
-    @inline(__always)
-    static func decode(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<Float> {
-        let v = VectorOps.widen(chunk.loadUnaligned(as: SIMD16<UInt8>.self))
-        return VectorOps.toFloat((v &>> UInt32(4 * half)) & 0xF)
-    }
-}
-
-enum Decode2: CodeDecoder {
-    @inline(__always)
-    static func low2(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<UInt32> {
-        let b = chunk.loadUnaligned(as: SIMD8<UInt8>.self)
-        let v = VectorOps.widen(SIMD16<UInt8>(lowHalf: b, highHalf: b))
-        let shift = SIMD16<UInt32>(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2) &+ UInt32(4 * half)
-        return (v &>> shift) & 3
-    }
-
-    @inline(__always)
-    static func decode(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<Float> {
-        VectorOps.toFloat(low2(chunk, half: half))
-    }
-}
-
-enum Decode3: CodeDecoder {
-    @inline(__always)
-    static func decode(_ chunk: UnsafeRawPointer, half: Int) -> SIMD16<Float> {
-        let high = UInt32(chunk.loadUnaligned(fromByteOffset: 8 + 2 * half, as: UInt16.self))
-        let lane = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
-        let h = (SIMD16<UInt32>(repeating: high) &>> lane) & 1
-        return VectorOps.toFloat(Decode2.low2(chunk, half: half) | (h &<< 2))
+        return VectorOps.convert(v)
     }
 }

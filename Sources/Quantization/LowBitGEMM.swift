@@ -1,24 +1,25 @@
 import Tensor
 
-/// Prefill/training products Y = X · Wᵀ for packed weights. A tile of W's rows is dequantized with
-/// the SIMD decoders into a scratch buffer, then handed to `BLAS.gemm`; the dequantization cost is
-/// amortised over all n rows of X. Measured on SmolLM2 shapes (n = 128), narrow tiles (≤ 256 KiB)
-/// made OpenBLAS up to 2× slower than one sgemm over the whole dequantized matrix, so a tile holds
-/// up to 4 MiB: every SmolLM2 layer is a single tile, larger layers stream in 4 MiB pieces.
+/// Prefill/training products Y = X · Wᵀ for packed weights. Row tiles of W are dequantized with
+/// the SIMD decoders into a scratch Wᵀ (the layout hands out 16 rows per column, so writing the
+/// transpose is contiguous), then handed to `BLAS.gemm`; the dequantization cost is amortised over
+/// all n rows of X. Measured on SmolLM2 shapes (n = 128), narrow tiles (≤ 256 KiB) made OpenBLAS
+/// up to 2× slower than one sgemm over the whole dequantized matrix, so a tile holds up to 4 MiB:
+/// every SmolLM2 layer is a single tile, larger layers stream in 4 MiB pieces.
 extension PackedWeights {
-    /// Rows dequantized per tile: up to 2²⁰ floats of scratch, a multiple of 16 rows.
-    func tileRows() -> Int { min(rows, max(16, ((1 << 20) / paddedCols) / 16 * 16)) }
+    /// Row tiles dequantized per pass: up to 2²⁰ floats of scratch.
+    func tilesPerPass() -> Int { min(tiles, max(1, (1 << 20) / (paddedCols * BitPacking.tileRows))) }
 
     /// Y[n×rows] (row stride `ldy`) = X[n×cols] (row stride `ldx`) · Wᵀ + beta · Y.
     public func gemm(_ x: UnsafePointer<Float>, ldx: Int, n: Int,
                      _ y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float = 0) {
-        let tile = tileRows(), ld = paddedCols
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tile * ld) { scratch in
-            for r0 in stride(from: 0, to: rows, by: tile) {
-                let t = min(tile, rows - r0)
-                dequantizeRows(r0..<(r0 + t), into: scratch.baseAddress!, ld: ld)
-                BLAS.gemm(transB: true, m: n, n: t, k: cols, a: x, lda: ldx, b: scratch.baseAddress!, ldb: ld,
-                          beta: beta, c: y + r0, ldc: ldy)
+        let pass = tilesPerPass(), ld = pass * BitPacking.tileRows
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols * ld) { scratch in
+            for t0 in stride(from: 0, to: tiles, by: pass) {
+                let t1 = min(t0 + pass, tiles), r0 = t0 * BitPacking.tileRows
+                dequantizeTransposed(tiles: t0..<t1, into: scratch.baseAddress!, ld: ld)
+                BLAS.gemm(m: n, n: min(rows, t1 * BitPacking.tileRows) - r0, k: cols, a: x, lda: ldx,
+                          b: scratch.baseAddress!, ldb: ld, beta: beta, c: y + r0, ldc: ldy)
             }
         }
     }

@@ -2,54 +2,76 @@ import Tensor
 
 /// Decode-time matrix–vector products (batch 1) that dequantize on the fly.
 ///
-/// Per row, y_r = Σ_g s_rg · (Σ_{j∈g} q_j x_j − z_rg · Σ_{j∈g} x_j): the group sums of x are
-/// computed once per call and shared by all rows, so the inner loop is only decode + FMA on 16
-/// lanes. Single-threaded on purpose: the caller's OpenBLAS already owns both cores, and a decode
-/// step is a chain of small products where a thread hand-off would cost more than it saves.
+/// One 16-row tile at a time, 16 output rows in the lanes of one vector: per group,
+/// y_tile += s · (Σ_{j∈g} q_j x_j − z · Σ_{j∈g} x_j). The codes come out of the words as
+/// q_j·2^o (see `BitPacking`), so x is pre-scaled by 2^−o once per call, and the group sums of x
+/// are shared by all tiles: the inner loop is AND, convert, FMA with a broadcast x. Single-threaded on purpose: the caller's OpenBLAS already
+/// owns both cores, and a decode step is a chain of small products where a thread hand-off would
+/// cost more than it saves.
 extension PackedWeights {
     /// y[rows] = W · x[cols].
     public func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         switch bits {
-        case 2: gemv(Decode2.self, x, y)
-        case 3: gemv(Decode3.self, x, y)
-        case 4: gemv(Decode4.self, x, y)
-        default: gemv(Decode8.self, x, y)
+        case 2: gemv(Width2.self, x, y)
+        case 3: gemv(Width3.self, x, y)
+        case 4: gemv(Width4.self, x, y)
+        case 5: gemv(Width5.self, x, y)
+        case 6: gemv(Width6.self, x, y)
+        case 7: gemv(Width7.self, x, y)
+        default: gemv(Width8.self, x, y)
         }
     }
 
-    private func gemv<D: CodeDecoder>(_: D.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        let gc = groupCount, cb = BitPacking.chunkBytes(bits: bits), rb = rowBytes
+    private func gemv<W: CodeWidth>(_: W.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let gc = groupCount, chunks = self.chunks, b = bits, lanes = BitPacking.tileRows, cc = BitPacking.chunkCodes
         withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols + gc) { scratch in
-            // x padded with zeros so the padding codes of the last chunk contribute nothing.
-            let xp = scratch.baseAddress!, sums = xp + paddedCols
-            xp.update(from: x, count: cols)
-            (xp + cols).initialize(repeating: 0, count: paddedCols - cols)
+            // x scaled per field, padded with zeros so padding codes contribute nothing.
+            let xs = scratch.baseAddress!, sums = xs + paddedCols
+            for c in 0..<cols { xs[c] = x[c] * Float(sign: .plus, exponent: -BitPacking.fieldShift(c % cc, bits: b), significand: 1) }
+            (xs + cols).initialize(repeating: 0, count: paddedCols - cols)
             for g in 0..<gc {
                 var s: Float = 0
-                for j in (g * groupSize)..<min(cols, (g + 1) * groupSize) { s += xp[j] }
+                for j in (g * groupSize)..<min(cols, (g + 1) * groupSize) { s += x[j] }
                 sums[g] = s
             }
-            let xv = UnsafeRawPointer(xp)
-            packed.withUnsafeBytes { p in
-                scales.withUnsafeBufferPointer { sc in
-                    zeros.withUnsafeBufferPointer { zr in
-                        for r in 0..<rows {
-                            let row = p.baseAddress! + r * rb
+            words.withUnsafeBytes { w in
+                laneScales.withUnsafeBufferPointer { sc in
+                    laneZeros.withUnsafeBufferPointer { zr in
+                        for tile in 0..<tiles {
                             var acc = SIMD16<Float>(repeating: 0)
-                            var correction: Float = 0
                             for g in 0..<gc {
-                                let v0 = g * groupSize / 16
-                                let v1 = min(v0 + groupSize / 16, paddedCols / 16)
-                                var dot = SIMD16<Float>(repeating: 0)
-                                for v in v0..<v1 {
-                                    let xs = xv.loadUnaligned(fromByteOffset: 64 * v, as: SIMD16<Float>.self)
-                                    dot.addProduct(D.decode(row + (v >> 1) * cb, half: v & 1), xs)
+                                // Groups are whole 16-column halves of the 32-column chunks.
+                                var half = g * groupSize / 16
+                                let end = g == gc - 1 ? 2 * chunks : (g + 1) * groupSize / 16
+                                var d0 = SIMD16<Float>(repeating: 0), d1 = d0, d2 = d0, d3 = d0
+                                while half < end {
+                                    let chunk = half >> 1
+                                    let block = w.baseAddress! + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
+                                    let xc = xs + chunk * cc
+                                    // Constant field ranges so every mask and shift folds after inlining.
+                                    if half & 1 == 0 && half + 1 < end {
+                                        W.accumulate(block, xc, fields: 0..<32, &d0, &d1, &d2, &d3)
+                                        half += 2
+                                    } else {
+                                        if half & 1 == 0 {
+                                            W.accumulate(block, xc, fields: 0..<16, &d0, &d1, &d2, &d3)
+                                        } else {
+                                            W.accumulate(block, xc, fields: 16..<32, &d0, &d1, &d2, &d3)
+                                        }
+                                        half += 1
+                                    }
                                 }
-                                let s = sc[r * gc + g]
-                                acc.addProduct(SIMD16(repeating: s), dot)
-                                correction += s * zr[r * gc + g] * sums[g]
+                                let p = (tile * gc + g) * lanes
+                                let scale = UnsafeRawPointer(sc.baseAddress! + p).loadUnaligned(as: SIMD16<Float>.self)
+                                let zero = UnsafeRawPointer(zr.baseAddress! + p).loadUnaligned(as: SIMD16<Float>.self)
+                                acc.addProduct(scale, ((d0 + d1) + (d2 + d3)) - zero * sums[g])
                             }
-                            y[r] = acc.sum() - correction
+                            let r0 = tile * lanes
+                            if r0 + lanes <= rows {
+                                UnsafeMutableRawPointer(y + r0).storeBytes(of: acc, as: SIMD16<Float>.self)
+                            } else {
+                                for i in 0..<(rows - r0) { y[r0 + i] = acc[i] }
+                            }
                         }
                     }
                 }
@@ -70,6 +92,21 @@ extension MixedPrecisionWeights {
             weak.storage.withUnsafeBufferPointer { w in
                 BLAS.gemv(m: rows, n: k, a: w.baseAddress!, lda: k, x: xs + (cols - k), beta: 1, y: y)
             }
+        }
+    }
+}
+
+extension CodeWidth {
+    /// d_{j mod 4} += field j · x_j for the fields in `fields` (a multiple of 4 long): four
+    /// accumulators hide the FMA latency.
+    @inline(__always)
+    static func accumulate(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, fields: Range<Int>,
+                           _ d0: inout SIMD16<Float>, _ d1: inout SIMD16<Float>, _ d2: inout SIMD16<Float>, _ d3: inout SIMD16<Float>) {
+        for j in stride(from: fields.lowerBound, to: fields.upperBound, by: 4) {
+            d0.addProduct(field(block, j), x[j])
+            d1.addProduct(field(block, j + 1), x[j + 1])
+            d2.addProduct(field(block, j + 2), x[j + 2])
+            d3.addProduct(field(block, j + 3), x[j + 3])
         }
     }
 }

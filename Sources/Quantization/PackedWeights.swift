@@ -8,25 +8,30 @@ public struct PackedWeights: Equatable, Sendable {
     public let cols: Int
     public let bits: Int
     public let groupSize: Int
-    /// rows × `rowBytes`, each row padded with zero codes to a whole chunk.
-    public internal(set) var packed: [UInt8]
+    /// `BitPacking.wordCount` words in the tiled layout; padding codes are zero.
+    public internal(set) var words: [UInt32]
     /// (rows, groupCount) row-major.
     public internal(set) var scales: [Float]
     public internal(set) var zeros: [Float]
+    /// The kernels' copy of the parameters, (tile, group, lane) so one vector load serves a tile.
+    /// Padding rows hold 0.
+    let laneScales: [Float]
+    let laneZeros: [Float]
 
     public var groupCount: Int { (cols + groupSize - 1) / groupSize }
-    public var rowBytes: Int { BitPacking.rowBytes(cols: cols, bits: bits) }
-    public var paddedCols: Int { BitPacking.paddedCount(cols) }
+    public var paddedCols: Int { BitPacking.paddedCols(cols) }
+    var tiles: Int { BitPacking.paddedRows(rows) / BitPacking.tileRows }
+    var chunks: Int { paddedCols / BitPacking.chunkCodes }
 
     /// Checks the shape options every kernel relies on.
     static func validate(rows: Int, cols: Int, bits: Int, groupSize: Int) throws {
         guard BitPacking.supportedBits.contains(bits) else {
-            throw QuantizationError.invalidOption(option: "bits", value: "\(bits)", reason: "packed storage holds 2, 3, 4 or 8 bits")
+            throw QuantizationError.invalidOption(option: "bits", value: "\(bits)", reason: "packed storage holds 2…8 bits")
         }
         guard rows > 0, cols > 0 else {
             throw QuantizationError.invalidOption(option: "shape", value: "\(rows)×\(cols)", reason: "must be non-empty")
         }
-        // Kernels decode 16 codes per vector; groups must not split a vector.
+        // Kernels apply a group's parameters per 16-column half chunk; groups must not split one.
         guard groupSize > 0, groupSize % 16 == 0 else {
             throw QuantizationError.invalidOption(option: "groupSize", value: "\(groupSize)",
                                                   reason: "packed storage needs a positive multiple of 16")
@@ -36,43 +41,42 @@ public struct PackedWeights: Equatable, Sendable {
     /// Packs a quantized matrix.
     public init(_ q: QuantizedMatrix) throws {
         try Self.validate(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: q.groupSize)
-        rows = q.rows
-        cols = q.cols
-        bits = q.bits
-        groupSize = q.groupSize
-        scales = q.scales
-        zeros = q.zeros
-        let rb = BitPacking.rowBytes(cols: cols, bits: bits)
-        packed = [UInt8](repeating: 0, count: rows * rb)
-        var chunk = [UInt8](repeating: 0, count: BitPacking.chunkCodes)
-        packed.withUnsafeMutableBufferPointer { out in
-            for r in 0..<rows {
-                for c0 in stride(from: 0, to: cols, by: BitPacking.chunkCodes) {
-                    for j in 0..<BitPacking.chunkCodes { chunk[j] = c0 + j < cols ? q.codes[r * cols + c0 + j] : 0 }
-                    let dst = out.baseAddress! + r * rb + c0 / BitPacking.chunkCodes * BitPacking.chunkBytes(bits: bits)
-                    chunk.withUnsafeBufferPointer { BitPacking.pack($0, bits: bits, into: dst) }
+        var words = [UInt32](repeating: 0, count: BitPacking.wordCount(rows: q.rows, cols: q.cols, bits: q.bits))
+        words.withUnsafeMutableBufferPointer { w in
+            for r in 0..<q.rows {
+                for c in 0..<q.cols {
+                    BitPacking.set(UInt32(q.codes[r * q.cols + c]), row: r, col: c, cols: q.cols, bits: q.bits, in: w.baseAddress!)
                 }
             }
         }
+        self.init(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: q.groupSize, words: words, scales: q.scales, zeros: q.zeros)
     }
 
     /// Assembles stored parts (used by deserialization, which validates them first).
-    init(rows: Int, cols: Int, bits: Int, groupSize: Int, packed: [UInt8], scales: [Float], zeros: [Float]) {
+    init(rows: Int, cols: Int, bits: Int, groupSize: Int, words: [UInt32], scales: [Float], zeros: [Float]) {
         self.rows = rows
         self.cols = cols
         self.bits = bits
         self.groupSize = groupSize
-        self.packed = packed
+        self.words = words
         self.scales = scales
         self.zeros = zeros
+        let gc = (cols + groupSize - 1) / groupSize, lanes = BitPacking.tileRows
+        var ls = [Float](repeating: 0, count: BitPacking.paddedRows(rows) * gc), lz = ls
+        for r in 0..<rows {
+            for g in 0..<gc {
+                let i = ((r / lanes) * gc + g) * lanes + r % lanes
+                ls[i] = scales[r * gc + g]
+                lz[i] = zeros[r * gc + g]
+            }
+        }
+        laneScales = ls
+        laneZeros = lz
     }
 
     /// The code at (row, col), unpacked one at a time.
     public func code(row: Int, col: Int) -> UInt8 {
-        packed.withUnsafeBufferPointer { p in
-            let chunk = p.baseAddress! + row * rowBytes + col / BitPacking.chunkCodes * BitPacking.chunkBytes(bits: bits)
-            return BitPacking.unpack(chunk, col % BitPacking.chunkCodes, bits: bits)
-        }
+        words.withUnsafeBufferPointer { UInt8(BitPacking.get(row: row, col: col, cols: cols, bits: bits, in: $0.baseAddress!)) }
     }
 
     /// All codes, unpacked (rows, cols).
@@ -86,42 +90,49 @@ public struct PackedWeights: Equatable, Sendable {
 
     /// Every weight, dequantized with the SIMD decoders.
     public func dequantized() -> Matrix {
+        let pr = BitPacking.paddedRows(rows)
+        var t = [Float](repeating: 0, count: paddedCols * pr)
+        t.withUnsafeMutableBufferPointer { dequantizeTransposed(tiles: 0..<tiles, into: $0.baseAddress!, ld: pr) }
         var m = Matrix(zeros: rows, cols)
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols) { row in
-            for r in 0..<rows {
-                dequantizeRows(r..<(r + 1), into: row.baseAddress!, ld: paddedCols)
-                m.storage.withUnsafeMutableBufferPointer {
-                    ($0.baseAddress! + r * cols).update(from: row.baseAddress!, count: cols)
-                }
-            }
-        }
+        for r in 0..<rows { for c in 0..<cols { m.storage[r * cols + c] = t[c * pr + r] } }
         return m
     }
 
-    /// Writes rows `range` dequantized into `out` (row stride `ld` ≥ paddedCols; padding columns
-    /// receive the value of code 0 and must be ignored by the caller).
-    func dequantizeRows(_ range: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
+    /// Writes Wᵀ for row tiles `range` into `out`: column c of tile i's rows goes to
+    /// out[c·ld + 16·(i − range.lowerBound) …] (ld ≥ 16·range.count). Rows past `rows` and
+    /// columns past `cols` receive garbage-free but meaningless values and must be ignored.
+    func dequantizeTransposed(tiles range: Range<Int>, into out: UnsafeMutablePointer<Float>, ld: Int) {
         switch bits {
-        case 2: dequantizeRows(Decode2.self, range, out, ld)
-        case 3: dequantizeRows(Decode3.self, range, out, ld)
-        case 4: dequantizeRows(Decode4.self, range, out, ld)
-        default: dequantizeRows(Decode8.self, range, out, ld)
+        case 2: dequantizeTransposed(Width2.self, range, out, ld)
+        case 3: dequantizeTransposed(Width3.self, range, out, ld)
+        case 4: dequantizeTransposed(Width4.self, range, out, ld)
+        case 5: dequantizeTransposed(Width5.self, range, out, ld)
+        case 6: dequantizeTransposed(Width6.self, range, out, ld)
+        case 7: dequantizeTransposed(Width7.self, range, out, ld)
+        default: dequantizeTransposed(Width8.self, range, out, ld)
         }
     }
 
-    private func dequantizeRows<D: CodeDecoder>(_: D.Type, _ range: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ld: Int) {
-        let cb = BitPacking.chunkBytes(bits: bits), gc = groupCount, vectors = paddedCols / 16
-        packed.withUnsafeBytes { p in
-            scales.withUnsafeBufferPointer { s in
-                zeros.withUnsafeBufferPointer { z in
-                    for r in range {
-                        let row = p.baseAddress! + r * rowBytes
-                        let dst = out + (r - range.lowerBound) * ld
-                        for v in 0..<vectors {
-                            // Padding vectors past the last group reuse its parameters.
-                            let g = r * gc + min(v * 16 / groupSize, gc - 1)
-                            let w = s[g] * (D.decode(row + (v >> 1) * cb, half: v & 1) - z[g])
-                            UnsafeMutableRawPointer(dst + 16 * v).storeBytes(of: w, as: SIMD16<Float>.self)
+    private func dequantizeTransposed<W: CodeWidth>(_: W.Type, _ range: Range<Int>, _ out: UnsafeMutablePointer<Float>, _ ld: Int) {
+        let gc = groupCount, chunks = self.chunks, b = bits, lanes = BitPacking.tileRows
+        // 2^−shift per field undoes the in-place masking (exact: powers of two).
+        let unshift = (0..<BitPacking.chunkCodes).map { Float(sign: .plus, exponent: -BitPacking.fieldShift($0, bits: b), significand: 1) }
+        words.withUnsafeBytes { w in
+            laneScales.withUnsafeBufferPointer { s in
+                laneZeros.withUnsafeBufferPointer { z in
+                    for tile in range {
+                        let dst = out + lanes * (tile - range.lowerBound)
+                        for chunk in 0..<chunks {
+                            let block = w.baseAddress! + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
+                            for j in 0..<BitPacking.chunkCodes {
+                                // Padding columns past the last group reuse its parameters.
+                                let g = (tile * gc + min((chunk * BitPacking.chunkCodes + j) / groupSize, gc - 1)) * lanes
+                                let scale = UnsafeRawPointer(s.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
+                                let zero = UnsafeRawPointer(z.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
+                                let code = W.field(block, j) * unshift[j]
+                                UnsafeMutableRawPointer(dst + (chunk * BitPacking.chunkCodes + j) * ld)
+                                    .storeBytes(of: scale * (code - zero), as: SIMD16<Float>.self)
+                            }
                         }
                     }
                 }

@@ -25,11 +25,11 @@ enum VectorOps {
         unsafeBitCast(u | 0x4B00_0000, to: V.self) - V(repeating: 8_388_608)
     }
 
-    /// 16 bytes zero-extended to 32-bit lanes.
+    /// Any UInt32 lanes to float (vcvtudq2ps: the scalar loop is what LLVM vectorises into it).
     @inline(__always)
-    static func widen(_ b: SIMD16<UInt8>) -> U {
-        var r = U()
-        for i in 0..<16 { r[i] = UInt32(b[i]) }
+    static func convert(_ u: U) -> V {
+        var r = V()
+        for i in 0..<16 { r[i] = Float(u[i]) }
         return r
     }
 

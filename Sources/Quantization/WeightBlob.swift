@@ -2,17 +2,18 @@ import Tensor
 
 /// The on-disk format of packed and mixed-precision weights. All integers little-endian.
 ///
-/// Packed (`QPKW`): magic "QAFTPKW1", UInt32 version (1), bits, rows, cols, groupSize, parameter
-/// width in bits (16 = fp16, 32 = fp32); then rows·rowBytes code bytes (`BitPacking` layout, padding
-/// codes zero); then rows·groups scales; then rows·groups zeros. Nothing may follow.
+/// Packed (`QPKW`): magic "QAFTPKW1", UInt32 version (2), bits, rows, cols, groupSize, parameter
+/// width in bits (16 = fp16, 32 = fp32); then `BitPacking.wordCount` UInt32 code words (the tiled
+/// `BitPacking` layout, padding codes zero); then rows·groups scales; then rows·groups zeros.
+/// Nothing may follow. (Version 1 had a row-major byte layout and is not read.)
 ///
-/// Mixed (`QMXW`): magic "QAFTMXW1", UInt32 version (1), k; a UInt64 length and a packed blob of
+/// Mixed (`QMXW`): magic "QAFTMXW1", UInt32 version (2), k; a UInt64 length and a packed blob of
 /// (rows, cols − k); k UInt32 weak indices (strictly ascending); rows·k fp32 weak weights (the
 /// trainable master copy is never rounded). Nothing may follow.
 public enum WeightBlob {
     static let packedMagic = Array("QAFTPKW1".utf8)
     static let mixedMagic = Array("QAFTMXW1".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     public enum ParameterPrecision: Int, Sendable { case float16 = 16, float32 = 32 }
 
@@ -21,7 +22,7 @@ public enum WeightBlob {
         for v in [version, UInt32(w.bits), UInt32(w.rows), UInt32(w.cols), UInt32(w.groupSize), UInt32(precision.rawValue)] {
             append(v, to: &out)
         }
-        out += w.packed
+        for v in w.words { append(v, to: &out) }
         for v in w.scales + w.zeros {
             if precision == .float16 { append(Float16(v).bitPattern, to: &out) } else { append(v.bitPattern, to: &out) }
         }
@@ -95,26 +96,31 @@ public enum WeightBlob {
         guard let precision = ParameterPrecision(rawValue: width) else {
             throw QuantizationError.corrupt(field: "parameterWidth", offset: precisionOffset, reason: "\(width) is neither 16 nor 32")
         }
-        let rowBytes = BitPacking.rowBytes(cols: cols, bits: bits)
+        let count = BitPacking.wordCount(rows: rows, cols: cols, bits: bits)
         let codesOffset = r.position
-        let packed = try r.bytes(rows * rowBytes, what: "codes (\(rows) rows × \(rowBytes) bytes)")
-        // Padding codes must be zero: anything else means the shape fields do not match the codes.
-        if cols % BitPacking.chunkCodes != 0 {
-            let last = (cols / BitPacking.chunkCodes) * BitPacking.chunkBytes(bits: bits)
-            for row in 0..<rows {
-                try packed.withUnsafeBufferPointer { p in
-                    for j in (cols % BitPacking.chunkCodes)..<BitPacking.chunkCodes
-                    where BitPacking.unpack(p.baseAddress! + row * rowBytes + last, j, bits: bits) != 0 {
-                        throw QuantizationError.corrupt(field: "codes", offset: codesOffset + row * rowBytes + last,
-                                                        reason: "padding code \(j) of row \(row) is not zero")
-                    }
-                }
-            }
-        }
+        let words = try r.words(count, what: "codes (\(count) words)")
+        try checkPadding(words, rows: rows, cols: cols, bits: bits, codesOffset: codesOffset)
         let groups = rows * ((cols + groupSize - 1) / groupSize)
         let scales = try r.floats(groups, precision, what: "scales")
         let zeros = try r.floats(groups, precision, what: "zeros")
-        return PackedWeights(rows: rows, cols: cols, bits: bits, groupSize: groupSize, packed: packed, scales: scales, zeros: zeros)
+        return PackedWeights(rows: rows, cols: cols, bits: bits, groupSize: groupSize, words: words, scales: scales, zeros: zeros)
+    }
+
+    /// Padding codes (rows past `rows` in the last tile, columns past `cols` in the last chunk)
+    /// must be zero: anything else means the shape fields do not match the codes.
+    static func checkPadding(_ words: [UInt32], rows: Int, cols: Int, bits: Int, codesOffset: Int) throws {
+        let pr = BitPacking.paddedRows(rows), pc = BitPacking.paddedCols(cols)
+        try words.withUnsafeBufferPointer { w in
+            for r in 0..<pr {
+                for c in (r < rows ? cols : 0)..<pc where BitPacking.get(row: r, col: c, cols: cols, bits: bits, in: w.baseAddress!) != 0 {
+                    let block = BitPacking.blockOffset(tile: r / BitPacking.tileRows, chunk: c / BitPacking.chunkCodes,
+                                                       chunks: pc / BitPacking.chunkCodes, bits: bits)
+                    let word = block + r % BitPacking.tileRows + BitPacking.tileRows * BitPacking.position(c % BitPacking.chunkCodes, bits: bits).word
+                    throw QuantizationError.corrupt(field: "codes", offset: codesOffset + 4 * word,
+                                                    reason: "padding code at row \(r), column \(c) is not zero")
+                }
+            }
+        }
     }
 
     private static func append<T: FixedWidthInteger>(_ v: T, to out: inout [UInt8]) {
@@ -150,6 +156,16 @@ private struct Reader {
                                              found: found.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
         }
         offset += m.count
+    }
+
+    mutating func words(_ n: Int, what: String) throws -> [UInt32] {
+        guard n <= (bytes.count - offset) / 4 else {
+            throw QuantizationError.truncated(what: what, offset: base + offset, needed: 4 * n, available: bytes.count - offset)
+        }
+        defer { offset += 4 * n }
+        return bytes.withUnsafeBytes { b in
+            (0..<n).map { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: offset + 4 * $0, as: UInt32.self)) }
+        }
     }
 
     mutating func u32(_ what: String) throws -> UInt32 {

@@ -13,11 +13,20 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per measurement (the median is reported).")
     var repeats = 5
 
+    @Option(help: "Run only these sections (comma-separated: forward, training, ...; default all).")
+    var only: String?
+
+    func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(section)) } ?? true }
+
     func run() throws {
         print("qaft bench — OpenBLAS threads: \(BLAS.threads), medians of \(repeats) runs")
+        if try methodsSection() { return }
         let gemmRate = sgemmSection()
         let loaded = try modelOptions.load()
-        try forwardSection(Llama(loaded.weights), gemmRate: gemmRate)
+        if wants("forward") { try forwardSection(Llama(loaded.weights), gemmRate: gemmRate) }
+        if wants("training") { try trainingSection(loaded.weights, gemmRate: gemmRate) }
+        if wants("evaluation") { try evaluationSection(loaded) }
+        if wants("quantization") { try quantizationSection(loaded.weights) }
     }
 
     /// Median wall time of `body` in seconds, after one warm-up call.

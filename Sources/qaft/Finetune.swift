@@ -1,13 +1,37 @@
 import ArgumentParser
 import Foundation
+import Methods
 import Models
+import Quantization
 import Tensor
 import Training
 
-/// `qaft finetune`: LoRA fine-tuning on instruction data, with checkpoints that resume exactly.
+/// `qaft finetune`: fine-tunes with any registered method (LoRA by default) on instruction data,
+/// with checkpoints that resume exactly. Method options left unset take `MethodOptions`' defaults.
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "LoRA fine-tune a model on Alpaca, GSM8K or plain-text data (resumes from --checkpoint if it exists).")
+        abstract: "Fine-tune a model with a registered method on Alpaca, GSM8K or plain-text data (resumes from --checkpoint if it exists).")
+
+    @Option(help: "Method name (see MethodRegistry), e.g. lora, qeft, gptq-lora.")
+    var method = "lora"
+
+    @Option(help: "Weight bits of quantizing methods.")
+    var bits: Int?
+
+    @Option(help: "Quantization group size.")
+    var groupSize: Int?
+
+    @Option(help: "QEFT/OWQ weak columns per layer.")
+    var weakColumns: Int?
+
+    @Option(help: "C4-style JSON Lines ({\"text\": ...}) to draw calibration windows from.")
+    var calibrationData = "Experiments/Data/c4/c4_demo.jsonl"
+
+    @Option(help: "Calibration windows (0: none; methods that need them then fail).")
+    var calibrationWindows = 32
+
+    @Option(help: "Tokens per calibration window.")
+    var calibrationLength = 512
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -38,23 +62,23 @@ struct Finetune: ParsableCommand {
     @Option(help: "Fraction of steps spent in linear warm-up before cosine decay.")
     var warmup: Float = 0.1
 
-    @Option(help: "AdamW decoupled weight decay.")
-    var weightDecay: Float = 0.01
+    @Option(help: "AdamW decoupled weight decay (default: the method's own).")
+    var weightDecay: Float?
 
     @Option(help: "Clip the global gradient norm to this (0: no clipping).")
     var clip: Float = 1
 
-    @Option(help: "LoRA rank.")
-    var rank = 16
+    @Option(help: "Adapter rank.")
+    var rank: Int?
 
-    @Option(help: "LoRA alpha (the adapter is scaled by alpha / rank).")
-    var alpha: Float = 32
+    @Option(help: "Adapter alpha (the adapter is scaled by alpha / rank).")
+    var alpha: Float?
 
-    @Option(help: "LoRA dropout on the adapter input.")
-    var dropout: Float = 0
+    @Option(help: "Adapter dropout on the adapter input.")
+    var dropout: Float?
 
-    @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down).")
-    var targets = "q,k,v,o,gate,up,down"
+    @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down; default all).")
+    var targets: String?
 
     @Option(help: "Seed for initialisation, data order and dropout.")
     var seed: UInt64 = 0
@@ -69,27 +93,36 @@ struct Finetune: ParsableCommand {
         guard let fmt = InstructionData.Format(rawValue: format) else {
             throw ValidationError("--format must be one of \(InstructionData.Format.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let projections = try targets.split(separator: ",").map { name -> Projection in
-            guard let p = Projection(rawValue: String(name)) else { throw ValidationError("--targets: unknown projection '\(name)'") }
-            return p
+        var options = MethodOptions()
+        if let bits { options.bits = bits }
+        if let groupSize { options.groupSize = groupSize }
+        if let weakColumns { options.weakColumns = weakColumns }
+        if let rank { options.rank = rank }
+        if let alpha { options.alpha = alpha }
+        if let dropout { options.dropout = dropout }
+        if let targets {
+            options.targets = try targets.split(separator: ",").map { name -> Projection in
+                guard let p = Projection(rawValue: String(name)) else { throw ValidationError("--targets: unknown projection '\(name)'") }
+                return p
+            }
         }
+        let method = try MethodRegistry.make(self.method, options: options)
         let loaded = try modelOptions.load()
         let examples = try InstructionData.load(URL(fileURLWithPath: data), format: fmt)
         let ds = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: maxLength,
                                         contextLength: loaded.config.contextLength, source: data)
         let (train, held) = heldOut > 0 ? ds.split(heldOut: heldOut, seed: seed) : (ds.sequences, [])
-        let lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: projections)
-        var rng = SeededRandom(seed: seed).split(1)
-        let model = TrainableLlama(loaded.weights, maxPositions: maxLength) { site, dense in
-            lora.targets.contains(site.projection)
-                ? LoRALinear(base: dense, config: lora, name: site.description, random: &rng) as any TrainableLinear
-                : FrozenLinear(dense)
-        }
+        let model = try method.prepare(MethodContext(weights: loaded.weights, calibration: try calibration(loaded), seed: seed))
+        var groups = method.parameterGroups(model)
+        if let weightDecay { for i in groups.indices { groups[i].optimizer = AdamW(weightDecay: weightDecay) } }
         let config = TrainingConfig(
             steps: steps, batchSize: batchSize, microBatchSize: microBatchSize,
             schedule: LearningRateSchedule(peak: lr, warmupSteps: Int((warmup * Float(steps)).rounded()), totalSteps: steps),
             maxGradientNorm: clip > 0 ? clip : nil, seed: seed)
-        let trainer = try Trainer(model: model, groups: Trainer.adamWGroup(model, weightDecay: weightDecay), data: train, config: config)
+        guard !groups.isEmpty else {
+            throw ValidationError("\(self.method) is a post-training method: it has nothing to fine-tune")
+        }
+        let trainer = try Trainer(model: model, groups: groups, data: train, config: config)
         let url = checkpoint.map { URL(fileURLWithPath: $0) }
         if let url, FileManager.default.fileExists(atPath: url.path) {
             try trainer.restore(url)
@@ -107,5 +140,20 @@ struct Finetune: ParsableCommand {
                 format: "loss %.4f · lr %.2e · %.0f tokens/s", p.loss, p.learningRate, p.tokensPerSecond))
         }
         if !held.isEmpty { print(String(format: "held-out loss after: %.4f", try trainer.evaluate(held).meanNLL)) }
+    }
+
+    /// Calibration windows from `--calibration-data` (JSON Lines of {"text": ...}), none when
+    /// `--calibration-windows` is 0.
+    private func calibration(_ loaded: LoadedModel) throws -> [[Int]] {
+        guard calibrationWindows > 0 else { return [] }
+        struct Row: Decodable { let text: String }
+        let lines = try String(contentsOfFile: calibrationData, encoding: .utf8).split(separator: "\n")
+        let documents = try lines.enumerated().map { i, line -> String in
+            do { return try JSONDecoder().decode(Row.self, from: Data(line.utf8)).text } catch {
+                throw ValidationError("--calibration-data \(calibrationData): line \(i + 1) is not {\"text\": ...}: \(error)")
+            }
+        }
+        return try CalibrationWindows.sample(documents: documents, tokenizer: loaded.tokenizer, count: calibrationWindows,
+                                             length: calibrationLength, seed: seed)
     }
 }

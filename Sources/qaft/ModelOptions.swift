@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Quantization
 
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
@@ -23,5 +24,22 @@ struct ModelOptions: ParsableArguments {
                                  c.ropeStyle.rawValue, Date().timeIntervalSince(started)))
         }
         return m
+    }
+
+    /// The model ready to run, with packed low-bit layers when `model` is a GGUF written by
+    /// `qaft quantize`, plus its tokenizer (from the file, or `--tokenizer`) and config.
+    func loadModel() throws -> (Llama, any Tokenizer, LlamaConfig) {
+        let url = URL(fileURLWithPath: model)
+        guard QuantizedModelFile.isQuantized(url) else {
+            let m = try load()
+            return (Llama(m.weights), m.tokenizer, m.config)
+        }
+        let q = try QuantizedModelFile.read(url)
+        let tok = try ModelLoader.loadTokenizer(url, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+        if !quiet {
+            Progress.note(String(format: "loaded %@: %@ w%d g%d k%d, %.3f bits per linear weight", (model as NSString).lastPathComponent,
+                                 q.options.method.rawValue, q.options.bits, q.options.groupSize, q.options.weakColumns, q.bitsPerWeight))
+        }
+        return (q.llama(), tok, q.weights.config)
     }
 }

@@ -19,17 +19,16 @@ struct Perplexity: ParsableCommand {
             throw ValidationError("\(file): file not found or unreadable")
         }
         let text = String(decoding: data, as: UTF8.self)
-        let loaded = try modelOptions.load()
-        let tok = loaded.tokenizer
+        let (model, tok, config) = try modelOptions.loadModel()
         let tokens = tok.encode(text)
         guard tokens.count > 1 else { throw ValidationError("\(file): fewer than two tokens of text") }
         let prefix = tok.addsBOSByDefault ? [tok.bosToken].compactMap { $0 } : []
-        let w = window ?? min(2048, loaded.config.contextLength)
-        guard w > prefix.count + 1, w <= loaded.config.contextLength else {
-            throw ValidationError("--window \(w) must be in \(prefix.count + 2)...\(loaded.config.contextLength)")
+        let w = window ?? min(2048, config.contextLength)
+        guard w > prefix.count + 1, w <= config.contextLength else {
+            throw ValidationError("--window \(w) must be in \(prefix.count + 2)...\(config.contextLength)")
         }
         let progress = Progress("perplexity", quiet: modelOptions.quiet)
-        let r = try Llama(loaded.weights).windowedNLL(tokens, window: w, prefix: prefix) { done, total in
+        let r = try model.windowedNLL(tokens, window: w, prefix: prefix) { done, total in
             progress.update(done, of: total, unit: "windows")
         }
         print(String(format: "perplexity %.4f  (mean NLL %.5f over %d predicted tokens, %d windows of ≤%d tokens%@)",

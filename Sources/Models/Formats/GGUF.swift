@@ -132,6 +132,11 @@ public final class GGUFFile: @unchecked Sendable {
     /// The values of the tensor called `name` as float32.
     public func floats(_ name: String) throws -> [Float] { try floats(try tensor(name)) }
 
+    /// The tensor's data bytes as stored, for formats that interpret them themselves.
+    public func rawBytes(_ info: GGUFTensorInfo) throws -> [UInt8] {
+        Array(try file.slice(info.offset, info.byteCount, "data of tensor '\(info.name)'"))
+    }
+
     // MARK: - Parsing
 
     private typealias RawTensorInfo = (name: String, dims: [Int], type: GGMLType, relative: Int, byteCount: Int)

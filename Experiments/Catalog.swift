@@ -1,0 +1,20 @@
+import Pipeline
+
+/// Every reproducible target, by the name `qaft reproduce` takes.
+public enum Catalog {
+    /// How to add a target: write `Experiments/<Name>.swift` with a `manifest(_ profile:)` function
+    /// and add one line here.
+    public static let targets: [String: @Sendable (Profile) -> Manifest] = [
+        "tinytable": TinyTable.manifest,
+        "table2": Table2.manifest,
+    ]
+
+    public static var names: [String] { targets.keys.sorted() }
+
+    /// The manifests of `target` (`all`: every target) under `profile`.
+    public static func manifests(_ target: String, profile: Profile) throws -> [Manifest] {
+        if target == "all" { return names.map { targets[$0]!(profile) } }
+        guard let make = targets[target] else { throw PipelineError.unknownTarget(target, known: names + ["all"]) }
+        return [make(profile)]
+    }
+}

@@ -1,0 +1,108 @@
+import Models
+import Quantization
+import Tensor
+import Training
+
+/// One L4Q layer (eqs. 7–14): y = x W_qᵀ with W_q = Q_{s,b}(W0 + α·BA), α = alpha / rank, s and b
+/// learned per group (`LearnedStepQuantizer`). There is no separate adapter branch: the adapter
+/// lives inside the quantized weight, so the deployed layer is integer codes alone.
+///
+/// Memory-lean by hand (§1.4): nothing weight-sized is kept between forward and backward. The
+/// forward merges and fake-quantizes into the model's shared scratch; the backward recomputes the
+/// merge, forms G = ∂L/∂W_q = dyᵀx as the one (out × in) temporary (shared scratch), and in one pass
+/// turns the merged weight into W_q and G into M ⊙ G while summing the s and b gradients. Then
+///   ∂L/∂A = α·Bᵀ(M⊙G),  ∂L/∂B = α·(M⊙G)Aᵀ,  dx = dy·W_q.
+///
+/// Shapes: x, dx (rows, in); y, dy (rows, out); W0, W_q, G (out, in); A (r, in); B (out, r);
+/// s, b (out, in / groupSize). Init: A Kaiming-uniform (bound 1/√in, as LoRA), B = 0, so the first
+/// W_q is Q(W0); s, b from L4Q_init. A rank of 0 gives a layer that learns only s and b.
+public final class L4QLinear: TrainableLinear {
+    public let base: Matrix
+    public let a: Parameter
+    public let b: Parameter
+    public let step: Parameter
+    public let offset: Parameter
+    /// α = alpha / rank, the multiplier of BA.
+    public let scale: Float
+    public let quantizer: LearnedStepQuantizer
+    private let scratch: WeightScratch
+
+    public init(base: DenseLinear, rank: Int, scale: Float, quantizer: LearnedStepQuantizer, name: String,
+                scratch: WeightScratch, random: inout SeededRandom) {
+        self.base = base.weight
+        self.scale = scale
+        self.quantizer = quantizer
+        self.scratch = scratch
+        a = Parameter(name: name + ".lora_A", rows: rank, cols: base.inFeatures)
+        b = Parameter(name: name + ".lora_B", rows: base.outFeatures, cols: rank)
+        let bound = 1 / Float(base.inFeatures).squareRoot()
+        for i in 0..<a.count { a.value.pointer[i] = (2 * random.nextUnitFloat() - 1) * bound }
+        let groups = quantizer.groups(cols: base.inFeatures)
+        step = Parameter(name: name + ".l4q_step", rows: base.outFeatures, cols: groups)
+        offset = Parameter(name: name + ".l4q_offset", rows: base.outFeatures, cols: groups)
+        base.weight.storage.withUnsafeBufferPointer {
+            quantizer.initialize($0.baseAddress!, rows: base.outFeatures, cols: base.inFeatures,
+                                 step: step.value.pointer, offset: offset.value.pointer)
+        }
+    }
+
+    public var inFeatures: Int { base.cols }
+    public var outFeatures: Int { base.rows }
+    public var rank: Int { a.rows }
+    public var parameters: [Parameter] { (rank > 0 ? [a, b] : []) + [step, offset] }
+
+    /// W0 + α·BA into `out` (out, in): the merged weight, computed the same way by the forward, the
+    /// backward and the export so all three quantize the same floats.
+    func merge(into out: UnsafeMutablePointer<Float>) {
+        let m = outFeatures, n = inFeatures
+        base.storage.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: m * n) }
+        guard rank > 0 else { return }
+        BLAS.gemm(m: m, n: n, k: rank, alpha: scale, a: b.value.pointer, lda: rank, b: a.value.pointer, ldb: n,
+                  beta: 1, c: out, ldc: n)
+    }
+
+    /// W_q in the shared scratch.
+    private func quantizedWeight() -> UnsafeMutablePointer<Float> {
+        let w = scratch.weight.reserve(outFeatures * inFeatures)
+        merge(into: w)
+        quantizer.fakeQuantize(w, rows: outFeatures, cols: inFeatures, step: step.value.pointer, offset: offset.value.pointer)
+        return w
+    }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        Linear.forward(x, weight: quantizedWeight(), rows: rows, in: inFeatures, out: outFeatures, into: y)
+    }
+
+    public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, random: SeededRandom) {
+        apply(x, rows: rows, into: y)
+    }
+
+    public func backward(
+        _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int,
+        into dx: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let m = outFeatures, n = inFeatures, r = rank
+        let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
+        merge(into: w)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
+        quantizer.backward(weight: w, rows: m, cols: n, step: step.value.pointer, offset: offset.value.pointer,
+                           gradient: g, masking: true, quantized: w,
+                           dStep: step.gradient.pointer, dOffset: offset.gradient.pointer)
+        if r > 0 {
+            BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: b.value.pointer, lda: r, b: g, ldb: n,
+                      beta: 1, c: a.gradient.pointer, ldc: n)
+            BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: g, lda: n, b: a.value.pointer, ldb: n,
+                      beta: 1, c: b.gradient.pointer, ldc: r)
+        }
+        Linear.backwardInput(dy, weight: w, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+    }
+
+    /// The deployable form: codes of Q(W0 + α·BA) and (s, z) per group, laid out by `layout`.
+    func quantizedMatrix(_ layout: LayerQuantization) -> QuantizedMatrix {
+        var q = layout.emptyMatrix(rows: outFeatures, cols: inFeatures)
+        let w = scratch.weight.reserve(outFeatures * inFeatures)
+        merge(into: w)
+        quantizer.quantize(w, step: step.value.pointer, offset: offset.value.pointer, into: &q)
+        return q
+    }
+}

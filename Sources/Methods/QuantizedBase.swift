@@ -1,0 +1,109 @@
+import Foundation
+import Models
+import Quantization
+import Tensor
+import Training
+
+/// The post-training quantizer that produces a method's frozen integer base, chosen with
+/// `extra["base"]`: 0 = round-to-nearest, 1 = GPTQ (needs calibration windows).
+public enum BaseQuantizer: Int, Sendable, CustomStringConvertible {
+    case rtn = 0
+    case gptq = 1
+
+    public var description: String { self == .rtn ? "rtn" : "gptq" }
+}
+
+/// The frozen integer base of the quantized-adapter methods (QA-LoRA, LoTA-QAF, QLoRA*, LoftQ*):
+/// every projection of every block on a b-bit asymmetric grid with integer zero points (GPTQ's
+/// convention, w = s·(q − z)), groups of `groupSize` consecutive input columns. Embeddings, norms
+/// and the head stay in float.
+struct QuantizedBase {
+    var layers: [LinearSite: QuantizedMatrix]
+
+    static func make(_ context: MethodContext, bits: Int, groupSize: Int, quantizer: BaseQuantizer,
+                     method: String) throws -> QuantizedBase {
+        var layers: [LinearSite: QuantizedMatrix] = [:]
+        switch quantizer {
+        case .rtn:
+            let grid = try UniformQuantizer(bits: bits, grid: .asymmetric)
+            _ = try context.weights.mapLinears { site, w in
+                layers[site] = try grid.quantize(w, groupSize: groupSize)
+                return w
+            }
+        case .gptq:
+            let options = MethodOptions(bits: bits, groupSize: groupSize).modelQuantization(.gptq)
+            let model = try quantizeModel(context, options, method: method)
+            for (l, block) in model.layers.enumerated() {
+                for (site, layer) in block {
+                    let projection: Projection = switch site {
+                    case .q: .q
+                    case .k: .k
+                    case .v: .v
+                    case .o: .o
+                    case .gate: .gate
+                    case .up: .up
+                    case .down: .down
+                    }
+                    layers[LinearSite(layer: l, projection: projection)] = layer.lowBit.unpacked()
+                }
+            }
+        }
+        return QuantizedBase(layers: layers)
+    }
+
+    func grid(_ site: LinearSite) -> QuantizedMatrix { layers[site]! }
+}
+
+/// Rejects adapter dropout for methods whose adapter acts on the weights (it could not be merged).
+func requireNoDropout(_ options: MethodOptions, method: String) throws {
+    guard options.dropout == 0 else {
+        throw MethodError.invalidOption(option: "dropout", value: "\(options.dropout)",
+                                        reason: "\(method) merges its adapter into the weights, so it trains without dropout")
+    }
+}
+
+/// A `Llama` with `weights`' embeddings, norms and head and every projection taken from `layer`.
+func assembledModel(_ weights: LlamaWeights, _ layer: (LinearSite) throws -> any LinearOperator) rethrows -> Llama {
+    let model = Llama(weights)
+    for l in model.blocks.indices {
+        func op(_ p: Projection) throws -> any LinearOperator { try layer(LinearSite(layer: l, projection: p)) }
+        model.blocks[l].q = try op(.q); model.blocks[l].k = try op(.k); model.blocks[l].v = try op(.v)
+        model.blocks[l].o = try op(.o); model.blocks[l].gate = try op(.gate); model.blocks[l].up = try op(.up)
+        model.blocks[l].down = try op(.down)
+    }
+    return model
+}
+
+/// Tracks whether a set of parameters changed since it was last recorded, so a layer rebuilds its
+/// effective weight only after an optimizer step (not for every micro-batch or evaluation pass).
+struct ParameterSnapshot {
+    private var values: [[Float]] = []
+
+    /// Records the current values and returns how many entries differ from the previous record
+    /// (nil on the first call, when there was nothing to compare).
+    mutating func update(_ parameters: [Parameter]) -> Int? {
+        let first = values.isEmpty
+        if first { values = parameters.map { [Float](repeating: .nan, count: $0.count) } }
+        var changed = 0
+        for (k, p) in parameters.enumerated() {
+            let v = p.value.pointer
+            values[k].withUnsafeMutableBufferPointer { old in
+                for i in 0..<p.count where old[i] != v[i] {
+                    old[i] = v[i]
+                    changed += 1
+                }
+            }
+        }
+        return first ? nil : changed
+    }
+
+    /// Whether any value differs from the last record.
+    func isStale(_ parameters: [Parameter]) -> Bool {
+        if values.isEmpty { return true }
+        for (k, p) in parameters.enumerated() {
+            let same = values[k].withUnsafeBytes { memcmp($0.baseAddress!, p.value.pointer, p.count * 4) == 0 }
+            if !same { return true }
+        }
+        return false
+    }
+}

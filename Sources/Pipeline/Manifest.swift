@@ -1,0 +1,185 @@
+import Foundation
+
+/// How long and how large a reproduction runs. Manifests state one table once; the profile
+/// scales it (see `Experiments/Base.swift` for what each profile sets).
+public enum Profile: String, CaseIterable, Codable, Sendable {
+    /// stories260K, seconds: the test suite's profile.
+    case tiny
+    /// SmolLM2-135M, evaluation subsets and short fine-tuning: a table within about an hour on 2 cores.
+    case `default`
+    /// Full evaluation sets and paper-length training (hours).
+    case full
+}
+
+/// Where a manifest's model comes from. Paths are relative to the repository root.
+public enum ModelSource: Sendable, Equatable {
+    /// A model file, and the tokenizer file when the format keeps it apart (llama2.c).
+    case file(String, tokenizer: String?)
+    /// The SmolLM2-135M-Instruct GGUF that `make setup` fetches (`$QAFT_SMOLLM2` overrides its path).
+    case smolLM2
+}
+
+/// Post-training quantization of a row's base model.
+public struct QuantizationSpec: Sendable {
+    /// Names the stage `quantize.<quantizer>` (e.g. `gptq`, `rtn`).
+    public var quantizer: String
+    public var bits: Int
+    public var groupSize: Int
+    public var parameters: [String: Value]
+    /// Calibration data, when the quantizer reads any (repository-relative path).
+    public var calibration: String?
+
+    public init(_ quantizer: String, bits: Int, groupSize: Int, parameters: [String: Value] = [:], calibration: String? = nil) {
+        self.quantizer = quantizer
+        self.bits = bits
+        self.groupSize = groupSize
+        self.parameters = parameters
+        self.calibration = calibration
+    }
+}
+
+/// Fine-tuning of a row's (possibly quantized) model.
+public struct FineTuningSpec: Sendable {
+    /// Names the stage `finetune.<method>` (e.g. `l4q`, `qalora`, `lota-qaf`).
+    public var method: String
+    /// Method hyper-parameters plus the budget (steps, batch, sequence length, learning rate).
+    public var parameters: [String: Value]
+    /// Training data (repository-relative path).
+    public var data: String
+
+    public init(_ method: String, data: String, parameters: [String: Value]) {
+        self.method = method
+        self.data = data
+        self.parameters = parameters
+    }
+}
+
+/// One method row of a table: the chain load → quantize? → fine-tune? that yields its model.
+public struct RowSpec: Sendable {
+    public var label: String
+    /// The paper's name for this row (to put its numbers beside ours); nil = not in the paper.
+    public var paperRow: String?
+    public var quantization: QuantizationSpec?
+    public var fineTuning: FineTuningSpec?
+
+    public init(_ label: String, paperRow: String? = nil, quantization: QuantizationSpec? = nil, fineTuning: FineTuningSpec? = nil) {
+        self.label = label
+        self.paperRow = paperRow
+        self.quantization = quantization
+        self.fineTuning = fineTuning
+    }
+}
+
+/// One evaluation column: a stage run on every row's model.
+public struct EvaluationSpec: Sendable {
+    public var label: String
+    /// The paper's column name; nil = ours only (e.g. an auxiliary perplexity).
+    public var paperColumn: String?
+    /// Stage kind, e.g. `evaluate-perplexity`.
+    public var kind: String
+    /// The output metric shown in the table (and its per-item series for paired tests).
+    public var metric: String
+    public var lowerIsBetter: Bool
+    /// Human description of the protocol, copied into every CSV line.
+    public var protocolName: String
+    public var parameters: [String: Value]
+    /// Data files by the stage's names for them (repository-relative paths).
+    public var files: [String: String]
+
+    public init(_ label: String, paperColumn: String? = nil, kind: String, metric: String, lowerIsBetter: Bool,
+                protocolName: String, parameters: [String: Value], files: [String: String]) {
+        self.label = label
+        self.paperColumn = paperColumn
+        self.kind = kind
+        self.metric = metric
+        self.lowerIsBetter = lowerIsBetter
+        self.protocolName = protocolName
+        self.parameters = parameters
+        self.files = files
+    }
+}
+
+/// A number printed in a paper, with where it is printed.
+public struct PaperNumber: Sendable, Codable, Equatable {
+    /// e.g. "L4Q Table 2".
+    public var source: String
+    public var model: String
+    public var row: String
+    public var column: String
+    public var value: Double
+
+    public init(_ source: String, model: String, row: String, column: String, _ value: Double) {
+        self.source = source
+        self.model = model
+        self.row = row
+        self.column = column
+        self.value = value
+    }
+}
+
+/// A paper claim restated on two of our cells: `better` beats `worse` on `column`.
+public struct ClaimSpec: Sendable, Codable, Equatable {
+    public var id: String
+    public var statement: String
+    public var source: String
+    public var better: Cell
+    public var worse: Cell
+
+    public struct Cell: Sendable, Codable, Equatable {
+        public var row: String
+        public var column: String
+        public init(_ row: String, _ column: String) { self.row = row; self.column = column }
+    }
+
+    public init(_ id: String, _ statement: String, source: String, better: Cell, worse: Cell) {
+        self.id = id
+        self.statement = statement
+        self.source = source
+        self.better = better
+        self.worse = worse
+    }
+}
+
+/// One table or figure to reproduce: rows × evaluation columns, the paper's numbers for the same
+/// cells, the claims to check, and what to plot. Built per profile by a function in `Experiments/`.
+public struct Manifest: Sendable {
+    /// Target name (`qaft reproduce <id>`).
+    public var id: String
+    public var title: String
+    /// The Swift file declaring it (for error messages).
+    public var source: String
+    public var profile: Profile
+    public var seed: UInt64
+    public var model: ModelSource
+    public var rows: [RowSpec]
+    public var evaluations: [EvaluationSpec]
+    /// Which of the paper's models the CSV puts beside ours.
+    public var paperModel: String?
+    public var paperNumbers: [PaperNumber]
+    public var claims: [ClaimSpec]
+    /// Evaluation columns drawn in the figure (bars per row).
+    public var figureColumns: [String]
+    /// Sentences for the summary (what is scaled down, what is not testable).
+    public var notes: [String]
+
+    public init(id: String, title: String, source: String = #fileID, profile: Profile, seed: UInt64, model: ModelSource,
+                rows: [RowSpec], evaluations: [EvaluationSpec], paperModel: String? = nil, paperNumbers: [PaperNumber] = [],
+                claims: [ClaimSpec] = [], figureColumns: [String] = [], notes: [String] = []) {
+        self.id = id
+        self.title = title
+        self.source = source
+        self.profile = profile
+        self.seed = seed
+        self.model = model
+        self.rows = rows
+        self.evaluations = evaluations
+        self.paperModel = paperModel
+        self.paperNumbers = paperNumbers
+        self.claims = claims
+        self.figureColumns = figureColumns
+        self.notes = notes
+    }
+
+    /// Base name of the report files: the id, suffixed by the profile unless it is `default`.
+    public var outputName: String { profile == .default ? id : "\(id)-\(profile.rawValue)" }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// A stage as the planner describes it before keys exist (inputs are nested descriptions).
+struct StageSpec {
+    var label: String
+    var kind: String
+    var parameters: [String: Value]
+    var inputs: [String: StageSpec]
+    var files: [String: URL]
+}
+
+/// A stage with its key: ready for the runner.
+public struct PlannedStage: Sendable {
+    /// Where it sits in the manifest, e.g. `tinytable/fp32/ppl-w64` (not part of the key; the
+    /// first manifest position wins when stages are shared).
+    public let label: String
+    public let kind: String
+    public let key: StageKey
+    public let components: KeyComponents
+    public let parameters: [String: Value]
+    public let inputs: [String: StageKey]
+    public let files: [String: URL]
+    public let seed: UInt64
+}
+
+/// The deduplicated stage graph of one or more manifests, in dependency order.
+public struct Plan: Sendable {
+    public let targets: [String]
+    public let profile: Profile
+    public private(set) var stages: [PlannedStage] = []
+    /// The report stage of each manifest (by manifest id).
+    public private(set) var reports: [String: StageKey] = [:]
+    /// Manifest id → every label it planned (shared stages appear in each manifest's list).
+    public private(set) var labels: [String: [(label: String, key: StageKey)]] = [:]
+    private var index: [StageKey: Int] = [:]
+
+    init(targets: [String], profile: Profile) {
+        self.targets = targets
+        self.profile = profile
+    }
+
+    public func stage(_ key: StageKey) -> PlannedStage? { index[key].map { stages[$0] } }
+
+    /// Adds `spec` and its inputs (depth first, so inputs come first); returns its key.
+    mutating func add(_ spec: StageSpec, manifest: String, seed: UInt64, registry: StageRegistry,
+                      digests: inout [URL: String]) throws -> StageKey {
+        var inputKeys: [String: StageKey] = [:]
+        for (name, input) in spec.inputs.sorted(by: { $0.key < $1.key }) {
+            inputKeys[name] = try add(input, manifest: manifest, seed: seed, registry: registry, digests: &digests)
+        }
+        var fileHashes: [String: String] = [:]
+        for (name, url) in spec.files {
+            if digests[url] == nil { digests[url] = try FileDigest.content(of: url) }
+            fileHashes[name] = digests[url]
+        }
+        guard let stage = registry.stage(spec.kind) else {
+            throw PipelineError.stageFailed(stage: spec.label, reason: "no stage registered as \(spec.kind)")
+        }
+        for name in stage.inputNames where spec.inputs[name] == nil {
+            throw PipelineError.missingInput(stage: spec.label, input: name)
+        }
+        let stageSeed = stage.isStochastic ? seed : 0
+        let components = KeyComponents(kind: spec.kind, version: stage.version, seed: stageSeed, parameters: spec.parameters,
+                                       inputs: inputKeys, files: fileHashes)
+        let key = components.key
+        // A row's model chain is an input of each of its cells, so the same stage arrives once per cell.
+        if !(labels[manifest] ?? []).contains(where: { $0.label == spec.label }) { labels[manifest, default: []].append((spec.label, key)) }
+        if index[key] == nil {
+            index[key] = stages.count
+            stages.append(PlannedStage(label: spec.label, kind: spec.kind, key: key, components: components,
+                                       parameters: spec.parameters, inputs: inputKeys, files: spec.files, seed: stageSeed))
+        }
+        if spec.kind == ReportStage.kindName { reports[manifest] = key }
+        return key
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// Turns manifests into a stage plan, checking every field first: a manifest naming an unknown
+/// method, impossible bits or a missing data file fails here, before any computation, with one
+/// message naming the manifest, the field and the value.
+public struct Planner {
+    public let registry: StageRegistry
+    /// The repository root manifests' relative paths are resolved against.
+    public let root: URL
+
+    public init(registry: StageRegistry = .standard, root: URL) {
+        self.registry = registry
+        self.root = root
+    }
+
+    /// The deduplicated plan for `manifests` (all of one profile).
+    public func plan(_ manifests: [Manifest]) throws -> Plan {
+        var plan = Plan(targets: manifests.map(\.id), profile: manifests.first?.profile ?? .default)
+        var digests: [URL: String] = [:]
+        for m in manifests {
+            let report = try reportSpec(m)
+            _ = try plan.add(report, manifest: m.id, seed: m.seed, registry: registry, digests: &digests)
+        }
+        return plan
+    }
+
+    private func fail(_ m: Manifest, _ field: String, _ value: String, _ reason: String) -> PipelineError {
+        .manifest(manifest: m.id, source: m.source, field: field, value: value, reason: reason)
+    }
+
+    private func file(_ m: Manifest, _ field: String, _ path: String) throws -> URL {
+        let u = URL(fileURLWithPath: path, relativeTo: root).standardizedFileURL
+        guard FileManager.default.isReadableFile(atPath: u.path) else { throw fail(m, field, "\"\(path)\"", "no such file or directory: \(u.path)") }
+        return u
+    }
+
+    /// The registered stage for `kind`, with its parameters checked.
+    /// `field` names the manifest field that chose the kind; parameter errors are reported under
+    /// `parametersField` (`<parametersField>.<name>`).
+    private func checked(_ m: Manifest, _ field: String, parametersField: String, kind: String, shownAs name: String,
+                         parameters: [String: Value], files: [String]) throws -> any Stage {
+        guard let stage = registry.stage(kind) else {
+            throw fail(m, field, "\"\(name)\"", "unknown (no stage \(kind); registered: \(registry.kinds.joined(separator: ", ")))")
+        }
+        do {
+            try stage.check(Parameters(parameters))
+        } catch let e as StageParameterError {
+            throw fail(m, "\(parametersField).\(e.field)", e.value, e.reason)
+        }
+        for f in stage.fileNames where !files.contains(f) { throw fail(m, field, "\"\(name)\"", "needs data file \"\(f)\"") }
+        return stage
+    }
+
+    private func modelSpec(_ m: Manifest) throws -> StageSpec {
+        var files: [String: URL] = [:]
+        switch m.model {
+        case .file(let path, let tokenizer):
+            files["model"] = try file(m, "model", path)
+            if let tokenizer { files["tokenizer"] = try file(m, "model.tokenizer", tokenizer) }
+        case .smolLM2:
+            let env = ProcessInfo.processInfo.environment["QAFT_SMOLLM2"]
+            files["model"] = try file(m, "model", env ?? ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+        }
+        _ = try checked(m, "model", parametersField: "model", kind: LoadModelStage.kindName, shownAs: "load-model", parameters: [:], files: Array(files.keys))
+        return StageSpec(label: "\(m.id)/load-model", kind: LoadModelStage.kindName, parameters: [:], inputs: [:], files: files)
+    }
+
+    private func rowSpec(_ m: Manifest, _ i: Int, base: StageSpec) throws -> StageSpec {
+        let row = m.rows[i], field = "rows[\(i)]"
+        var model = base
+        if let q = row.quantization {
+            guard (1...8).contains(q.bits) else { throw fail(m, "\(field).quantization.bits", String(q.bits), "expected 1...8") }
+            guard q.groupSize > 0 else { throw fail(m, "\(field).quantization.groupSize", String(q.groupSize), "expected > 0") }
+            var p = q.parameters
+            p["bits"] = .int(q.bits)
+            p["groupSize"] = .int(q.groupSize)
+            var files: [String: URL] = [:]
+            if let c = q.calibration { files["calibration"] = try file(m, "\(field).quantization.calibration", c) }
+            let kind = "quantize." + q.quantizer
+            _ = try checked(m, "\(field).quantization.quantizer", parametersField: "\(field).quantization.parameters", kind: kind, shownAs: q.quantizer, parameters: p, files: Array(files.keys))
+            model = StageSpec(label: "\(m.id)/\(row.label)/quantize", kind: kind, parameters: p, inputs: ["model": model], files: files)
+        }
+        if let f = row.fineTuning {
+            let files = ["data": try file(m, "\(field).fineTuning.data", f.data)]
+            let kind = "finetune." + f.method
+            _ = try checked(m, "\(field).fineTuning.method", parametersField: "\(field).fineTuning.parameters", kind: kind, shownAs: f.method, parameters: f.parameters, files: Array(files.keys))
+            model = StageSpec(label: "\(m.id)/\(row.label)/finetune", kind: kind, parameters: f.parameters, inputs: ["model": model], files: files)
+        }
+        return model
+    }
+
+    private func reportSpec(_ m: Manifest) throws -> StageSpec {
+        guard !m.rows.isEmpty else { throw fail(m, "rows", "[]", "a table needs at least one row") }
+        guard !m.evaluations.isEmpty else { throw fail(m, "evaluations", "[]", "a table needs at least one evaluation") }
+        for (name, labels) in [("rows", m.rows.map(\.label)), ("evaluations", m.evaluations.map(\.label))] {
+            if let dup = labels.first(where: { l in labels.filter { $0 == l }.count > 1 }) {
+                throw fail(m, name, "\"\(dup)\"", "duplicate label")
+            }
+        }
+        let base = try modelSpec(m)
+        var evaluations: [(EvaluationSpec, [String: URL])] = []
+        for (j, e) in m.evaluations.enumerated() {
+            var files: [String: URL] = [:]
+            for (name, path) in e.files { files[name] = try file(m, "evaluations[\(j)].files.\(name)", path) }
+            _ = try checked(m, "evaluations[\(j)].kind", parametersField: "evaluations[\(j)].parameters", kind: e.kind, shownAs: e.kind, parameters: e.parameters, files: Array(files.keys))
+            evaluations.append((e, files))
+        }
+        var cells: [String: StageSpec] = [:]
+        for i in m.rows.indices {
+            let model = try rowSpec(m, i, base: base)
+            for (e, files) in evaluations {
+                cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = StageSpec(
+                    label: "\(m.id)/\(m.rows[i].label)/\(e.label)", kind: e.kind, parameters: e.parameters,
+                    inputs: ["model": model], files: files)
+            }
+        }
+        let layout = try ReportLayout(m).parameters()
+        return StageSpec(label: "\(m.id)/report", kind: ReportStage.kindName, parameters: layout, inputs: cells, files: [:])
+    }
+}

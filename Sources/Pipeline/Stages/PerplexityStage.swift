@@ -1,0 +1,97 @@
+import Foundation
+import Models
+
+/// Token perplexity in the GPTQ/OWQ/QEFT convention (spec/eval-protocol.md §3b): the text is
+/// tokenized once with the tokenizer's defaults, cut into non-overlapping windows of `window`
+/// tokens (the tail is dropped; no extra BOS per window), and PPL = exp(mean over windows of each
+/// window's mean NLL over its window − 1 predictions). `maxWindows` (0 = all) takes the first
+/// windows only, which is how profiles shorten it. The per-window mean NLLs (perplexity's
+/// per-item, order-preserving form) are kept as the series `perplexity`, for standard errors and
+/// paired tests. Partial sums are checkpointed between windows (at most every 0.25 s), so a
+/// killed run resumes where its last checkpoint stopped.
+public struct PerplexityStage: Stage {
+    public static let kindName = "evaluate-perplexity"
+    public var kind: String { Self.kindName }
+    public var version: String { "1" }
+    public var inputNames: [String] { ["model"] }
+    public var fileNames: [String] { ["text"] }
+    public var isStochastic: Bool { false }
+
+    /// `plain`: the file is the text. `jsonl-text`: one JSON object per line, the texts of their
+    /// `text` fields joined by "\n\n" (how WikiText-2 test is joined in §3b).
+    static let formats = ["plain", "jsonl-text"]
+    static let checkpointInterval: TimeInterval = 0.25
+
+    public init() {}
+
+    public func check(_ p: Parameters) throws {
+        try p.allowOnly(["format", "window", "maxWindows"])
+        _ = try p.string("format", oneOf: Self.formats)
+        _ = try p.int("window", in: 2...1 << 20)
+        _ = try p.int("maxWindows", in: 0...Int.max)
+    }
+
+    struct State: Codable {
+        var windowNLL: [Double]
+    }
+
+    public func run(_ context: StageContext) throws -> StageOutput {
+        let p = context.parameters
+        let window = try p.int("window"), maxWindows = try p.int("maxWindows")
+        let textURL = try context.file("text")
+        let text = try Self.read(textURL, format: try p.string("format"))
+        let loaded = try LoadModelStage.open(try context.input("model"))
+        guard window <= loaded.config.contextLength else {
+            throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(loaded.config.contextLength)")
+        }
+        let tokens = loaded.tokenizer.encode(text, addBOS: loaded.tokenizer.addsBOSByDefault)
+        var count = tokens.count / window
+        if maxWindows > 0 { count = min(count, maxWindows) }
+        guard count > 0 else {
+            throw PipelineError.stageFailed(stage: context.label, reason: "\(textURL.lastPathComponent) has \(tokens.count) tokens, fewer than one window of \(window)")
+        }
+        var state = try context.checkpoint.load(State.self) ?? State(windowNLL: [])
+        guard state.windowNLL.count <= count else {
+            throw PipelineError.stageFailed(stage: context.label, reason: "checkpoint has \(state.windowNLL.count) windows of \(count)")
+        }
+        if !state.windowNLL.isEmpty { context.resumed(state.windowNLL.count) }
+        let model = Llama(loaded.weights)
+        var lastSave = Date()
+        while state.windowNLL.count < count {
+            let start = state.windowNLL.count * window
+            let r = try model.windowedNLL(Array(tokens[start..<(start + window)]), window: window)
+            state.windowNLL.append(r.totalNLL / Double(r.predicted))
+            // A durable save costs two fsyncs (milliseconds), more than a small model's window:
+            // save at most every `checkpointInterval`, so a kill loses at most that much work.
+            if Date().timeIntervalSince(lastSave) >= Self.checkpointInterval, state.windowNLL.count < count {
+                try context.checkpoint.save(state)
+                lastSave = Date()
+            }
+            context.progress(state.windowNLL.count, count)
+        }
+        let n = Double(count)
+        let mean = state.windowNLL.reduce(0, +) / n
+        let variance = count > 1 ? state.windowNLL.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1) : 0
+        let ppl = exp(mean)
+        // Delta method: se(exp(m)) ≈ exp(m)·se(m).
+        return StageOutput(metrics: ["perplexity": ppl, "perplexity_stderr": ppl * (variance / n).squareRoot(), "nll": mean,
+                                     "nll_stderr": (variance / n).squareRoot(), "windows": n, "window": Double(window),
+                                     "tokens": Double(tokens.count)],
+                           series: ["perplexity": state.windowNLL])
+    }
+
+    static func read(_ url: URL, format: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw PipelineError.artifact(path: url.path, reason: "unreadable")
+        }
+        if format == "plain" { return String(decoding: data, as: UTF8.self) }
+        var texts: [String] = []
+        for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let t = obj["text"] as? String else {
+                throw PipelineError.artifact(path: url.path, reason: "line \(i + 1): expected a JSON object with a string \"text\"")
+            }
+            texts.append(t)
+        }
+        return texts.joined(separator: "\n\n")
+    }
+}

@@ -1,0 +1,76 @@
+import Models
+
+/// How to quantize every linear of a model.
+public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
+    public enum Method: String, Codable, CaseIterable, Sendable {
+        /// Round to nearest per group, no calibration.
+        case rtn
+        /// GPTQ/OPTQ with calibration Hessians.
+        case gptq
+        /// OWQ: GPTQ with each layer's own k weak columns (OWQ score) kept in float, gathered at run time.
+        case owq
+        /// QEFT: one global weak set for q/k/v/gate/up folded to the tail by Offline Global
+        /// Reordering, own sets for o (gathered) and down (folded into gate/up rows).
+        case qeft
+    }
+
+    public var method: Method
+    public var bits: Int
+    public var groupSize: Int
+    /// k, the weak columns per layer (owq and qeft only).
+    public var weakColumns: Int
+    /// GPTQ's act-order with static groups (gptq only).
+    public var actOrder: Bool
+    /// The per-group grid search; also used by the OWQ trial quantizer that scores columns. OWQ
+    /// and QEFT specify the L2.4 search (`UniformQuantizer.RangeSearch.owq`); min-max is the GPTQ
+    /// default and much faster.
+    public var rangeSearch: UniformQuantizer.RangeSearch
+    public var percentDamp: Double
+
+    public init(method: Method, bits: Int, groupSize: Int, weakColumns: Int = 0, actOrder: Bool = false,
+                rangeSearch: UniformQuantizer.RangeSearch? = nil, percentDamp: Double = 0.01) {
+        self.method = method
+        self.bits = bits
+        self.groupSize = groupSize
+        self.weakColumns = weakColumns
+        self.actOrder = actOrder
+        self.rangeSearch = rangeSearch ?? (method == .owq || method == .qeft ? .owq : .minMax)
+        self.percentDamp = percentDamp
+    }
+
+    public var needsCalibration: Bool { method != .rtn }
+
+    /// Rejects options that cannot quantize a model of shape `config`, naming the option.
+    public func validate(for config: LlamaConfig) throws {
+        func fail(_ option: String, _ value: Any, _ why: String) -> QuantizationError {
+            .invalidOption(option: option, value: "\(value)", reason: why)
+        }
+        guard BitPacking.supportedBits.contains(bits) else { throw fail("bits", bits, "must be 2…8") }
+        guard groupSize > 0, groupSize % 16 == 0 else {
+            throw fail("groupSize", groupSize, "must be a positive multiple of 16 (packed storage)")
+        }
+        for width in Set([config.dim, config.hiddenDim]) where width % groupSize != 0 {
+            throw fail("groupSize", groupSize, "does not divide the input width \(width)")
+        }
+        switch method {
+        case .rtn, .gptq:
+            guard weakColumns == 0 else { throw fail("weakColumns", weakColumns, "only owq and qeft keep weak columns") }
+        case .owq, .qeft:
+            guard weakColumns >= 0, weakColumns < config.dim else {
+                throw fail("weakColumns", weakColumns, "must be in 0..<\(config.dim) (the smallest input width)")
+            }
+        }
+        guard !actOrder || method == .gptq else { throw fail("actOrder", actOrder, "only gptq supports act-order") }
+        guard percentDamp >= 0, percentDamp.isFinite else { throw fail("percentDamp", percentDamp, "must be ≥ 0") }
+        _ = try quantizer()
+    }
+
+    func quantizer() throws -> UniformQuantizer {
+        try UniformQuantizer(bits: bits, grid: .asymmetric, search: rangeSearch)
+    }
+
+    /// OWQ's trial quantizer for column scores: 4-bit, one range per row, the configured search.
+    func trialQuantizer() throws -> UniformQuantizer {
+        try UniformQuantizer(bits: 4, grid: .asymmetric, search: rangeSearch)
+    }
+}

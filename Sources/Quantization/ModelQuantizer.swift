@@ -1,0 +1,120 @@
+import Models
+import Tensor
+
+/// Whole-model RTN / GPTQ / OWQ / QEFT quantization (qeft.md §1.2–1.7, §1.11).
+public enum ModelQuantizer {
+    /// Quantizes every projection of `weights`. `calibration` (token windows, e.g. from
+    /// `CalibrationWindows.sample`) is required by every method but RTN. `progress(done, total)`
+    /// counts blocks.
+    public static func quantize(_ weights: LlamaWeights, options: ModelQuantizationOptions, calibration: [[Int]]?,
+                                progress: (Int, Int) -> Void = { _, _ in }) throws -> QuantizedModel {
+        try options.validate(for: weights.config)
+        let quantizer = try options.quantizer()
+        if options.method == .rtn {
+            var out = weights
+            let layers = try weights.layers.indices.map { l -> [BlockProjection: QuantizedLayer] in
+                defer { progress(l + 1, weights.layers.count) }
+                var block: [BlockProjection: QuantizedLayer] = [:]
+                for site in BlockProjection.allCases {
+                    let q = QuantizedLayer.packed(try PackedWeights(quantizer.quantize(weights.layers[l][site], groupSize: options.groupSize)))
+                    block[site] = q
+                    out.layers[l][site] = q.dequantized()
+                }
+                return block
+            }
+            return try QuantizedModel(options: options, weights: out, layers: layers, reordering: nil)
+        }
+        guard let calibration else {
+            throw QuantizationError.invalidOption(option: "calibration", value: "none", reason: "\(options.method.rawValue) needs calibration windows")
+        }
+        let walk = try SequentialCalibration(windows: calibration)
+        var base = weights
+        var reordering: GlobalReordering?
+        if options.method == .qeft {
+            let order = try GlobalReordering.movingToEnd(globalWeakIndex(weights, walk, k: options.weakColumns),
+                                                         dimension: weights.config.dim)
+            reordering = try GlobalReordering(residual: order, intermediate: Array(repeating: nil, count: weights.config.layerCount))
+            base = try reordering!.apply(to: weights)
+        }
+        var layers: [[BlockProjection: QuantizedLayer]] = []
+        var intermediate: [[Int]?] = []
+        var out = base
+        try walk.run(Llama(base)) { l, stats in
+            let step = try quantizeBlock(base.layers[l], stats, options, quantizer)
+            layers.append(step.layers)
+            intermediate.append(step.intermediate)
+            for (site, q) in step.layers { out.layers[l][site] = q.dequantized() }
+            progress(l + 1, weights.config.layerCount)
+            return step.layers.mapValues { $0.linear() }
+        }
+        if let r = reordering { reordering = try GlobalReordering(residual: r.residual, intermediate: intermediate) }
+        return try QuantizedModel(options: options, weights: out, layers: layers, reordering: reordering)
+    }
+
+    /// QEFT's global weak index (qeft.md §1.4): the unquantized model is walked once and the
+    /// mean-normalised diag(H) of q, k, v (one shared input, counted three times), gate and up
+    /// (counted twice) of every block are summed; the top k are the weak residual dimensions.
+    static func globalWeakIndex(_ weights: LlamaWeights, _ walk: SequentialCalibration, k: Int) throws -> [Int] {
+        var diagonals: [[Double]] = []
+        try walk.run(Llama(weights)) { _, stats in
+            for site in BlockProjection.allCases where site.readsResidual { diagonals.append(stats.hessian(for: site).diagonal()) }
+            return [:]
+        }
+        return try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: k)
+    }
+
+    /// One block's quantized layers and, for QEFT, the order folded into its MLP dimension.
+    static func quantizeBlock(_ layer: LlamaLayerWeights, _ stats: BlockStatistics, _ options: ModelQuantizationOptions,
+                              _ quantizer: UniformQuantizer) throws -> (layers: [BlockProjection: QuantizedLayer], intermediate: [Int]?) {
+        var layer = layer
+        let k = options.weakColumns
+        var weak: [BlockProjection: [Int]] = [:]
+        var hessians = Dictionary(uniqueKeysWithValues: BlockProjection.Input.allCases.map { input in
+            (input, stats.inputs[input]!.hessian())
+        })
+        var intermediate: [Int]?
+        switch options.method {
+        case .rtn, .gptq:
+            break
+        case .owq:
+            for site in BlockProjection.allCases {
+                weak[site] = try owqWeakColumns(layer[site], stats.hessian(for: site).diagonal(), k, options)
+            }
+        case .qeft:
+            // Residual readers: the global set, already moved to the tail by the reordering.
+            let dim = layer.wq.cols
+            for site in BlockProjection.allCases where site.readsResidual { weak[site] = Array((dim - k)..<dim) }
+            weak[.o] = try owqWeakColumns(layer.wo, stats.hessian(for: .o).diagonal(), k, options)
+            // down: own set, folded into gate/up rows and down's columns so it becomes the tail.
+            let order = try GlobalReordering.movingToEnd(
+                owqWeakColumns(layer.down, stats.hessian(for: .down).diagonal(), k, options), dimension: layer.down.cols)
+            layer.gate = GlobalReordering.permuteRows(layer.gate, order)
+            layer.up = GlobalReordering.permuteRows(layer.up, order)
+            layer.down = GlobalReordering.permuteColumns(layer.down, order)
+            hessians[.intermediate] = permuted(hessians[.intermediate]!, order)
+            weak[.down] = Array((order.count - k)..<order.count)
+            intermediate = order
+        }
+        let gptq = GPTQ.Options(groupSize: options.groupSize, percentDamp: options.percentDamp, actOrder: options.actOrder)
+        var out: [BlockProjection: QuantizedLayer] = [:]
+        for site in BlockProjection.allCases {
+            let r = try GPTQ.quantize(weight: layer[site], hessian: hessians[site.input]!, quantizer: quantizer,
+                                      options: gptq, weakColumns: weak[site] ?? [])
+            out[site] = (weak[site] ?? []).isEmpty ? .packed(try PackedWeights(r.quantized)) : .mixed(try r.packed())
+        }
+        return (out, intermediate)
+    }
+
+    /// OWQ's per-layer weak columns: the top k of H_jj · ‖W_:j − Q(W)_:j‖² (ascending).
+    static func owqWeakColumns(_ w: Matrix, _ diagonal: [Double], _ k: Int, _ options: ModelQuantizationOptions) throws -> [Int] {
+        try WeakColumns.top(k, of: WeakColumns.owqScores(weight: w, hessianDiagonal: diagonal, trial: options.trialQuantizer()))
+    }
+
+    /// H with rows and columns in `order`.
+    static func permuted(_ h: [Double], _ order: [Int]) -> [Double] {
+        let n = order.count
+        var out = [Double](repeating: 0, count: n * n)
+        for (i, a) in order.enumerated() { for (j, b) in order.enumerated() { out[i * n + j] = h[a * n + b] } }
+        return out
+    }
+}

@@ -1,0 +1,96 @@
+import Models
+import Tensor
+
+/// A packed low-bit projection in the forward pass: the fused dequantizing GEMV for one row
+/// (decode), dequantize-then-sgemm for more (prefill).
+public final class QuantizedLinear: LinearOperator {
+    public let weights: PackedWeights
+    public var inFeatures: Int { weights.cols }
+    public var outFeatures: Int { weights.rows }
+
+    public init(_ weights: PackedWeights) { self.weights = weights }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        if rows == 1 {
+            weights.gemv(x, y)
+        } else {
+            weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
+        }
+    }
+}
+
+/// An OWQ/QEFT projection: packed low-bit columns plus the float weak block. With the weak columns
+/// at the tail (QEFT after reordering) both parts read contiguous slices of x; scattered weak
+/// columns (OWQ, and QEFT's o_proj) gather x first.
+public final class MixedPrecisionLinear: LinearOperator {
+    public let weights: MixedPrecisionWeights
+    public var inFeatures: Int { weights.cols }
+    public var outFeatures: Int { weights.rows }
+
+    public init(_ weights: MixedPrecisionWeights) { self.weights = weights }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        if rows == 1 {
+            weights.gemv(x, y)
+        } else {
+            weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
+        }
+    }
+}
+
+/// One quantized projection as stored: plain packed codes, or the mixed layout with weak columns.
+public enum QuantizedLayer: Equatable, Sendable {
+    case packed(PackedWeights)
+    case mixed(MixedPrecisionWeights)
+
+    public var rows: Int {
+        switch self {
+        case .packed(let p): return p.rows
+        case .mixed(let m): return m.rows
+        }
+    }
+
+    public var cols: Int {
+        switch self {
+        case .packed(let p): return p.cols
+        case .mixed(let m): return m.cols
+        }
+    }
+
+    /// The low-bit part.
+    public var lowBit: PackedWeights {
+        switch self {
+        case .packed(let p): return p
+        case .mixed(let m): return m.lowBit
+        }
+    }
+
+    /// Weak (float) input columns, ascending; empty for a plain packed layer.
+    public var weakIndices: [Int] {
+        if case .mixed(let m) = self { return m.weakIndices }
+        return []
+    }
+
+    /// The operator the forward pass runs.
+    public func linear() -> any LinearOperator {
+        switch self {
+        case .packed(let p): return QuantizedLinear(p)
+        case .mixed(let m): return MixedPrecisionLinear(m)
+        }
+    }
+
+    /// The effective (rows, cols) float weight.
+    public func dequantized() -> Matrix {
+        switch self {
+        case .packed(let p): return p.dequantized()
+        case .mixed(let m): return m.dequantized()
+        }
+    }
+
+    /// Deployment storage in bits, counted as the papers do: `bits` per low-bit code, an fp16
+    /// scale and an fp16 zero per (row, group), fp16 weak weights (qeft.md §1.6.7).
+    public var deployedBits: Int {
+        let p = lowBit
+        return p.rows * p.cols * p.bits + p.rows * p.groupCount * 32 + p.rows * weakIndices.count * 16
+    }
+}

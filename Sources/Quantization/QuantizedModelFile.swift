@@ -1,0 +1,171 @@
+import Foundation
+import Models
+import Tensor
+
+/// A quantized model as a GGUF v3 file: llama.cpp's `llama.*` metadata and float tensor names for
+/// the float parts, plus qaft's own keys and tensors for the packed projections:
+///
+/// * metadata `qaft.quantization.{version, layout, method, bits, group_size, weak_columns,
+///   act_order, range_search, percent_damp}`, `qaft.rope_style`, and for QEFT
+///   `qaft.quantization.residual_order` and `qaft.quantization.intermediate_order.<block>`;
+/// * per projection `blk.<l>.<site>.qcodes` (I32: the `BitPacking` words), `.qscales` and `.qzeros`
+///   (F32, GGUF dims [groups, rows]), and for the mixed layout `.qweak` (F32 [k, rows]) and
+///   `.qweak_index` (I32 [k]).
+///
+/// Scales are stored in float32 so a written model reads back bit for bit (the deployed-size
+/// accounting in `QuantizedLayer.deployedBits` still counts them as fp16).
+public enum QuantizedModelFile {
+    static let version = 1
+    static let layout = "tiles16x32-v1"
+
+    /// Whether `url` is a GGUF written by `write` (any other file, or none, is not).
+    public static func isQuantized(_ url: URL) -> Bool {
+        guard let f = try? GGUFFile(contentsOf: url) else { return false }
+        return f.metadata["qaft.quantization.version"] != nil
+    }
+
+    /// Writes `model`; `metadata` adds keys (e.g. the source's `tokenizer.ggml.*`, calibration settings).
+    public static func write(_ model: QuantizedModel, to url: URL, metadata extra: [(String, GGUFValue)] = []) throws {
+        let c = model.weights.config, o = model.options
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        w.set("llama.context_length", .uint32(UInt32(c.contextLength)))
+        w.set("llama.embedding_length", .uint32(UInt32(c.dim)))
+        w.set("llama.feed_forward_length", .uint32(UInt32(c.hiddenDim)))
+        w.set("llama.block_count", .uint32(UInt32(c.layerCount)))
+        w.set("llama.attention.head_count", .uint32(UInt32(c.headCount)))
+        w.set("llama.attention.head_count_kv", .uint32(UInt32(c.kvHeadCount)))
+        w.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
+        w.set("llama.rope.freq_base", .float32(c.ropeTheta))
+        w.set("qaft.rope_style", .string(c.ropeStyle.rawValue))
+        w.set("qaft.quantization.version", .uint32(UInt32(version)))
+        w.set("qaft.quantization.layout", .string(layout))
+        w.set("qaft.quantization.method", .string(o.method.rawValue))
+        w.set("qaft.quantization.bits", .uint32(UInt32(o.bits)))
+        w.set("qaft.quantization.group_size", .uint32(UInt32(o.groupSize)))
+        w.set("qaft.quantization.weak_columns", .uint32(UInt32(o.weakColumns)))
+        w.set("qaft.quantization.act_order", .bool(o.actOrder))
+        w.set("qaft.quantization.range_search", .string(try String(decoding: JSONEncoder().encode(o.rangeSearch), as: UTF8.self)))
+        w.set("qaft.quantization.percent_damp", .float64(o.percentDamp))
+        if let r = model.reordering {
+            w.set("qaft.quantization.residual_order", .array(r.residual.map { .uint32(UInt32($0)) }))
+            for (l, p) in r.intermediate.enumerated() {
+                if let p { w.set("qaft.quantization.intermediate_order.\(l)", .array(p.map { .uint32(UInt32($0)) })) }
+            }
+        }
+        for (k, v) in extra { w.set(k, v) }
+
+        let weights = model.weights
+        try w.addTensor("token_embd.weight", dims: [c.dim, c.vocabSize], floats: weights.tokenEmbedding.storage)
+        try w.addTensor("output_norm.weight", dims: [c.dim], floats: weights.finalNorm)
+        if let out = weights.output { try w.addTensor("output.weight", dims: [c.dim, c.vocabSize], floats: out.storage) }
+        for (l, block) in model.layers.enumerated() {
+            try w.addTensor("blk.\(l).attn_norm.weight", dims: [c.dim], floats: weights.layers[l].attnNorm)
+            try w.addTensor("blk.\(l).ffn_norm.weight", dims: [c.dim], floats: weights.layers[l].ffnNorm)
+            for site in BlockProjection.allCases {
+                let name = "blk.\(l).\(site.rawValue)", layer = block[site]!, p = layer.lowBit
+                try w.addTensor(name + ".qcodes", dims: [p.words.count], type: .i32, data: p.words.withUnsafeBytes { Array($0) })
+                try w.addTensor(name + ".qscales", dims: [p.groupCount, p.rows], floats: p.scales)
+                try w.addTensor(name + ".qzeros", dims: [p.groupCount, p.rows], floats: p.zeros)
+                if case .mixed(let m) = layer, !m.weakIndices.isEmpty {
+                    try w.addTensor(name + ".qweak", dims: [m.weakIndices.count, m.rows], floats: m.weak.storage)
+                    let idx = m.weakIndices.map { UInt32($0) }
+                    try w.addTensor(name + ".qweak_index", dims: [idx.count], type: .i32, data: idx.withUnsafeBytes { Array($0) })
+                }
+            }
+        }
+        try w.write(to: url)
+    }
+
+    /// Reads a file written by `write`, checking every field against the others.
+    public static func read(_ url: URL) throws -> QuantizedModel {
+        let f = try GGUFFile(contentsOf: url)
+        let m = MetadataReader(file: f)
+        guard try m.int("qaft.quantization.version") == version else {
+            throw ModelFormatError.unsupportedVersion(file: url.path, version: try m.int("qaft.quantization.version"))
+        }
+        let foundLayout = try m.string("qaft.quantization.layout")
+        guard foundLayout == layout else {
+            throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.quantization.layout",
+                                                 reason: "'\(foundLayout)' is not the packing this build reads ('\(layout)')")
+        }
+        var c = try f.llamaConfig()
+        try c.validate(source: url.path)
+        let rope = try m.string("qaft.rope_style")
+        guard let style = RoPEStyle(rawValue: rope) else {
+            throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.rope_style", reason: "unknown style '\(rope)'")
+        }
+        c.ropeStyle = style
+        let options = try readOptions(m)
+        do { try options.validate(for: c) } catch let e as QuantizationError {
+            throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.quantization.*", reason: e.description)
+        }
+        let t = TensorReader(file: f)
+        var layers: [[BlockProjection: QuantizedLayer]] = []
+        var layerWeights: [LlamaLayerWeights] = []
+        for l in 0..<c.layerCount {
+            var block: [BlockProjection: QuantizedLayer] = [:]
+            var lw = LlamaLayerWeights(attnNorm: try t.vector("blk.\(l).attn_norm.weight", c.dim), wq: Matrix(zeros: 0, 0),
+                                       wk: Matrix(zeros: 0, 0), wv: Matrix(zeros: 0, 0), wo: Matrix(zeros: 0, 0),
+                                       ffnNorm: try t.vector("blk.\(l).ffn_norm.weight", c.dim), gate: Matrix(zeros: 0, 0),
+                                       up: Matrix(zeros: 0, 0), down: Matrix(zeros: 0, 0))
+            for site in BlockProjection.allCases {
+                let (rows, cols) = shape(site, c)
+                let layer = try t.layer("blk.\(l).\(site.rawValue)", rows: rows, cols: cols, options: options)
+                block[site] = layer
+                lw[site] = layer.dequantized()
+            }
+            layers.append(block)
+            layerWeights.append(lw)
+        }
+        let weights = LlamaWeights(
+            config: c, tokenEmbedding: try t.matrix("token_embd.weight", c.vocabSize, c.dim), layers: layerWeights,
+            finalNorm: try t.vector("output_norm.weight", c.dim),
+            output: c.tiedEmbeddings ? nil : try t.matrix("output.weight", c.vocabSize, c.dim))
+        return try QuantizedModel(options: options, weights: weights, layers: layers, reordering: try readReordering(m, c))
+    }
+
+    static func shape(_ site: BlockProjection, _ c: LlamaConfig) -> (Int, Int) {
+        switch site {
+        case .q, .o: return (c.dim, c.dim)
+        case .k, .v: return (c.kvDim, c.dim)
+        case .gate, .up: return (c.hiddenDim, c.dim)
+        case .down: return (c.dim, c.hiddenDim)
+        }
+    }
+
+    private static func readOptions(_ m: MetadataReader) throws -> ModelQuantizationOptions {
+        let methodName = try m.string("qaft.quantization.method")
+        guard let method = ModelQuantizationOptions.Method(rawValue: methodName) else {
+            throw ModelFormatError.invalidConfig(file: m.file.url.path, field: "qaft.quantization.method", reason: "unknown method '\(methodName)'")
+        }
+        let searchJSON = try m.string("qaft.quantization.range_search")
+        guard let search = try? JSONDecoder().decode(UniformQuantizer.RangeSearch.self, from: Data(searchJSON.utf8)) else {
+            throw ModelFormatError.invalidConfig(file: m.file.url.path, field: "qaft.quantization.range_search", reason: "cannot decode '\(searchJSON)'")
+        }
+        guard let damp = m.file.metadata["qaft.quantization.percent_damp"]?.double else {
+            throw ModelFormatError.missingField(file: m.file.url.path, field: "qaft.quantization.percent_damp")
+        }
+        guard let actOrder = m.file.metadata["qaft.quantization.act_order"]?.bool else {
+            throw ModelFormatError.missingField(file: m.file.url.path, field: "qaft.quantization.act_order")
+        }
+        return ModelQuantizationOptions(method: method, bits: try m.int("qaft.quantization.bits"),
+                                        groupSize: try m.int("qaft.quantization.group_size"),
+                                        weakColumns: try m.int("qaft.quantization.weak_columns"), actOrder: actOrder,
+                                        rangeSearch: search, percentDamp: damp)
+    }
+
+    private static func readReordering(_ m: MetadataReader, _ c: LlamaConfig) throws -> GlobalReordering? {
+        guard m.file.metadata["qaft.quantization.residual_order"] != nil else { return nil }
+        let residual = try m.ints("qaft.quantization.residual_order")
+        let intermediate = try (0..<c.layerCount).map { l -> [Int]? in
+            let key = "qaft.quantization.intermediate_order.\(l)"
+            return m.file.metadata[key] == nil ? nil : try m.ints(key)
+        }
+        do {
+            return try GlobalReordering(residual: residual, intermediate: intermediate)
+        } catch let e as QuantizationError {
+            throw ModelFormatError.invalidConfig(file: m.file.url.path, field: "qaft.quantization.*_order", reason: e.description)
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Pipeline
+
+/// Options shared by the pipeline commands (reproduce, status, why, gc, check).
+struct PipelineOptions: ParsableArguments {
+    @Option(help: "Cache directory (default: $QAFT_CACHE, else .cache/qaft).")
+    var cache: String?
+
+    @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M, under an hour), full (hours).")
+    var profile: Profile = .default
+
+    /// Manifests' data paths are relative to the repository root: the working directory.
+    var root: URL { URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
+
+    func openCache() throws -> Cache {
+        try Cache(root: Cache.location(option: cache, base: root))
+    }
+
+    func plan(_ target: String) throws -> Plan {
+        try Planner(root: root).plan(try Catalog.manifests(target, profile: profile))
+    }
+}
+
+extension Profile: ExpressibleByArgument {}

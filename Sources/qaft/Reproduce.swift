@@ -1,0 +1,71 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import Pipeline
+
+/// `qaft reproduce <target>`: plans the target's stages, runs those not cached, and copies the
+/// report (CSV, Markdown, gnuplot script, PNG) into Results/ and Figures/.
+struct Reproduce: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Reproduce a table or figure (cached, resumable).")
+
+    @Argument(help: "Target: \(Catalog.names.joined(separator: ", ")), or all.")
+    var target: String
+
+    @OptionGroup var options: PipelineOptions
+
+    @Option(help: "Directory receiving Results/ and Figures/ (default: the working directory).")
+    var output: String?
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func run() throws {
+        let plan = try options.plan(target)
+        let cache = try options.openCache()
+        let renderer = RunRenderer(quiet: quiet)
+        let summary = try Runner(cache: cache, events: renderer.handle).run(plan)
+        let out = URL(fileURLWithPath: output ?? FileManager.default.currentDirectoryPath)
+        for (id, key) in plan.reports.sorted(by: { $0.key < $1.key }) {
+            guard let dir = try cache.result(key)?.artifactURL else { throw PipelineError.missingInput(stage: id, input: "report") }
+            for (rel, url) in try FileDigest.files(in: dir) {
+                let dest = out.appendingPathComponent(rel)
+                try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
+                if FileManager.default.fileExists(atPath: dest.path) { try FileManager.default.removeItem(at: dest) }
+                try FileManager.default.copyItem(at: url, to: dest)
+                print(dest.path)
+            }
+        }
+        if !quiet {
+            Progress.note("\(summary.computed.count) stages computed, \(summary.reused.count) reused from \(cache.root.path)")
+        }
+    }
+}
+
+/// Renders runner events on stderr: a line per stage, a progress line with the run's ETA.
+final class RunRenderer {
+    let quiet: Bool
+    private var progress: [String: Progress] = [:]
+
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func handle(_ event: RunEvent) {
+        if quiet { return }
+        switch event {
+        case let .planned(total, toCompute):
+            Progress.note("plan: \(total) stages, \(toCompute) to compute, \(total - toCompute) cached")
+        case let .started(label, kind, number, of):
+            Progress.note("[\(number)/\(of)] \(label) (\(kind))")
+            progress[label] = Progress("  " + label, quiet: false)
+        case let .resumed(label, units):
+            Progress.note("  \(label): resumed from a checkpoint after \(units) units")
+        case let .tookOver(label, pid):
+            Progress.note("  \(label): took over the claim of dead process \(pid)")
+        case let .progress(label, done, total, eta):
+            progress[label]?.update(done, of: total, unit: "units", extra: eta.map { "run ETA " + Progress.clock($0) } ?? "")
+        case let .waiting(label, pid):
+            Progress.note("  \(label): being computed by process \(pid); waiting")
+        case let .finished(label, seconds, computed):
+            if computed { Progress.note(String(format: "  done %@ in %.2fs", label, seconds)) }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+@testable import Methods
+import Models
+import Quantization
+import Tensor
+import TestSupport
+import Training
+import XCTest
+
+/// L4Q: the hand-written memory-lean backward against a float64 autograd-style reference, the
+/// bit-exact integer export, short real fine-tunes, and option errors.
+final class L4QTests: XCTestCase {
+    /// Builds an L4Q layer over `w0` with a nonzero B, steps shrunk below L4Q_init (so some merged
+    /// weights clip) and nonzero offsets; W0 is nudged until no merged weight sits within 1e-3 of a
+    /// rounding midpoint or clamp bound, so float32 and float64 take the same STE branches.
+    func layer(_ w0: Matrix, bits: Int, groupSize gs: Int, rank: Int, seed: UInt64) -> (L4QLinear, Matrix) {
+        var rng = SeededRandom(seed: seed)
+        let q = LearnedStepQuantizer(bits: bits, groupSize: gs)
+        var w0 = w0
+        let bValues = gaussian(w0.rows * rank, 0.3 / Float(rank), &rng)
+        var steps: [Float] = [], offsets: [Float] = []
+        while true {
+            var initRandom = SeededRandom(seed: seed + 1)
+            let l = L4QLinear(base: DenseLinear(w0), rank: rank, scale: 2 / Float(rank), quantizer: q, name: "t",
+                              scratch: WeightScratch(), random: &initRandom)
+            if steps.isEmpty {
+                steps = l.step.value.array(l.step.count).map { 0.75 * $0 }
+                offsets = steps.map { 0.4 * $0 * rng.nextGaussian() }
+            }
+            l.b.assign(Matrix(rows: w0.rows, cols: rank, storage: bValues))
+            l.step.assign(Matrix(rows: l.step.rows, cols: l.step.cols, storage: steps))
+            l.offset.assign(Matrix(rows: l.offset.rows, cols: l.offset.cols, storage: offsets))
+            let merged = mergedReference(l)
+            var nudged = false
+            for i in 0..<w0.count {
+                let g = (i / w0.cols) * (w0.cols / gs) + (i % w0.cols) / gs
+                if LearnedStepReference.margin(merged[i], s: Double(steps[g]), b: Double(offsets[g]), bits: bits) < 1e-3 {
+                    w0.storage[i] += 0.01 * steps[g]
+                    nudged = true
+                }
+            }
+            if !nudged { return (l, w0) }
+        }
+    }
+
+    func mergedReference(_ l: L4QLinear) -> [Double] {
+        let ba = LearnedStepReference.matmul(l.b.doubles, l.a.doubles, m: l.outFeatures, n: l.inFeatures, k: l.rank)
+        return zip(doubles(l.base), ba).map { $0 + Double(l.scale) * $1 }
+    }
+
+    /// Runs forward + backward of `l` on random x, dy and compares every gradient with the reference.
+    func checkBackward(_ l: L4QLinear, rows: Int, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        var rng = SeededRandom(seed: seed)
+        let m = l.outFeatures, n = l.inFeatures, r = l.rank, gs = l.quantizer.groupSize, bits = l.quantizer.bits
+        let x = gaussian(rows * n, 1, &rng), dy = gaussian(rows * m, 1, &rng)
+        var y = [Float](repeating: 0, count: rows * m), dx = [Float](repeating: 0, count: rows * n)
+        l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
+        l.backward(dy, input: x, rows: rows, into: &dx, accumulate: false)
+
+        let xd = x.map(Double.init), dyd = dy.map(Double.init), alpha = Double(l.scale)
+        let ref = LearnedStepReference.quantize(mergedReference(l), s: l.step.doubles, b: l.offset.doubles,
+                                                rows: m, cols: n, gs: gs, bits: bits)
+        let g = LearnedStepReference.matmul(dyd, xd, m: m, n: n, k: rows, transA: true)
+        let masked = zip(g, ref.mask).map(*)
+        let checks: [(String, [Float], [Double])] = [
+            ("y", y, LearnedStepReference.matmul(xd, ref.wq, m: rows, n: m, k: n, transB: true)),
+            ("dx", dx, LearnedStepReference.matmul(dyd, ref.wq, m: rows, n: n, k: m)),
+            ("ds", l.step.gradientDoubles, LearnedStepReference.groupSums(g, ref.dStep, rows: m, cols: n, gs: gs)),
+            ("db", l.offset.gradientDoubles, LearnedStepReference.groupSums(g, ref.dOffset, rows: m, cols: n, gs: gs)),
+            ("dA", l.a.gradientDoubles,
+             LearnedStepReference.matmul(l.b.doubles, masked, m: r, n: n, k: m, transA: true).map { alpha * $0 }),
+            ("dB", l.b.gradientDoubles,
+             LearnedStepReference.matmul(masked, l.a.doubles, m: m, n: r, k: n, transB: true).map { alpha * $0 }),
+        ]
+        for (name, got, want) in checks {
+            XCTAssertLessThanOrEqual(relativeError(got, want), 1e-4, "\(name) of a \(m)×\(n) layer", file: file, line: line)
+        }
+        let clipped = ref.mask.filter { $0 == 0 }.count
+        XCTAssertGreaterThan(clipped, 0, "the check must cover clipped weights", file: file, line: line)
+        XCTAssertLessThan(clipped, ref.mask.count / 2, "and mostly unclipped ones", file: file, line: line)
+    }
+
+    func testBackwardMatchesReferenceOnRandomLayers() {
+        var rng = SeededRandom(seed: 11)
+        for (m, n, gs, bits, r) in [(48, 64, 16, 4, 4), (40, 128, 64, 3, 8), (20, 44, 44, 3, 2), (33, 32, 32, 2, 1)] {
+            let (l, _) = layer(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng)), bits: bits, groupSize: gs, rank: r, seed: 5)
+            checkBackward(l, rows: 10, seed: 7)
+        }
+    }
+
+    func testBackwardMatchesReferenceOnSmolLM2Layer() throws {
+        let weights = try ModelLoader.load(try Fixtures.smolLM2()).weights
+        for w in [weights.layers[3].gate, weights.layers[17].wk] {
+            let (l, _) = layer(w, bits: 3, groupSize: 64, rank: 4, seed: 9)
+            checkBackward(l, rows: 8, seed: 13)
+        }
+    }
+
+    /// L4Q_init and Asymm clip nothing (Table 4: zero initial clipping error) and put the group's
+    /// extremes on grid bounds; Symm clips the positive extreme.
+    func testInitializationsClipAsTable4Says() {
+        var rng = SeededRandom(seed: 2)
+        let (rows, cols, gs) = (16, 128, 32), groups = rows * cols / gs
+        let w = gaussian(rows * cols, 0.1, &rng)
+        func ratios(_ q: LearnedStepQuantizer) -> [[Float]] {
+            var s = [Float](repeating: 0, count: groups), b = s
+            q.initialize(w, rows: rows, cols: cols, step: &s, offset: &b)
+            return (0..<groups).map { g in (0..<gs).map { (w[g * gs + $0] - b[g]) / s[g] } }
+        }
+        for bits in [2, 3, 4, 8] {
+            for kind in [LearnedStepQuantizer.Initialization.l4q, .asymmetric] {
+                let q = LearnedStepQuantizer(bits: bits, groupSize: gs, initialization: kind)
+                for (g, r) in ratios(q).enumerated() {
+                    // Extremes land on the bounds up to one rounding of (w − b)/s.
+                    let tolerance: Float = 1e-5
+                    XCTAssertTrue(r.allSatisfy { $0 >= q.qn - tolerance && $0 <= q.qp + tolerance }, "\(kind) bits \(bits) group \(g) clips")
+                    let onBound = abs(r.max()! - q.qp) < tolerance || abs(r.min()! - q.qn) < tolerance
+                    XCTAssertTrue(onBound, "\(kind) bits \(bits) group \(g) wastes range")
+                }
+            }
+            let symmetric = LearnedStepQuantizer(bits: bits, groupSize: gs, initialization: .symmetric)
+            XCTAssertTrue(ratios(symmetric).joined().contains { $0 > symmetric.qp }, "Symm must clip some positive extreme")
+        }
+    }
+
+    /// A short 3-bit run on stories260K lowers held-out loss, and the exported integer model (packed
+    /// codes, no adapter) gives the training forward's logits bit for bit.
+    func testStoriesL4QLowersLossAndExportsBitIdenticalIntegers() throws {
+        let run = try MethodRun.stories()
+        let method = try L4Q(options: MethodOptions(bits: 3, rank: 4, alpha: 8, extra: ["perChannel": 1]))
+        let trainer = try run.trainer(method, steps: 12, batch: 8, learningRate: 5e-3)
+        let (before, after) = try run.heldOutLoss(trainer)
+        print(String(format: "stories260K L4Q w3 per-channel r4: held-out loss %.4f → %.4f", before, after))
+        XCTAssertLessThan(after, before - 0.02)
+
+        let exported = try method.export(trainer.model)
+        XCTAssertEqual(exported.precision, .integer(bits: 3))
+        XCTAssertEqual(exported.mergeDifference, 0)
+        XCTAssertTrue(exported.model.blocks.allSatisfy { $0.q is QuantizedLinear && $0.down is QuantizedLinear })
+        let adapters = trainer.model.trainableParameters.filter { $0.name.hasSuffix("lora_B") }
+        XCTAssertTrue(adapters.contains { p in (0..<p.count).contains { p.value.pointer[$0] != 0 } }, "B must have trained")
+        try assertBitIdenticalLogits(trainer.model.inferenceModel(run.loaded.weights), exported.model, run.heldOut[0].tokens)
+        // 3-bit codes plus 32 bits of (s, z) per row of 64 or 172 inputs.
+        XCTAssertGreaterThan(exported.bitsPerWeight, 3)
+        XCTAssertLessThan(exported.bitsPerWeight, 3.6)
+    }
+
+    /// SmolLM2-135M at w3 g64: a short L4Q run on Alpaca lowers held-out loss and beats RTN w3 g64 on
+    /// WikiText-2 perplexity (first 20 windows of 512 tokens).
+    func testSmolLM2L4QRecoversWikiTextPerplexityOverRTN() throws {
+        let run = try MethodRun.smolLM2Alpaca(count: 300)
+        let weights = run.loaded.weights
+        let method = try L4Q(options: MethodOptions(bits: 3, groupSize: 64, rank: 4, alpha: 8))
+        let trainer = try run.trainer(method, steps: 12, batch: 4, learningRate: 1e-3)
+        let started = Date()
+        let (before, after) = try run.heldOutLoss(trainer)
+        let trainSeconds = Date().timeIntervalSince(started)
+        let exported = try method.export(trainer.model)
+
+        let (tokens, prefix) = try Self.wikiText(run.loaded.tokenizer, windows: 20, window: 512)
+        let rtnQuantizer = try UniformQuantizer(bits: 3, grid: .asymmetric)
+        let rtn = Llama(try weights.mapLinears { _, w in try rtnQuantizer.fakeQuantize(w, groupSize: 64) })
+        let evalStart = Date()
+        let pplRTN = try rtn.windowedNLL(tokens, window: 512, prefix: prefix).perplexity
+        let pplL4Q = try exported.model.windowedNLL(tokens, window: 512, prefix: prefix).perplexity
+        let pplFP = try Llama(weights).windowedNLL(tokens, window: 512, prefix: prefix).perplexity
+        print(String(format: "SmolLM2 L4Q w3 g64 r4, 12 steps × 4 Alpaca: held-out loss %.4f → %.4f (%.0f s); "
+                     + "WikiText-2 ppl (20×512): fp %.2f, RTN w3 %.2f, L4Q w3 %.2f (eval %.0f s); %.3f bits/weight",
+                     before, after, trainSeconds, pplFP, pplRTN, pplL4Q, Date().timeIntervalSince(evalStart), exported.bitsPerWeight))
+        XCTAssertLessThan(after, before)
+        XCTAssertLessThan(pplL4Q, pplRTN)
+    }
+
+    /// The first `windows` windows of WikiText-2 test (rows joined with "\n\n", as GPTQ joins them),
+    /// and the BOS prefix each window starts with when the tokenizer adds one.
+    static func wikiText(_ tokenizer: any Tokenizer, windows: Int, window: Int) throws -> (tokens: [Int], prefix: [Int]) {
+        struct Row: Decodable { let text: String }
+        let file = Fixtures.url("Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl")
+        var text = ""
+        for line in try String(contentsOf: file, encoding: .utf8).split(separator: "\n") where text.count < 150_000 {
+            let row = try JSONDecoder().decode(Row.self, from: Data(line.utf8))
+            text += (text.isEmpty ? "" : "\n\n") + row.text
+        }
+        let prefix = tokenizer.addsBOSByDefault ? [tokenizer.bosToken].compactMap { $0 } : []
+        let needed = windows * (window - prefix.count), tokens = tokenizer.encode(text)
+        XCTAssertGreaterThanOrEqual(tokens.count, needed)
+        return (Array(tokens.prefix(needed)), prefix)
+    }
+
+    func testBadOptionsAreNamed() throws {
+        let config = try ModelLoader.load(Fixtures.stories260K)
+        let context = MethodContext(weights: config.weights, seed: 1)
+        for name in ["l4q", "qatlora", "peqa", "qat"] {
+            for bits in [1, 9] { assertInvalidOption("bits") { _ = try MethodRegistry.make(name, options: MethodOptions(bits: bits)) } }
+            assertInvalidOption("groupSize") { _ = try MethodRegistry.make(name, options: MethodOptions(groupSize: 24)) }
+            assertInvalidOption("groupSize") { _ = try MethodRegistry.make(name, options: MethodOptions(groupSize: 48)).prepare(context) }
+            assertInvalidOption("extra.perchannel") {
+                _ = try MethodRegistry.make(name, options: MethodOptions(extra: ["perchannel": 1]))
+            }
+            assertInvalidOption("extra.perChannel") { _ = try MethodRegistry.make(name, options: MethodOptions(extra: ["perChannel": 2])) }
+        }
+        for name in ["l4q", "qatlora"] {
+            assertInvalidOption("rank") { _ = try MethodRegistry.make(name, options: MethodOptions(rank: 0)) }
+        }
+        assertInvalidOption("dropout") { _ = try MethodRegistry.make("l4q", options: MethodOptions(dropout: 0.1)) }
+    }
+}

@@ -1,0 +1,77 @@
+import Experiments
+import Foundation
+@testable import Pipeline
+import TestSupport
+import XCTest
+
+/// Malformed manifests fail while planning (before any computation) with one message naming
+/// the manifest, the field and the value.
+final class ManifestValidationTests: XCTestCase {
+    func planError(_ m: Manifest) -> PipelineError? {
+        do {
+            _ = try Planner(root: Fixtures.root).plan([m])
+            XCTFail("planning \(m.id) should fail")
+            return nil
+        } catch let e as PipelineError {
+            return e
+        } catch {
+            XCTFail("unexpected error \(error)")
+            return nil
+        }
+    }
+
+    func assertFails(_ m: Manifest, field: String, value: String, file: StaticString = #filePath, line: UInt = #line) {
+        guard case let .manifest(manifest, source, f, v, _)? = planError(m) else { return XCTFail("no manifest error", file: file, line: line) }
+        XCTAssertEqual(manifest, "tinytable", file: file, line: line)
+        XCTAssertEqual(source, "Experiments/TinyTable.swift", file: file, line: line)
+        XCTAssertEqual(f, field, file: file, line: line)
+        XCTAssertEqual(v, value, file: file, line: line)
+        let text = planError(m)!.description
+        for part in ["tinytable", field, value] { XCTAssert(text.contains(part), "\(text) lacks \(part)", file: file, line: line) }
+    }
+
+    func testUnknownMethod() {
+        var m = TinyTable.manifest(.tiny)
+        m.rows[0].fineTuning = FineTuningSpec("l4qq", data: "Experiments/Data/alpaca/alpaca_en_demo.json", parameters: [:])
+        assertFails(m, field: "rows[0].fineTuning.method", value: "\"l4qq\"")
+    }
+
+    func testBadBits() {
+        var m = TinyTable.manifest(.tiny)
+        m.rows[0].quantization = QuantizationSpec("rtn", bits: 0, groupSize: 4)
+        assertFails(m, field: "rows[0].quantization.bits", value: "0")
+    }
+
+    func testMissingDataFile() {
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations[0].files["text"] = "Experiments/Data/tinystories/missing.txt"
+        assertFails(m, field: "evaluations[0].files.text", value: "\"Experiments/Data/tinystories/missing.txt\"")
+    }
+
+    func testBadAndUnknownParameters() {
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations[1].parameters["window"] = 1
+        assertFails(m, field: "evaluations[1].parameters.window", value: "1")
+        m = TinyTable.manifest(.tiny)
+        m.evaluations[0].parameters["windw"] = 64
+        assertFails(m, field: "evaluations[0].parameters.windw", value: "64")
+    }
+
+    func testClaimNamingNoRow() {
+        var m = TinyTable.manifest(.tiny)
+        m.claims[0].worse.row = "nope"
+        assertFails(m, field: "claims[0].worse.row", value: "\"nope\"")
+    }
+
+    func testNothingIsComputedOrCreatedOnFailure() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let log = dir.appendingPathComponent("log")
+        let status = try QaftProcess.run(["reproduce", "table2", "--profile", "tiny", "--cache", dir.appendingPathComponent("cache").path,
+                                          "--output", dir.path, "--quiet"], log: log)
+        XCTAssertNotEqual(status, 0)
+        // table2 names methods and tasks whose stages are not registered yet: the message says which.
+        XCTAssert(QaftProcess.text(log).contains("manifest table2 (Experiments/Table2.swift): evaluations[1].kind = \"evaluate-tasks\""),
+                  QaftProcess.text(log))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cache").path))
+    }
+}

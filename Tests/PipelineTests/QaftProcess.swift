@@ -1,0 +1,51 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Runs the built `qaft` executable (it sits beside the test bundle in the build products
+/// directory) from the repository root.
+enum QaftProcess {
+    static func executable() throws -> URL {
+        let fm = FileManager.default
+        var dirs = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        for b in Bundle.allBundles { dirs += [b.bundleURL, b.bundleURL.deletingLastPathComponent()] }
+        for d in dirs {
+            let u = d.appendingPathComponent("qaft")
+            var isDirectory: ObjCBool = false
+            if fm.fileExists(atPath: u.path, isDirectory: &isDirectory), !isDirectory.boolValue, fm.isExecutableFile(atPath: u.path) {
+                return u
+            }
+        }
+        XCTFail("qaft executable not found beside the test bundle (searched \(dirs.map(\.path))); build with --build-tests")
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    /// Starts `qaft args…` (stdout and stderr to `log`).
+    static func start(_ args: [String], log: URL) throws -> Process {
+        let p = Process()
+        p.executableURL = try executable()
+        p.arguments = args
+        p.currentDirectoryURL = Fixtures.root
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let h = try FileHandle(forWritingTo: log)
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        return p
+    }
+
+    /// Runs `qaft args…` to completion; returns the exit status.
+    @discardableResult
+    static func run(_ args: [String], log: URL) throws -> Int32 {
+        let p = try start(args, log: log)
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// `reproduce tinytable` on `cache`, writing reports under `output`.
+    static func reproduceTiny(cache: URL, output: URL) -> [String] {
+        ["reproduce", "tinytable", "--profile", "tiny", "--cache", cache.path, "--output", output.path, "--quiet"]
+    }
+
+    static func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Reports
+import XCTest
+
+final class ReportsTests: XCTestCase {
+    func testCSVQuotesAndBothShapes() {
+        let rows = [
+            ResultRow(table: "t", profile: "tiny", row: "L4Q, w3", column: "ppl", metric: "perplexity", protocolName: "say \"hi\"",
+                      value: 2.5, stderr: 0.1, paperModel: "LLaMA-1 7B", paperValue: 61.2, paperSource: "L4Q Table 3"),
+            ResultRow(table: "t", profile: "tiny", row: "fp", column: "ppl", metric: "perplexity", protocolName: "p", value: nil, stderr: nil),
+        ]
+        XCTAssertEqual(CSVTable.long(rows).split(separator: "\n", omittingEmptySubsequences: false), [
+            "table,profile,row,column,metric,protocol,value,stderr,paper_model,paper_value,paper_source",
+            #"t,tiny,"L4Q, w3",ppl,perplexity,"say ""hi""",2.5,0.1,LLaMA-1 7B,61.2,L4Q Table 3"#,
+            "t,tiny,fp,ppl,perplexity,p,,,,,",
+            "",
+        ])
+        XCTAssertEqual(CSVTable.wide(rows).split(separator: "\n", omittingEmptySubsequences: false), [
+            "table,profile,row,ppl,ppl stderr,ppl protocol,ppl paper",
+            #"t,tiny,"L4Q, w3",2.5,0.1,"say ""hi""",61.2"#,
+            "t,tiny,fp,,,p,",
+            "",
+        ])
+    }
+
+    func testSeriesOfNestedItemSizesArePairedBySpan() throws {
+        // 64-token items: 9 of them; 256-token items: 2. Each long item pairs with the mean of 4 short ones.
+        let short = (0..<9).map(Double.init), long = [10.0, 20.0]
+        let (a, b) = try PairedSeries.align(short, size: 64, long, size: 256)
+        XCTAssertEqual(a, [1.5, 5.5])
+        XCTAssertEqual(b, long)
+        let (c, d) = try PairedSeries.align(long, size: 256, short, size: 64)
+        XCTAssertEqual(c, long)
+        XCTAssertEqual(d, [1.5, 5.5])
+        XCTAssertThrowsError(try PairedSeries.align(short, size: 64, long, size: 96))
+    }
+
+    struct SignTest: PairedTest {
+        var name: String { "always p=0.01" }
+        func compare(_ a: [Double], _ b: [Double]) throws -> (delta: Double, pValue: Double) { (0, 0.01) }
+    }
+
+    func testClaimVerdicts() throws {
+        let claim = ClaimCheck(id: "c", statement: "A beats B", source: "T1", better: "A", worse: "B", lowerIsBetter: true)
+        let low = CellScores(value: 2, items: [1, 2, 3], itemSize: 1), high = CellScores(value: 3, items: [2, 3, 4], itemSize: 1)
+        XCTAssertEqual(try claim.evaluate(better: low, worse: high, test: SignTest()).verdict, .holds)
+        XCTAssertEqual(try claim.evaluate(better: high, worse: low, test: SignTest()).verdict, .fails)
+        XCTAssertEqual(try claim.evaluate(better: nil, worse: low, test: SignTest()).verdict, .notMeasured)
+    }
+}

@@ -1,0 +1,29 @@
+import Models
+import Quantization
+import XCTest
+
+final class ModelQuantizationOptionsTests: XCTestCase {
+    let smol = LlamaConfig(dim: 576, hiddenDim: 1536, layerCount: 30, headCount: 9, kvHeadCount: 3, vocabSize: 49152,
+                           contextLength: 8192, ropeTheta: 1e5, normEps: 1e-5, ropeStyle: .interleaved, tiedEmbeddings: true)
+
+    func assertRejects(_ o: ModelQuantizationOptions, _ option: String, line: UInt = #line) {
+        XCTAssertThrowsError(try o.validate(for: smol), line: line) {
+            guard case .invalidOption(let name, _, _)? = $0 as? QuantizationError else { return XCTFail("\($0)", line: line) }
+            XCTAssertEqual(name, option, "\($0)", line: line)
+        }
+    }
+
+    func testOptionsAreValidatedNamingTheOption() throws {
+        try ModelQuantizationOptions(method: .qeft, bits: 3, groupSize: 64, weakColumns: 16).validate(for: smol)
+        try ModelQuantizationOptions(method: .gptq, bits: 5, groupSize: 192, actOrder: true).validate(for: smol)
+        assertRejects(.init(method: .gptq, bits: 9, groupSize: 64), "bits")
+        assertRejects(.init(method: .gptq, bits: 1, groupSize: 64), "bits")
+        assertRejects(.init(method: .rtn, bits: 4, groupSize: 40), "groupSize")  // not a multiple of 16
+        assertRejects(.init(method: .rtn, bits: 4, groupSize: 128), "groupSize")  // does not divide 576
+        assertRejects(.init(method: .owq, bits: 4, groupSize: 64, weakColumns: 576), "weakColumns")
+        assertRejects(.init(method: .gptq, bits: 4, groupSize: 64, weakColumns: 4), "weakColumns")
+        assertRejects(.init(method: .qeft, bits: 4, groupSize: 64, weakColumns: 4, actOrder: true), "actOrder")
+        XCTAssertEqual(ModelQuantizationOptions(method: .qeft, bits: 4, groupSize: 64).rangeSearch, .owq)
+        XCTAssertEqual(ModelQuantizationOptions(method: .gptq, bits: 4, groupSize: 64).rangeSearch, .minMax)
+    }
+}
