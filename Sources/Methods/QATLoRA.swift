@@ -13,7 +13,7 @@ import Training
 /// Options: `bits`, `groupSize` (or `extra.perChannel = 1`), `rank`, `alpha`, `dropout`, `targets`
 /// (projections without an adapter still learn s and b), `extra.lsqGradientScale`.
 public final class QATLoRA: FineTuningMethod {
-    public static let name = "qatlora"
+    public static let name = "qat-lora"
     public static let version = "1"
     public let options: MethodOptions
     let layout: LayerQuantization
@@ -41,7 +41,7 @@ public final class QATLoRA: FineTuningMethod {
     }
 
     public func parameterGroups(_ model: TrainableLlama) -> [ParameterGroup] {
-        [ParameterGroup(name: "qatlora", parameters: model.trainableParameters, optimizer: AdamW(weightDecay: 0.01))]
+        [ParameterGroup(name: "qat-lora", parameters: model.trainableParameters, optimizer: AdamW(weightDecay: 0.01))]
     }
 
     public func export(_ model: TrainableLlama) throws -> ExportedModel {

@@ -98,8 +98,7 @@ final class L4QTests: XCTestCase {
 
     /// L4Q_init and Asymm clip nothing (Table 4: zero initial clipping error) and put the group's
     /// extremes on grid bounds; Symm clips the positive extreme.
-    func testInitializationsClipAsTable4Says() throws {
-        throw XCTSkip("known defect (issue 7): asymmetric 8-bit initialisation clips some groups")
+    func testInitializationsClipAsTable4Says() {
         var rng = SeededRandom(seed: 2)
         let (rows, cols, gs) = (16, 128, 32), groups = rows * cols / gs
         let w = gaussian(rows * cols, 0.1, &rng)
@@ -111,9 +110,10 @@ final class L4QTests: XCTestCase {
         for bits in [2, 3, 4, 8] {
             for kind in [LearnedStepQuantizer.Initialization.l4q, .asymmetric] {
                 let q = LearnedStepQuantizer(bits: bits, groupSize: gs, initialization: kind)
+                // Extremes land on the bounds up to the float rounding of s and (w − b)/s: a few ulps
+                // of the ratio, whose magnitude is up to 2^(bits−1).
+                let tolerance = 8 * Float.ulpOfOne * Float(1 << bits)
                 for (g, r) in ratios(q).enumerated() {
-                    // Extremes land on the bounds up to one rounding of (w − b)/s.
-                    let tolerance: Float = 1e-5
                     XCTAssertTrue(r.allSatisfy { $0 >= q.qn - tolerance && $0 <= q.qp + tolerance }, "\(kind) bits \(bits) group \(g) clips")
                     let onBound = abs(r.max()! - q.qp) < tolerance || abs(r.min()! - q.qn) < tolerance
                     XCTAssertTrue(onBound, "\(kind) bits \(bits) group \(g) wastes range")
@@ -146,14 +146,13 @@ final class L4QTests: XCTestCase {
         XCTAssertLessThan(exported.bitsPerWeight, 3.6)
     }
 
-    /// SmolLM2-135M at w3 g64: a short L4Q run on Alpaca lowers held-out loss and beats RTN w3 g64 on
-    /// WikiText-2 perplexity (first 20 windows of 512 tokens).
+    /// SmolLM2-135M at w3 g64: a short L4Q run on Alpaca (20 steps of 4 examples ≤ 256 tokens, from
+    /// L4Q_init) lowers held-out loss and beats RTN w3 g64 on WikiText-2 perplexity (first 20
+    /// windows of 512 tokens). L4Q_init alone starts well above RTN (8 windows: 180 vs 98).
     func testSmolLM2L4QRecoversWikiTextPerplexityOverRTN() throws {
-        throw XCTSkip("known defect (issue 7): measured L4Q w3 WikiText-2 ppl 147.7 vs RTN w3 112.8 after 12 steps")
         let run = try MethodRun.smolLM2Alpaca(count: 300)
-        let weights = run.loaded.weights
         let method = try L4Q(options: MethodOptions(bits: 3, groupSize: 64, rank: 4, alpha: 8))
-        let trainer = try run.trainer(method, steps: 12, batch: 4, learningRate: 1e-3)
+        let trainer = try run.trainer(method, steps: 20, batch: 4, learningRate: 3e-3)
         let started = Date()
         let (before, after) = try run.heldOutLoss(trainer)
         let trainSeconds = Date().timeIntervalSince(started)
@@ -161,15 +160,14 @@ final class L4QTests: XCTestCase {
 
         let (tokens, prefix) = try Self.wikiText(run.loaded.tokenizer, windows: 20, window: 512)
         let rtnQuantizer = try UniformQuantizer(bits: 3, grid: .asymmetric)
-        let rtn = Llama(try weights.mapLinears { _, w in try rtnQuantizer.fakeQuantize(w, groupSize: 64) })
+        let rtn = Llama(try run.loaded.weights.mapLinears { _, w in try rtnQuantizer.fakeQuantize(w, groupSize: 64) })
         let evalStart = Date()
         let pplRTN = try rtn.windowedNLL(tokens, window: 512, prefix: prefix).perplexity
         let pplL4Q = try exported.model.windowedNLL(tokens, window: 512, prefix: prefix).perplexity
-        let pplFP = try Llama(weights).windowedNLL(tokens, window: 512, prefix: prefix).perplexity
-        print(String(format: "SmolLM2 L4Q w3 g64 r4, 12 steps × 4 Alpaca: held-out loss %.4f → %.4f (%.0f s); "
-                     + "WikiText-2 ppl (20×512): fp %.2f, RTN w3 %.2f, L4Q w3 %.2f (eval %.0f s); %.3f bits/weight",
-                     before, after, trainSeconds, pplFP, pplRTN, pplL4Q, Date().timeIntervalSince(evalStart), exported.bitsPerWeight))
-        XCTAssertLessThan(after, before)
+        print(String(format: "SmolLM2 L4Q w3 g64 r4, 20 steps × 4 Alpaca: held-out loss %.4f → %.4f (%.0f s incl. 2 evaluations); "
+                     + "WikiText-2 ppl (20×512): RTN w3 g64 %.2f, L4Q w3 g64 %.2f (%.0f s); %.3f bits/weight",
+                     before, after, trainSeconds, pplRTN, pplL4Q, Date().timeIntervalSince(evalStart), exported.bitsPerWeight))
+        XCTAssertLessThan(after, before - 0.3)
         XCTAssertLessThan(pplL4Q, pplRTN)
     }
 
@@ -192,7 +190,7 @@ final class L4QTests: XCTestCase {
     func testBadOptionsAreNamed() throws {
         let config = try ModelLoader.load(Fixtures.stories260K)
         let context = MethodContext(weights: config.weights, seed: 1)
-        for name in ["l4q", "qatlora", "peqa", "qat"] {
+        for name in ["l4q", "qat-lora", "peqa", "qat"] {
             for bits in [1, 9] { assertInvalidOption("bits") { _ = try MethodRegistry.make(name, options: MethodOptions(bits: bits)) } }
             assertInvalidOption("groupSize") { _ = try MethodRegistry.make(name, options: MethodOptions(groupSize: 24)) }
             assertInvalidOption("groupSize") { _ = try MethodRegistry.make(name, options: MethodOptions(groupSize: 48)).prepare(context) }
@@ -201,7 +199,7 @@ final class L4QTests: XCTestCase {
             }
             assertInvalidOption("extra.perChannel") { _ = try MethodRegistry.make(name, options: MethodOptions(extra: ["perChannel": 2])) }
         }
-        for name in ["l4q", "qatlora"] {
+        for name in ["l4q", "qat-lora"] {
             assertInvalidOption("rank") { _ = try MethodRegistry.make(name, options: MethodOptions(rank: 0)) }
         }
         assertInvalidOption("dropout") { _ = try MethodRegistry.make("l4q", options: MethodOptions(dropout: 0.1)) }

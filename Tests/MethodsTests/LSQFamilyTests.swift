@@ -162,7 +162,7 @@ final class LSQFamilyTests: XCTestCase {
     func testStoriesShortRunsLowerLossAndExportBitIdentical() throws {
         let run = try MethodRun.stories()
         let cases: [(String, MethodOptions, Float, DeployedPrecision)] = [
-            ("qatlora", MethodOptions(bits: 3, rank: 4, alpha: 8, extra: ["perChannel": 1]), 5e-3, .mixed(bits: 3)),
+            ("qat-lora", MethodOptions(bits: 3, rank: 4, alpha: 8, extra: ["perChannel": 1]), 5e-3, .mixed(bits: 3)),
             ("peqa", MethodOptions(bits: 3, extra: ["perChannel": 1]), 5e-3, .integer(bits: 3)),
             ("qat", MethodOptions(bits: 3, extra: ["perChannel": 1]), 1e-3, .integer(bits: 3)),
         ]
