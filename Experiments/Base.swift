@@ -2,19 +2,25 @@ import Pipeline
 
 /// Settings every manifest starts from; a manifest changes only what differs (its deltas).
 ///
-/// Profiles, with the arithmetic behind their budgets:
-/// - `tiny`: stories260K (260 K parameters) on a 30 KB TinyStories excerpt, ~10 k tokens; perplexity
-///   over every 64-token window (~150 windows); seconds in total. Group size 4, because the
-///   model's FFN width 172 is divisible by 4 but not by 64.
-/// - `default`: SmolLM2-135M (≈0.27 GFLOP/token). WikiText-2 perplexity over the first 16 windows
-///   of 512 tokens = 8,192 tokens ≈ 2.2 TFLOP ≈ 45 s per model on 2 cores; a table of ~15 models
-///   spends ~11 min evaluating. Fine-tuning: sequences of 256 tokens, micro-batch 1 × 16
-///   accumulation = 4,096 tokens per step; 50 steps = 800 of the 999 Alpaca-GPT4 examples
-///   (0.8 epoch) ≈ 205 k tokens ≈ 3 × 0.27 GFLOP × 205 k ≈ 166 TFLOP ≈ 1 min at the measured
-///   sgemm rate, a few minutes with overheads, for each fine-tuned row.
-/// - `full`: every WikiText-2 window of 2048 tokens (≈ 140 windows) and the paper's epoch ratios
-///   (QAT-based 0.5 epoch : PTQ-based 1 epoch, L4Q §2) on all 999 examples at 512 tokens
-///   (micro-batch 1 × 32 accumulation = 16 k tokens per step; 1 epoch ≈ 31 steps). Hours.
+/// Profiles, with the arithmetic behind their budgets (SmolLM2-135M: ≈0.27 GFLOP per token
+/// forward, ≈0.8 training; measured on 2 cores: ≈590 tokens/s forward, ≈270 tokens/s LoRA
+/// training, ≈190 tokens/s L4Q):
+/// - `tiny`: stories260K on a 30 KB TinyStories excerpt; perplexity over 64-token windows;
+///   4 training steps; 3 items per task; seconds in total. Group size 4, because the model's FFN
+///   width 172 is divisible by 4 but not by 16 (so no packed quantize stage runs in this profile).
+/// - `default`: SmolLM2-135M, group 64 (576 = 9·64; its weights already lie on a 4-bit group-32
+///   grid, see spec/models.md). WikiText-2 perplexity over the first 8 windows of 512 tokens
+///   (4,096 tokens ≈ 7 s per model). Fine-tuning: 8 sequences of ≤ 256 tokens per step
+///   (micro-batch 4 × 2 accumulation, ≈ 1.6 k tokens), 16 steps for QAT-based methods and 32
+///   for PTQ-based ones (L4Q §2's 0.5 : 1 epoch ratio) ≈ 26 k / 51 k tokens ≈ 2–3 minutes per row.
+///   Tasks: a seeded stratified 30 items per commonsense task (210) and 1 question per MMLU
+///   subject (57; 5-shot: 3 questions in each of 19 seeded subjects, since each subject costs its
+///   few-shot prefix) — enough to exercise every protocol and rank gross differences, not to resolve
+///   1-point gaps (the paired tests say which gaps are significant). Calibration: 32 C4 windows of
+///   512 tokens. A 4-bit table of 15 rows: ≈ 50 minutes cold.
+/// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
+///   budgets (1 epoch of the 999 Alpaca-GPT4 examples for PTQ-based PEFT, 0.5 for QAT-based, 16
+///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps), 128 calibration windows of 2048. Hours.
 public struct Base: Sendable {
     public var profile: Profile
     public var model: ModelSource
@@ -26,34 +32,51 @@ public struct Base: Sendable {
     public var perplexityFormat: String
     public var perplexityWindow: Int
     public var perplexityMaxWindows: Int
+    /// Calibration text (never an evaluation text) and its windows.
+    public var calibrationText = "Experiments/Data/c4/c4_demo.jsonl"
+    public var calibrationWindows: Int
+    public var calibrationLength: Int
     /// Fine-tuning data and budget.
-    public var fineTuningData: String
+    public var fineTuningData = "Experiments/Data/alpaca/alpaca_en_demo.json"
+    /// Its format (`alpaca`, `gsm8k` or `text`).
+    public var fineTuningFormat = "alpaca"
     public var sequenceLength: Int
     public var microBatch: Int
     public var accumulation: Int
     /// Optimizer steps for QAT-based methods; PTQ-based PEFT gets twice as many (L4Q §2: 25K vs 50K iterations).
     public var steps: Int
+    /// Items per task (per MMLU subject) in the seeded stratified subsets; 0 = every item.
+    public var commonsenseItems: Int
+    public var mmluItems: Int
+    /// MMLU subjects scored 5-shot (0 = all 57): each costs its few-shot prefix.
+    public var mmluFewShotSubjects = 0
+    /// The data folder's checksum list: the evaluation tasks' data is identified by it.
+    public var dataChecksums = "Experiments/Data/SHA256SUMS"
 
     public static func settings(_ profile: Profile) -> Base {
         switch profile {
         case .tiny:
-            return Base(profile: profile, model: .file("Tests/Fixtures/stories260K/stories260K.bin", tokenizer: "Tests/Fixtures/stories260K/tok512.bin"),
+            var tiny = Base(profile: profile, model: .file("Tests/Fixtures/stories260K/stories260K.bin", tokenizer: "Tests/Fixtures/stories260K/tok512.bin"),
                         seed: 42, groupSize: 4, perplexityText: "Experiments/Data/tinystories/tinystories_valid_excerpt.txt",
-                        perplexityFormat: "plain", perplexityWindow: 64, perplexityMaxWindows: 0,
-                        fineTuningData: "Experiments/Data/alpaca/alpaca_en_demo.json", sequenceLength: 64, microBatch: 1,
-                        accumulation: 2, steps: 4)
+                        perplexityFormat: "plain", perplexityWindow: 64, perplexityMaxWindows: 0, calibrationWindows: 4,
+                        calibrationLength: 64, sequenceLength: 64, microBatch: 1, accumulation: 2, steps: 4,
+                        commonsenseItems: 3, mmluItems: 1)
+            // stories260K cannot fit an Alpaca prompt into 64 tokens of its 512-token vocabulary:
+            // it trains on the TinyStories excerpt it is evaluated on (a machinery check only).
+            tiny.fineTuningData = tiny.perplexityText
+            tiny.fineTuningFormat = "text"
+            return tiny
         case .default:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
-                        perplexityWindow: 512, perplexityMaxWindows: 16,
-                        fineTuningData: "Experiments/Data/alpaca/alpaca_en_demo.json", sequenceLength: 256, microBatch: 1,
-                        accumulation: 16, steps: 50)
+                        perplexityWindow: 512, perplexityMaxWindows: 8, calibrationWindows: 32, calibrationLength: 512,
+                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 16, commonsenseItems: 30, mmluItems: 1,
+                        mmluFewShotSubjects: 19)
         case .full:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
-                        perplexityWindow: 2048, perplexityMaxWindows: 0,
-                        fineTuningData: "Experiments/Data/alpaca/alpaca_en_demo.json", sequenceLength: 512, microBatch: 1,
-                        accumulation: 32, steps: 16)
+                        perplexityWindow: 2048, perplexityMaxWindows: 0, calibrationWindows: 128, calibrationLength: 2048,
+                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, commonsenseItems: 0, mmluItems: 0)
         }
     }
 
@@ -67,9 +90,57 @@ public struct Base: Sendable {
                               files: ["text": perplexityText])
     }
 
+    /// The papers' "CSQA" column: 0-shot mean of the seven commonsense tasks at lm-eval's metrics.
+    public func commonsense(_ label: String = "CSQA", paperColumn: String? = "CSQA") -> EvaluationSpec {
+        EvaluationSpec(label, paperColumn: paperColumn, kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
+                       protocolName: "0-shot, mean of 7 tasks (lm-eval acc/acc_norm)" + subsetNote(commonsenseItems, "task"),
+                       parameters: ["tasks": ["boolq", "piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
+                                    "shots": 0, "perSubtask": .int(commonsenseItems)],
+                       files: ["checksums": dataChecksums])
+    }
+
+    /// An MMLU column (lm-eval's letter format, size-weighted over subjects).
+    public func mmlu(shots: Int) -> EvaluationSpec {
+        let subjects = shots > 0 ? mmluFewShotSubjects : 0
+        let perSubject = subjects > 0 ? 3 * mmluItems : mmluItems
+        var p: [String: Value] = ["tasks": ["mmlu"], "shots": .int(shots), "perSubtask": .int(perSubject)]
+        if subjects > 0 { p["subtasks"] = .int(subjects) }
+        return EvaluationSpec("MMLU \(shots)-shot", paperColumn: "MMLU \(shots)-shot", kind: "evaluate-tasks", metric: "accuracy",
+                              lowerIsBetter: false,
+                              protocolName: "\(shots)-shot acc (lm-eval mmlu)" + subsetNote(perSubject, "subject")
+                                  + (subjects > 0 ? ", \(subjects) seeded subjects" : ""),
+                              parameters: p, files: ["checksums": dataChecksums])
+    }
+
+    private func subsetNote(_ n: Int, _ unit: String) -> String {
+        n > 0 ? ", seeded subset of \(n) per \(unit)" : ", all items"
+    }
+
+    /// Calibration settings for a quantize or fine-tune stage.
+    public var calibration: [String: Value] {
+        ["calibrationWindows": .int(calibrationWindows), "calibrationLength": .int(calibrationLength)]
+    }
+
     /// Fine-tuning budget parameters shared by every method; `ptq` doubles the steps (see `steps`).
     public func budget(ptq: Bool = false, learningRate: Double) -> [String: Value] {
-        ["steps": .int(ptq ? 2 * steps : steps), "sequenceLength": .int(sequenceLength), "microBatch": .int(microBatch),
-         "accumulation": .int(accumulation), "learningRate": .double(learningRate)]
+        var p: [String: Value] = ["steps": .int(ptq ? 2 * steps : steps), "sequenceLength": .int(sequenceLength),
+                                  "microBatch": .int(microBatch), "accumulation": .int(accumulation),
+                                  "learningRate": .double(learningRate)]
+        if fineTuningFormat != "alpaca" { p["format"] = .string(fineTuningFormat) }
+        return p
+    }
+
+    /// A post-training quantization of the row's base.
+    public func quantization(_ quantizer: String, bits: Int, parameters: [String: Value] = [:]) -> QuantizationSpec {
+        QuantizationSpec(quantizer, bits: bits, groupSize: groupSize, parameters: parameters.merging(calibration) { a, _ in a },
+                         calibration: calibrationText)
+    }
+
+    /// A fine-tuning of the row's model by `method` with the shared budget plus `parameters`.
+    public func fineTuning(_ method: String, ptq: Bool, learningRate: Double, _ parameters: [String: Value]) -> FineTuningSpec {
+        FineTuningSpec(method, data: fineTuningData,
+                       parameters: budget(ptq: ptq, learningRate: learningRate).merging(calibration) { a, _ in a }
+                           .merging(parameters) { _, b in b },
+                       calibration: calibrationText)
     }
 }

@@ -6,7 +6,9 @@ public enum Catalog {
     /// and add one line here.
     public static let targets: [String: @Sendable (Profile) -> Manifest] = [
         "tinytable": TinyTable.manifest,
+        "tinymethods": TinyMethods.manifest,
         "table2": Table2.manifest,
+        "table3": Table3.manifest,
     ]
 
     public static var names: [String] { targets.keys.sorted() }

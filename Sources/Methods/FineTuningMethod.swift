@@ -13,6 +13,8 @@ public protocol FineTuningMethod: AnyObject {
     static var name: String { get }
     /// Bumped whenever the method's results would change; part of every cache key.
     static var version: String { get }
+    /// True for a post-training method, which trains nothing (`parameterGroups` is empty).
+    static var isPostTraining: Bool { get }
     /// Validates `options`, throwing `MethodError.invalidOption` naming the offending option.
     init(options: MethodOptions) throws
 
@@ -25,6 +27,10 @@ public protocol FineTuningMethod: AnyObject {
     func export(_ model: TrainableLlama) throws -> ExportedModel
 }
 
+extension FineTuningMethod {
+    public static var isPostTraining: Bool { false }
+}
+
 /// What a method is given to prepare its base.
 public struct MethodContext {
     /// The floating-point model (for SmolLM2, the dequantized Q4_1 checkpoint).
@@ -33,11 +39,45 @@ public struct MethodContext {
     /// that need activations (GPTQ, OWQ/QEFT, L4Q's init) run them through the model.
     public var calibration: [[Int]]
     public var seed: UInt64
+    /// Whole-model quantizations shared between runs (a pipeline's quantize stage hands its result
+    /// to the fine-tuning stages built on it); nil: every method quantizes for itself.
+    public var quantizations: QuantizationMemo?
+    /// Receives (blocks done, blocks) while a whole-model quantization runs.
+    public var progress: (Int, Int) -> Void
 
-    public init(weights: LlamaWeights, calibration: [[Int]] = [], seed: UInt64 = 0) {
+    public init(weights: LlamaWeights, calibration: [[Int]] = [], seed: UInt64 = 0, quantizations: QuantizationMemo? = nil,
+                progress: @escaping (Int, Int) -> Void = { _, _ in }) {
         self.weights = weights
         self.calibration = calibration
         self.seed = seed
+        self.quantizations = quantizations
+        self.progress = progress
+    }
+}
+
+/// Whole-model quantizations by their options: `quantizeModel` returns a held model whose options
+/// are the ones asked for instead of recomputing it, and keeps what it computes. The models must
+/// come from the same float weights and calibration windows as the context they serve (the
+/// pipeline guarantees it: both are in the key of the stage that made them).
+public final class QuantizationMemo {
+    public private(set) var models: [QuantizedModel]
+    /// How many requests a held model answered.
+    public private(set) var hits = 0
+
+    public init(_ models: [QuantizedModel] = []) { self.models = models }
+
+    /// The held model quantized with `options`, if any (counted as a hit).
+    func held(_ options: ModelQuantizationOptions) -> QuantizedModel? {
+        guard let m = models.first(where: { $0.options == options }) else { return nil }
+        hits += 1
+        return m
+    }
+
+    func model(_ options: ModelQuantizationOptions, compute: () throws -> QuantizedModel) rethrows -> QuantizedModel {
+        if let m = held(options) { return m }
+        let m = try compute()
+        models.append(m)
+        return m
     }
 }
 

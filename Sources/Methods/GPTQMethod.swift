@@ -13,12 +13,14 @@ import Training
 public final class GPTQMethod: FineTuningMethod {
     public static let name = "gptq"
     public static let version = "1"
+    public static let isPostTraining = true
     public let options: MethodOptions
     let actOrder: Bool
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
         actOrder = try ExtraOptions(options.extra, method: Self.name, allowed: ["actOrder"]).flag("actOrder")
+        try options.requirePackable()
         self.options = options
     }
 

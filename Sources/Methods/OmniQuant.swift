@@ -19,6 +19,7 @@ import Training
 public final class OmniQuant: FineTuningMethod {
     public static let name = "omniquant"
     public static let version = "1"
+    public static let isPostTraining = true
     public let options: MethodOptions
     let epochs: Int
     let learningRate: Float
@@ -28,10 +29,7 @@ public final class OmniQuant: FineTuningMethod {
         let extra = try ExtraOptions(options.extra, method: Self.name, allowed: ["epochs", "learningRate"])
         epochs = try extra.count("epochs", default: 5)
         learningRate = Float(try extra.number("learningRate", default: 1e-2, requirement: "positive") { $0 > 0 })
-        guard options.groupSize > 0, options.groupSize % 16 == 0 else {
-            throw MethodError.invalidOption(option: "groupSize", value: "\(options.groupSize)",
-                                            reason: "packed export needs a positive multiple of 16")
-        }
+        try options.requirePackable()
         self.options = options
     }
 

@@ -7,6 +7,13 @@ import Training
 /// QEFT): the shared options turned into `ModelQuantizationOptions`, the calibration check, and
 /// the PTQ export.
 extension MethodOptions {
+    /// Rejects a group size the packed export cannot store (a positive multiple of 16).
+    func requirePackable() throws {
+        guard groupSize > 0, groupSize % 16 == 0 else {
+            throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)", reason: "packed export needs a positive multiple of 16")
+        }
+    }
+
     /// The whole-model quantizer's options for `method` (k = `weakColumns` for OWQ/QEFT only).
     func modelQuantization(_ method: ModelQuantizationOptions.Method, actOrder: Bool = false) -> ModelQuantizationOptions {
         ModelQuantizationOptions(method: method, bits: bits, groupSize: groupSize,
@@ -26,8 +33,11 @@ func quantizeModel(_ context: MethodContext, _ options: ModelQuantizationOptions
     } catch QuantizationError.invalidOption(let option, let value, let reason) {
         throw MethodError.invalidOption(option: option, value: value, reason: reason)
     }
-    return try ModelQuantizer.quantize(context.weights, options: options,
-                                       calibration: options.needsCalibration ? context.calibration : nil)
+    let compute = {
+        try ModelQuantizer.quantize(context.weights, options: options, calibration: options.needsCalibration ? context.calibration : nil,
+                                   progress: context.progress)
+    }
+    return try context.quantizations?.model(options, compute: compute) ?? compute()
 }
 
 extension LinearSite {

@@ -5,6 +5,7 @@ import Training
 public final class PretrainedFP: FineTuningMethod {
     public static let name = "pretrained"
     public static let version = "1"
+    public static let isPostTraining = true
     private var base: LlamaWeights?
 
     public init(options: MethodOptions) throws {}

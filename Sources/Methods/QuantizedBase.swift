@@ -22,33 +22,43 @@ struct QuantizedBase {
 
     static func make(_ context: MethodContext, bits: Int, groupSize: Int, quantizer: BaseQuantizer,
                      method: String) throws -> QuantizedBase {
-        var layers: [LinearSite: QuantizedMatrix] = [:]
+        let options = MethodOptions(bits: bits, groupSize: groupSize)
         switch quantizer {
         case .rtn:
+            // An RTN model quantized upstream (packable group sizes only) holds these very grids.
+            if let held = context.quantizations?.held(options.modelQuantization(.rtn)) { return QuantizedBase(held) }
+            var layers: [LinearSite: QuantizedMatrix] = [:]
             let grid = try UniformQuantizer(bits: bits, grid: .asymmetric)
             _ = try context.weights.mapLinears { site, w in
                 layers[site] = try grid.quantize(w, groupSize: groupSize)
                 return w
             }
+            return QuantizedBase(layers: layers)
         case .gptq:
-            let options = MethodOptions(bits: bits, groupSize: groupSize).modelQuantization(.gptq)
-            let model = try quantizeModel(context, options, method: method)
-            for (l, block) in model.layers.enumerated() {
-                for (site, layer) in block {
-                    let projection: Projection = switch site {
-                    case .q: .q
-                    case .k: .k
-                    case .v: .v
-                    case .o: .o
-                    case .gate: .gate
-                    case .up: .up
-                    case .down: .down
-                    }
-                    layers[LinearSite(layer: l, projection: projection)] = layer.lowBit.unpacked()
+            return QuantizedBase(try quantizeModel(context, options.modelQuantization(.gptq), method: method))
+        }
+    }
+
+    init(layers: [LinearSite: QuantizedMatrix]) { self.layers = layers }
+
+    /// The unpacked grids of a whole-model quantization.
+    init(_ model: QuantizedModel) {
+        var layers: [LinearSite: QuantizedMatrix] = [:]
+        for (l, block) in model.layers.enumerated() {
+            for (site, layer) in block {
+                let projection: Projection = switch site {
+                case .q: .q
+                case .k: .k
+                case .v: .v
+                case .o: .o
+                case .gate: .gate
+                case .up: .up
+                case .down: .down
                 }
+                layers[LinearSite(layer: l, projection: projection)] = layer.lowBit.unpacked()
             }
         }
-        return QuantizedBase(layers: layers)
+        self.layers = layers
     }
 
     func grid(_ site: LinearSite) -> QuantizedMatrix { layers[site]! }

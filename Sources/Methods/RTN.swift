@@ -10,11 +10,13 @@ import Training
 public final class RTN: FineTuningMethod {
     public static let name = "rtn"
     public static let version = "1"
+    public static let isPostTraining = true
     public let options: MethodOptions
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
         _ = try ExtraOptions(options.extra, method: Self.name, allowed: [])
+        try options.requirePackable()
         self.options = options
     }
 

@@ -38,7 +38,9 @@ public struct QuantizationSpec: Sendable {
     }
 }
 
-/// Fine-tuning of a row's (possibly quantized) model.
+/// Fine-tuning of a row's model. With a row quantization, the method builds on that stage's
+/// whole-model quantization (which must be the base it would make itself), and takes its `bits`
+/// and `groupSize` unless the parameters set them.
 public struct FineTuningSpec: Sendable {
     /// Names the stage `finetune.<method>` (e.g. `l4q`, `qalora`, `lota-qaf`).
     public var method: String
@@ -46,11 +48,15 @@ public struct FineTuningSpec: Sendable {
     public var parameters: [String: Value]
     /// Training data (repository-relative path).
     public var data: String
+    /// Calibration text, for methods that read activations before training (GPTQ-based bases,
+    /// QEFT's weak-column selection, …); repository-relative path.
+    public var calibration: String?
 
-    public init(_ method: String, data: String, parameters: [String: Value]) {
+    public init(_ method: String, data: String, parameters: [String: Value], calibration: String? = nil) {
         self.method = method
         self.data = data
         self.parameters = parameters
+        self.calibration = calibration
     }
 }
 
@@ -153,8 +159,9 @@ public struct Manifest: Sendable {
     public var model: ModelSource
     public var rows: [RowSpec]
     public var evaluations: [EvaluationSpec]
-    /// Which of the paper's models the CSV puts beside ours.
-    public var paperModel: String?
+    /// Which of the papers' models the CSV puts beside ours, in order of preference (a cell takes
+    /// the first model with a number for it, e.g. L4Q's LLaMA-1 7B, else LoTA-QAF's Llama-3.1-8B).
+    public var paperModels: [String]
     public var paperNumbers: [PaperNumber]
     public var claims: [ClaimSpec]
     /// Evaluation columns drawn in the figure (bars per row).
@@ -163,7 +170,7 @@ public struct Manifest: Sendable {
     public var notes: [String]
 
     public init(id: String, title: String, source: String = #fileID, profile: Profile, seed: UInt64, model: ModelSource,
-                rows: [RowSpec], evaluations: [EvaluationSpec], paperModel: String? = nil, paperNumbers: [PaperNumber] = [],
+                rows: [RowSpec], evaluations: [EvaluationSpec], paperModels: [String] = [], paperNumbers: [PaperNumber] = [],
                 claims: [ClaimSpec] = [], figureColumns: [String] = [], notes: [String] = []) {
         self.id = id
         self.title = title
@@ -173,7 +180,7 @@ public struct Manifest: Sendable {
         self.model = model
         self.rows = rows
         self.evaluations = evaluations
-        self.paperModel = paperModel
+        self.paperModels = paperModels
         self.paperNumbers = paperNumbers
         self.claims = claims
         self.figureColumns = figureColumns

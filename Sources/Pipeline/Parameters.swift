@@ -44,6 +44,16 @@ public struct Parameters: Sendable {
 
     public func value(_ name: String) throws -> Value { try raw(name) }
 
+    /// `int(name, in:)`, or nil when the parameter is absent.
+    public func optionalInt(_ name: String, in range: ClosedRange<Int> = Int.min...Int.max) throws -> Int? {
+        values[name] == nil ? nil : try int(name, in: range)
+    }
+
+    /// `double(name)`, or nil when the parameter is absent.
+    public func optionalDouble(_ name: String) throws -> Double? {
+        values[name] == nil ? nil : try double(name)
+    }
+
     /// Rejects names the stage does not read, so a misspelt parameter cannot be silently ignored
     /// (it would still change the key, and nothing else).
     public func allowOnly(_ names: [String]) throws {

@@ -47,7 +47,7 @@ public struct Planner {
         } catch let e as StageParameterError {
             throw fail(m, "\(parametersField).\(e.field)", e.value, e.reason)
         }
-        for f in stage.fileNames where !files.contains(f) { throw fail(m, field, "\"\(name)\"", "needs data file \"\(f)\"") }
+        for f in try stage.requiredFiles(Parameters(parameters)) where !files.contains(f) { throw fail(m, field, "\"\(name)\"", "needs data file \"\(f)\"") }
         return stage
     }
 
@@ -81,10 +81,18 @@ public struct Planner {
             model = StageSpec(label: "\(m.id)/\(row.label)/quantize", kind: kind, parameters: p, inputs: ["model": model], files: files)
         }
         if let f = row.fineTuning {
-            let files = ["data": try file(m, "\(field).fineTuning.data", f.data)]
+            var files = ["data": try file(m, "\(field).fineTuning.data", f.data)]
+            if let c = f.calibration { files["calibration"] = try file(m, "\(field).fineTuning.calibration", c) }
+            var p = f.parameters
+            var inputs = ["model": base]
+            if let q = row.quantization {
+                p["bits"] = p["bits"] ?? .int(q.bits)
+                p["groupSize"] = p["groupSize"] ?? .int(q.groupSize)
+                inputs["base"] = model
+            }
             let kind = "finetune." + f.method
-            _ = try checked(m, "\(field).fineTuning.method", parametersField: "\(field).fineTuning.parameters", kind: kind, shownAs: f.method, parameters: f.parameters, files: Array(files.keys))
-            model = StageSpec(label: "\(m.id)/\(row.label)/finetune", kind: kind, parameters: f.parameters, inputs: ["model": model], files: files)
+            _ = try checked(m, "\(field).fineTuning.method", parametersField: "\(field).fineTuning.parameters", kind: kind, shownAs: f.method, parameters: p, files: Array(files.keys))
+            model = StageSpec(label: "\(m.id)/\(row.label)/finetune", kind: kind, parameters: p, inputs: inputs, files: files)
         }
         return model
     }

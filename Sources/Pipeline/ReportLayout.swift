@@ -23,7 +23,7 @@ struct ReportLayout: Codable, Equatable {
     var profile: String
     var rows: [Row]
     var columns: [Column]
-    var paperModel: String?
+    var paperModels: [String]
     var paperNumbers: [PaperNumber]
     var claims: [ClaimSpec]
     var figureColumns: [String]
@@ -41,7 +41,7 @@ struct ReportLayout: Codable, Equatable {
         columns = m.evaluations.map {
             Column(label: $0.label, paperColumn: $0.paperColumn, metric: $0.metric, lowerIsBetter: $0.lowerIsBetter, protocolName: $0.protocolName)
         }
-        paperModel = m.paperModel
+        paperModels = m.paperModels
         paperNumbers = m.paperNumbers
         claims = m.claims
         figureColumns = m.figureColumns
@@ -81,7 +81,7 @@ struct ReportLayout: Codable, Equatable {
         case .meta: data = try e.encode([id, title, name, profile])
         case .rows: data = try e.encode(rows)
         case .columns: data = try e.encode(columns)
-        case .paper: data = try e.encode(PaperPart(model: paperModel, numbers: paperNumbers))
+        case .paper: data = try e.encode(PaperPart(models: paperModels, numbers: paperNumbers))
         case .claims: data = try e.encode(claims)
         case .figure: data = try e.encode(figureColumns)
         case .notes: data = try e.encode(notes)
@@ -90,7 +90,7 @@ struct ReportLayout: Codable, Equatable {
     }
 
     private struct PaperPart: Codable {
-        var model: String?
+        var models: [String]
         var numbers: [PaperNumber]
     }
 
@@ -110,7 +110,7 @@ struct ReportLayout: Codable, Equatable {
         rows = try part(.rows, [Row].self)
         columns = try part(.columns, [Column].self)
         let paper = try part(.paper, PaperPart.self)
-        (paperModel, paperNumbers) = (paper.model, paper.numbers)
+        (paperModels, paperNumbers) = (paper.models, paper.numbers)
         claims = try part(.claims, [ClaimSpec].self)
         figureColumns = try part(.figure, [String].self)
         notes = try part(.notes, [String].self)

@@ -8,7 +8,7 @@ public enum RunEvent: Sendable {
     case resumed(label: String, fromUnits: Int)
     case tookOver(label: String, deadPid: Int32)
     /// `etaSeconds`: the whole run's remaining time, when it can be estimated.
-    case progress(label: String, done: Int, total: Int, etaSeconds: Double?)
+    case progress(label: String, done: Int, total: Int, etaSeconds: Double?, detail: String?)
     case waiting(label: String, pid: Int32)
     case finished(label: String, seconds: Double, computed: Bool)
 }
@@ -120,12 +120,18 @@ public final class Runner {
                     try? cache.logResumed(log, from: units)
                     events(.resumed(label: st.label, fromUnits: units))
                 },
-                progress: { [events] done, total in
+                reportProgress: { [events] done, total, detail in
                     let elapsed = Date().timeIntervalSince(started)
                     let eta = done > 0 ? elapsed / Double(done) * Double(total - done) + laterSeconds : nil
-                    events(.progress(label: st.label, done: done, total: total, etaSeconds: eta))
+                    events(.progress(label: st.label, done: done, total: total, etaSeconds: eta, detail: detail))
                 })
             let output = try stage.run(context)
+            // The cache stores JSON, which has no NaN or infinity; a non-finite result is a failed stage.
+            for (name, values) in output.metrics.map({ ($0.key, [$0.value]) }) + output.series.map({ ($0.key, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+                if let bad = values.first(where: { !$0.isFinite }) {
+                    throw PipelineError.stageFailed(stage: st.label, reason: "result \(name) is \(bad)")
+                }
+            }
             let artifact = try cache.store.publish(staging)
             let seconds = Date().timeIntervalSince(started)
             try cache.commit(key: st.key, kind: st.kind, label: st.label, components: st.components, output: output,

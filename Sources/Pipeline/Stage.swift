@@ -1,4 +1,5 @@
 import Foundation
+import Methods
 
 /// One kind of pipeline step: inputs (results of upstream stages, data files) plus parameters →
 /// an output (metrics, per-item series) and optionally an artifact directory. A stage must be pure:
@@ -15,8 +16,11 @@ public protocol Stage: Sendable {
     var version: String { get }
     /// Names of the upstream results it reads (e.g. `model`); the planner checks they are wired.
     var inputNames: [String] { get }
-    /// Names of the data files it reads.
+    /// Names of the data files it always reads.
     var fileNames: [String] { get }
+    /// Names of the data files it reads with `parameters` (default: `fileNames`); checked by the
+    /// planner, so a missing one fails before anything runs.
+    func requiredFiles(_ parameters: Parameters) throws -> [String]
     /// Whether the manifest seed affects the result (only then is it part of the key, so
     /// changing the seed does not recompute deterministic stages).
     var isStochastic: Bool { get }
@@ -26,6 +30,10 @@ public protocol Stage: Sendable {
     /// Computes the result. Write the artifact (if any) into `context.artifactDirectory`; save
     /// progress through `context.checkpoint` to survive a kill.
     func run(_ context: StageContext) throws -> StageOutput
+}
+
+extension Stage {
+    public func requiredFiles(_ parameters: Parameters) throws -> [String] { fileNames }
 }
 
 /// What a stage returns (kept in the cache row; artifacts live in the artifact store).
@@ -73,8 +81,14 @@ public struct StageContext {
     public let checkpoint: CheckpointDirectory
     /// Call once when a checkpoint let the stage skip `units` of its work (logged; shown by the CLI).
     public let resumed: (Int) -> Void
-    /// `progress(done, total)` in the stage's own units.
-    public let progress: (Int, Int) -> Void
+    /// Receives `progress(done, total, detail)`.
+    let reportProgress: (Int, Int, String?) -> Void
+
+    /// Reports `done` of `total` in the stage's own units, with an optional live detail (e.g.
+    /// "loss 2.31 · 270 tokens/s") shown beside it.
+    public func progress(_ done: Int, _ total: Int, _ detail: String? = nil) {
+        reportProgress(done, total, detail)
+    }
 
     /// The upstream result `name` (the planner guarantees it is wired).
     public func input(_ name: String) throws -> StageRecord {
@@ -97,7 +111,9 @@ public struct StageRegistry: Sendable {
     }
 
     /// Every stage implemented so far; methods and tasks add one line each.
-    public static let standard = StageRegistry([LoadModelStage(), PerplexityStage(), ReportStage()])
+    public static let standard = StageRegistry(
+        [LoadModelStage(), PerplexityStage(), TaskStage(), ReportStage()]
+            + MethodRegistry.names.flatMap { [MethodStage(method: $0, training: false), MethodStage(method: $0, training: true)] })
 
     public func stage(_ kind: String) -> (any Stage)? { stages[kind] }
     public var kinds: [String] { stages.keys.sorted() }

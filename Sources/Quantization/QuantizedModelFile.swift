@@ -26,18 +26,8 @@ public enum QuantizedModelFile {
 
     /// Writes `model`; `metadata` adds keys (e.g. the source's `tokenizer.ggml.*`, calibration settings).
     public static func write(_ model: QuantizedModel, to url: URL, metadata extra: [(String, GGUFValue)] = []) throws {
-        let c = model.weights.config, o = model.options
-        var w = GGUFWriter()
-        w.set("general.architecture", .string("llama"))
-        w.set("llama.context_length", .uint32(UInt32(c.contextLength)))
-        w.set("llama.embedding_length", .uint32(UInt32(c.dim)))
-        w.set("llama.feed_forward_length", .uint32(UInt32(c.hiddenDim)))
-        w.set("llama.block_count", .uint32(UInt32(c.layerCount)))
-        w.set("llama.attention.head_count", .uint32(UInt32(c.headCount)))
-        w.set("llama.attention.head_count_kv", .uint32(UInt32(c.kvHeadCount)))
-        w.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
-        w.set("llama.rope.freq_base", .float32(c.ropeTheta))
-        w.set("qaft.rope_style", .string(c.ropeStyle.rawValue))
+        let o = model.options
+        var w = try model.weights.ggufWriter(projections: false)
         w.set("qaft.quantization.version", .uint32(UInt32(version)))
         w.set("qaft.quantization.layout", .string(layout))
         w.set("qaft.quantization.method", .string(o.method.rawValue))
@@ -55,13 +45,7 @@ public enum QuantizedModelFile {
         }
         for (k, v) in extra { w.set(k, v) }
 
-        let weights = model.weights
-        try w.addTensor("token_embd.weight", dims: [c.dim, c.vocabSize], floats: weights.tokenEmbedding.storage)
-        try w.addTensor("output_norm.weight", dims: [c.dim], floats: weights.finalNorm)
-        if let out = weights.output { try w.addTensor("output.weight", dims: [c.dim, c.vocabSize], floats: out.storage) }
         for (l, block) in model.layers.enumerated() {
-            try w.addTensor("blk.\(l).attn_norm.weight", dims: [c.dim], floats: weights.layers[l].attnNorm)
-            try w.addTensor("blk.\(l).ffn_norm.weight", dims: [c.dim], floats: weights.layers[l].ffnNorm)
             for site in BlockProjection.allCases {
                 let name = "blk.\(l).\(site.rawValue)", layer = block[site]!, p = layer.lowBit
                 try w.addTensor(name + ".qcodes", dims: [p.words.count], type: .i32, data: p.words.withUnsafeBytes { Array($0) })
@@ -89,13 +73,8 @@ public enum QuantizedModelFile {
             throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.quantization.layout",
                                                  reason: "'\(foundLayout)' is not the packing this build reads ('\(layout)')")
         }
-        var c = try f.llamaConfig()
+        let c = try f.llamaConfig()
         try c.validate(source: url.path)
-        let rope = try m.string("qaft.rope_style")
-        guard let style = RoPEStyle(rawValue: rope) else {
-            throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.rope_style", reason: "unknown style '\(rope)'")
-        }
-        c.ropeStyle = style
         let options = try readOptions(m)
         do { try options.validate(for: c) } catch let e as QuantizationError {
             throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.quantization.*", reason: e.description)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Methods
 import Models
+import Pipeline
 import Quantization
 import Tensor
 import Training
@@ -146,14 +147,7 @@ struct Finetune: ParsableCommand {
     /// `--calibration-windows` is 0.
     private func calibration(_ loaded: LoadedModel) throws -> [[Int]] {
         guard calibrationWindows > 0 else { return [] }
-        struct Row: Decodable { let text: String }
-        let lines = try String(contentsOfFile: calibrationData, encoding: .utf8).split(separator: "\n")
-        let documents = try lines.enumerated().map { i, line -> String in
-            do { return try JSONDecoder().decode(Row.self, from: Data(line.utf8)).text } catch {
-                throw ValidationError("--calibration-data \(calibrationData): line \(i + 1) is not {\"text\": ...}: \(error)")
-            }
-        }
-        return try CalibrationWindows.sample(documents: documents, tokenizer: loaded.tokenizer, count: calibrationWindows,
-                                             length: calibrationLength, seed: seed)
+        return try CalibrationText.windows(URL(fileURLWithPath: calibrationData), tokenizer: loaded.tokenizer, count: calibrationWindows,
+                                           length: calibrationLength, seed: seed)
     }
 }

@@ -1,12 +1,15 @@
 import Foundation
 
 /// Renders progress on stderr: one line rewritten in place on a terminal, plain lines otherwise
-/// (so CI logs stay readable). Commands pass `quiet` through and get nothing.
-struct Progress {
+/// (so CI logs stay readable: a line at each further 5 % of the work, at least every 30 s, and at
+/// the end). Commands pass `quiet` through and get nothing.
+final class Progress {
     let label: String
     let quiet: Bool
     let started = Date()
     private static let isTerminal = isatty(STDERR_FILENO) != 0
+    private var lastLine = Date.distantPast
+    private var lastTwentieth = -1
 
     init(_ label: String, quiet: Bool) {
         self.label = label
@@ -23,8 +26,13 @@ struct Progress {
                           Self.clock(elapsed), Self.clock(eta), extra.isEmpty ? "" : " · " + extra)
         if Self.isTerminal {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done == total ? "\n" : "")).utf8))
-        } else if done == total || done % Swift.max(1, total / 20) == 0 {
+            return
+        }
+        let twentieth = total > 0 ? done * 20 / total : 0
+        if done == total || twentieth > lastTwentieth || Date().timeIntervalSince(lastLine) >= 30 {
             FileHandle.standardError.write(Data((line + "\n").utf8))
+            lastTwentieth = twentieth
+            lastLine = Date()
         }
     }
 

@@ -60,8 +60,9 @@ final class RunRenderer {
             Progress.note("  \(label): resumed from a checkpoint after \(units) units")
         case let .tookOver(label, pid):
             Progress.note("  \(label): took over the claim of dead process \(pid)")
-        case let .progress(label, done, total, eta):
-            progress[label]?.update(done, of: total, unit: "units", extra: eta.map { "run ETA " + Progress.clock($0) } ?? "")
+        case let .progress(label, done, total, eta, detail):
+            let parts = [detail, eta.map { "run ETA " + Progress.clock($0) }].compactMap { $0 }
+            progress[label]?.update(done, of: total, unit: "units", extra: parts.joined(separator: " · "))
         case let .waiting(label, pid):
             Progress.note("  \(label): being computed by process \(pid); waiting")
         case let .finished(label, seconds, computed):

@@ -51,6 +51,42 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
     }
 
+    /// Fine-tuning, export, artifacts, task scoring and the report, on stories260K.
+    func testTinyMethodsTrainExportEvaluateAndReport() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let cache = try Cache(root: dir.appendingPathComponent("cache"))
+        let p = try plan(TinyMethods.manifest(.tiny))
+        let run = try Runner(cache: cache).run(p)
+        XCTAssertEqual(Set(run.computed), Set(p.stages.map(\.key)))
+        for st in p.stages where st.kind.hasPrefix("finetune.") {
+            let out = try XCTUnwrap(try cache.result(st.key)).output
+            let losses = try XCTUnwrap(out.series["loss"])
+            XCTAssertEqual(losses.count, 4, st.label)
+            XCTAssert(losses.allSatisfy(\.isFinite), st.label)
+            XCTAssertNotNil(out.notes["precision"], st.label)
+            // The merged integer exports compute their training forward bit for bit.
+            if ["finetune.qa-lora", "finetune.lota-qaf"].contains(st.kind) { XCTAssertEqual(out.metrics["mergeDifference"], 0, st.label) }
+        }
+        for st in p.stages where st.kind == TaskStage.kindName {
+            let out = try XCTUnwrap(try cache.result(st.key)).output
+            let acc = try XCTUnwrap(out.metrics["accuracy"])
+            XCTAssert((0...1).contains(acc), "\(st.label): \(acc)")
+            let items = try XCTUnwrap(out.series["accuracy"])
+            // 3 items per commonsense task; 1 per MMLU subject.
+            XCTAssertEqual(items.count, st.label.hasSuffix("CSQA") ? 21 : 57, st.label)
+        }
+        // The fine-tuned rows are models of their own: the LoRA row's perplexity differs from fp's.
+        let ppl = { (row: String) -> Double? in
+            try? cache.result(XCTUnwrap(p.stages.first { $0.label == "tinymethods/\(row)/ppl" }).key)?.output.metrics["perplexity"]
+        }
+        XCTAssertNotEqual(try XCTUnwrap(ppl("fp")), try XCTUnwrap(ppl("LoRA")))
+        let report = try XCTUnwrap(try cache.result(XCTUnwrap(p.reports["tinymethods"]))?.artifactURL)
+        let csv = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny.csv"), encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 6 * 3)
+        XCTAssertEqual(try Runner(cache: cache).run(p).computed, [], "a second run must compute nothing")
+        XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
+    }
+
     func testPerplexityResumesFromItsCheckpoint() throws {
         let dir = try Fixtures.temporaryDirectory()
         let cache = try Cache(root: dir.appendingPathComponent("cache"))

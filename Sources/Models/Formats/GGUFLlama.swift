@@ -2,8 +2,12 @@ import Tensor
 
 /// Reading a `llama`-architecture GGUF (llama.cpp's naming) into qaft's model types.
 extension GGUFFile {
+    /// qaft's key naming the RoPE convention of a file it wrote (llama.cpp's files have none).
+    public static let ropeStyleKey = "qaft.rope_style"
+
     /// The model shape from `llama.*` metadata; the vocabulary size comes from the embedding rows.
-    /// RoPE is interleaved because llama.cpp's converter permutes Q/K rows into adjacent pairs.
+    /// RoPE is interleaved because llama.cpp's converter permutes Q/K rows into adjacent pairs,
+    /// unless a `qaft.rope_style` key (written by qaft) says otherwise.
     public func llamaConfig() throws -> LlamaConfig {
         let arch = try required("general.architecture", "string", \.string)
         guard arch == "llama" else {
@@ -22,6 +26,13 @@ extension GGUFFile {
             throw ModelFormatError.invalidConfig(file: url.path, field: "llama.rope.dimension_count",
                                                  reason: "\(rotary) differs from the head dimension \(dim / headCount)")
         }
+        var style = RoPEStyle.interleaved
+        if let name = try optional(Self.ropeStyleKey, "string", \.string) {
+            guard let s = RoPEStyle(rawValue: name) else {
+                throw ModelFormatError.invalidConfig(file: url.path, field: Self.ropeStyleKey, reason: "unknown style '\(name)'")
+            }
+            style = s
+        }
         return LlamaConfig(
             dim: dim,
             hiddenDim: try required("llama.feed_forward_length", "integer", \.int),
@@ -32,7 +43,7 @@ extension GGUFFile {
             contextLength: try required("llama.context_length", "integer", \.int),
             ropeTheta: Float(try optional("llama.rope.freq_base", "float", \.double) ?? 10000),
             normEps: Float(try required("llama.attention.layer_norm_rms_epsilon", "float", \.double)),
-            ropeStyle: .interleaved,
+            ropeStyle: style,
             tiedEmbeddings: !contains(tensor: "output.weight"))
     }
 

@@ -3,7 +3,7 @@ import Models
 
 /// Brings a model file (and its tokenizer, for llama2.c) into the artifact store under fixed
 /// names, after checking that it loads. Downstream stages open models only through
-/// `LoadModelStage.open`, so every model they see is content-addressed and checksummed.
+/// `ModelArtifact.open`, so every model they see is content-addressed and checksummed.
 public struct LoadModelStage: Stage {
     public static let kindName = "load-model"
     public var kind: String { Self.kindName }
@@ -38,18 +38,5 @@ public struct LoadModelStage: Stage {
     /// `model.gguf`, `tokenizer.json`, …: fixed names, so the artifact digest depends on contents only.
     static func fileName(_ base: String, like source: URL) -> String {
         source.pathExtension.isEmpty ? base : base + "." + source.pathExtension
-    }
-
-    /// Opens the model a `load-model` (or any model-producing) stage stored.
-    public static func open(_ record: StageRecord) throws -> LoadedModel {
-        guard let dir = record.artifactURL else {
-            throw PipelineError.artifact(path: record.key.hex, reason: "stage \(record.kind) stored no model")
-        }
-        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-        guard let model = names.first(where: { $0 == "model" || $0.hasPrefix("model.") }) else {
-            throw PipelineError.artifact(path: dir.path, reason: "no model file in the artifact")
-        }
-        let tokenizer = names.first { $0 == "tokenizer" || $0.hasPrefix("tokenizer.") }
-        return try ModelLoader.load(dir.appendingPathComponent(model), tokenizer: tokenizer.map { dir.appendingPathComponent($0) })
     }
 }

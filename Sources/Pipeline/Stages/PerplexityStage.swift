@@ -40,7 +40,7 @@ public struct PerplexityStage: Stage {
         let window = try p.int("window"), maxWindows = try p.int("maxWindows")
         let textURL = try context.file("text")
         let text = try Self.read(textURL, format: try p.string("format"))
-        let loaded = try LoadModelStage.open(try context.input("model"))
+        let loaded = try ModelArtifact.open(try context.input("model"))
         guard window <= loaded.config.contextLength else {
             throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(loaded.config.contextLength)")
         }

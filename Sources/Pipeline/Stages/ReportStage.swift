@@ -41,9 +41,9 @@ public struct ReportStage: Stage {
                 let name = ReportLayout.inputName(row: r.label, column: c.label)
                 let out = try context.input(name).output
                 let value = out.metrics[c.metric]
-                let paper = layout.paperNumbers.first {
-                    $0.model == layout.paperModel && $0.row == r.paperRow && $0.column == c.paperColumn
-                }
+                let paper = layout.paperModels.lazy.compactMap { model in
+                    layout.paperNumbers.first { $0.model == model && $0.row == r.paperRow && $0.column == c.paperColumn }
+                }.first
                 rows.append(ResultRow(table: layout.id, profile: layout.profile, row: r.label, column: c.label, metric: c.metric,
                                       protocolName: c.protocolName, value: value, stderr: out.metrics[c.metric + "_stderr"],
                                       paperModel: paper?.model, paperValue: paper?.value, paperSource: paper?.source))

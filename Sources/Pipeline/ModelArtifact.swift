@@ -1,0 +1,63 @@
+import Foundation
+import Models
+import Quantization
+
+/// The model a stage hands downstream, as files in its artifact directory:
+///
+/// * `model.<ext>`: the model every evaluation runs — the source file for `load-model`, and for a
+///   method stage the exported model's float weights (`Llama.denseWeights`: a fully integer export
+///   stored as its dequantized values s·(q − z), which computes the same function) in a float32 GGUF;
+/// * `tokenizer.<ext>`, when the format keeps the tokenizer apart (llama2.c); a GGUF carries its own
+///   `tokenizer.ggml.*` keys, copied from the source;
+/// * `base.gguf`, for a stage that quantized the whole model: the packed `QuantizedModelFile`,
+///   which fine-tuning stages built on that row reuse instead of quantizing again.
+public enum ModelArtifact {
+    static let baseName = "base.gguf"
+
+    /// Opens the evaluated model of a model-producing stage.
+    public static func open(_ record: StageRecord) throws -> LoadedModel {
+        let dir = try directory(record)
+        let (model, tokenizer) = try files(dir)
+        return try ModelLoader.load(model, tokenizer: tokenizer)
+    }
+
+    /// The whole-model quantization stored with `record`, if any.
+    public static func quantizedBase(_ record: StageRecord) throws -> QuantizedModel? {
+        let url = try directory(record).appendingPathComponent(baseName)
+        return FileManager.default.fileExists(atPath: url.path) ? try QuantizedModelFile.read(url) : nil
+    }
+
+    /// Writes `weights` as the artifact's model, with the tokenizer of `source` (the upstream model
+    /// record) and `base`, when given, as its packed whole-model quantization.
+    static func write(_ weights: LlamaWeights, tokenizerFrom source: StageRecord, base: QuantizedModel?, into dir: URL) throws {
+        let (sourceModel, sourceTokenizer) = try files(try directory(source))
+        var tokenizerKeys: [(String, GGUFValue)] = []
+        if try ModelLoader.format(of: sourceModel) == .gguf {
+            tokenizerKeys = try GGUFFile(contentsOf: sourceModel).metadata.filter { $0.key.hasPrefix("tokenizer.") }
+                .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
+        var writer = try weights.ggufWriter()
+        for (k, v) in tokenizerKeys { writer.set(k, v) }
+        try writer.write(to: dir.appendingPathComponent("model.gguf"))
+        if let sourceTokenizer {
+            try FileManager.default.copyItem(at: sourceTokenizer, to: dir.appendingPathComponent(sourceTokenizer.lastPathComponent))
+        }
+        if let base { try QuantizedModelFile.write(base, to: dir.appendingPathComponent(baseName), metadata: tokenizerKeys) }
+    }
+
+    private static func directory(_ record: StageRecord) throws -> URL {
+        guard let dir = record.artifactURL else {
+            throw PipelineError.artifact(path: record.key.hex, reason: "stage \(record.kind) stored no model")
+        }
+        return dir
+    }
+
+    private static func files(_ dir: URL) throws -> (model: URL, tokenizer: URL?) {
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        guard let model = names.first(where: { $0 == "model" || $0.hasPrefix("model.") }) else {
+            throw PipelineError.artifact(path: dir.path, reason: "no model file in the artifact")
+        }
+        let tokenizer = names.first { $0 == "tokenizer" || $0.hasPrefix("tokenizer.") }
+        return (dir.appendingPathComponent(model), tokenizer.map { dir.appendingPathComponent($0) })
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Methods
+import Models
+import Quantization
+import Tensor
+import Training
+
+/// A registered `FineTuningMethod` as a stage: `quantize.<method>` prepares and exports without
+/// training (the post-training rows: RTN, GPTQ, OmniQuant, QEFT's PTQ part, …), `finetune.<method>`
+/// also trains on instruction data. The method's version is part of the stage version, so editing
+/// a method recomputes exactly its rows.
+///
+/// Inputs: `model` (the float model), and optionally `base`, the row's quantize stage, whose
+/// whole-model quantization the method must reuse (the run fails if the method quantizes with
+/// other options instead, so a manifest cannot pair a row's quantizer with a method that ignores it).
+/// Files: `calibration` (C4-style JSON Lines) when `calibrationWindows` > 0, `data` for training.
+///
+/// Parameters: the method options `bits`, `groupSize`, `rank`, `alpha`, `dropout`, `weakColumns`,
+/// `targets` (projection names), `extra` (a map of the method's own numbers); `calibrationWindows`
+/// and `calibrationLength`; for training `steps`, `sequenceLength` (examples are cut to it),
+/// `microBatch`, `accumulation` (sequences per step = microBatch × accumulation), `learningRate`,
+/// and optionally `warmup` (fraction, default 0.1), `weightDecay` (default: the method's),
+/// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
+/// loss before and after, default 0), `format` (`alpaca` or `gsm8k`, default alpaca).
+///
+/// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s into
+/// the stage's checkpoint directory, with the loss curve written before the trainer state, so a
+/// killed run resumes from its last checkpoint with the same curve.
+public struct MethodStage: Stage {
+    public let method: String
+    public let training: Bool
+    public var kind: String { (training ? "finetune." : "quantize.") + method }
+    public var version: String { "1+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    public var inputNames: [String] { ["model"] }
+    public var fileNames: [String] { training ? ["data"] : [] }
+    public var isStochastic: Bool { true }
+
+    public func requiredFiles(_ p: Parameters) throws -> [String] {
+        fileNames + ((try p.optionalInt("calibrationWindows") ?? 0) > 0 ? ["calibration"] : [])
+    }
+
+    static let methodParameters = ["bits", "groupSize", "rank", "alpha", "dropout", "weakColumns", "targets", "extra"]
+    static let calibrationParameters = ["calibrationWindows", "calibrationLength"]
+    static let trainingParameters = ["steps", "sequenceLength", "microBatch", "accumulation", "learningRate", "warmup",
+                                     "weightDecay", "clip", "heldOut", "format"]
+    static let checkpointSeconds: TimeInterval = 30
+
+    public init(method: String, training: Bool) {
+        self.method = method
+        self.training = training
+    }
+
+    public func check(_ p: Parameters) throws {
+        try p.allowOnly(Self.methodParameters + Self.calibrationParameters + (training ? Self.trainingParameters : []))
+        let made = try makeMethod(p)
+        if training {
+            _ = try TrainingSettings(p)
+            // A post-training method has nothing to train; say so before anything runs.
+            if made.isPostTraining {
+                throw StageParameterError(field: "method", value: method, reason: "a post-training method: use it as a quantization, not a fine-tuning")
+            }
+        }
+        _ = try p.optionalInt("calibrationWindows", in: 0...100_000)
+        _ = try p.optionalInt("calibrationLength", in: 2...1 << 20)
+    }
+
+    public func run(_ context: StageContext) throws -> StageOutput {
+        let p = context.parameters
+        let source = try context.input("model")
+        let loaded = try ModelArtifact.open(source)
+        let memo = QuantizationMemo(try context.inputs["base"].flatMap(ModelArtifact.quantizedBase).map { [$0] } ?? [])
+        let windows = try p.optionalInt("calibrationWindows", in: 0...100_000) ?? 0
+        var calibration: [[Int]] = []
+        if windows > 0 {
+            calibration = try CalibrationText.windows(try context.file("calibration"), tokenizer: loaded.tokenizer, count: windows,
+                                                      length: try p.optionalInt("calibrationLength", in: 2...1 << 20) ?? 512,
+                                                      seed: context.seed)
+        }
+        let made = try makeMethod(p)
+        let started = Date()
+        let model = try made.method.prepare(MethodContext(weights: loaded.weights, calibration: calibration, seed: context.seed,
+                                                          quantizations: memo) { done, total in
+            context.progress(done, total, "quantizing blocks")
+        })
+        if context.inputs["base"] != nil, memo.hits == 0 {
+            throw PipelineError.stageFailed(stage: context.label, reason: "\(method) does not build on the row's quantization "
+                                            + "(\(memo.models.first.map { "\($0.options.method) w\($0.options.bits) g\($0.options.groupSize)" } ?? "none")): "
+                                            + "remove the row's quantization or match it to the method's base")
+        }
+        var output = StageOutput()
+        if training {
+            output = try train(made.method, model, loaded, context)
+        }
+        let exported = try made.method.export(model)
+        output.metrics["bitsPerWeight"] = exported.bitsPerWeight
+        if let d = exported.mergeDifference { output.metrics["mergeDifference"] = Double(d) }
+        for (k, v) in exported.metrics { output.metrics[k] = v }
+        output.metrics["seconds"] = Date().timeIntervalSince(started)
+        output.notes["precision"] = exported.precision.description
+        output.notes["method"] = "\(method) \(version)"
+        // A quantize stage keeps the whole-model quantization it made, for the rows built on it.
+        let base = training || context.inputs["base"] != nil ? nil : memo.models.count == 1 ? memo.models.first : nil
+        try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, into: context.artifactDirectory)
+        context.progress(1, 1)
+        return output
+    }
+
+    private func makeMethod(_ p: Parameters) throws -> (method: any FineTuningMethod, isPostTraining: Bool) {
+        var o = MethodOptions()
+        if let v = try p.optionalInt("bits", in: 1...16) { o.bits = v }
+        if let v = try p.optionalInt("groupSize", in: 1...1 << 20) { o.groupSize = v }
+        if let v = try p.optionalInt("rank", in: 1...1 << 16) { o.rank = v }
+        if let v = try p.optionalDouble("alpha") { o.alpha = Float(v) }
+        if let v = try p.optionalDouble("dropout") { o.dropout = Float(v) }
+        if let v = try p.optionalInt("weakColumns", in: 0...1 << 20) { o.weakColumns = v }
+        if p.values["targets"] != nil {
+            let list = try p.value("targets")
+            guard let names = list.listValue?.compactMap(\.stringValue), names.count == list.listValue?.count else {
+                throw StageParameterError(field: "targets", value: list.description, reason: "expected a list of projection names")
+            }
+            o.targets = try names.map { n in
+                guard let t = Projection(rawValue: n) else {
+                    throw StageParameterError(field: "targets", value: "\"\(n)\"",
+                                              reason: "unknown projection (known: \(Projection.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return t
+            }
+        }
+        if p.values["extra"] != nil {
+            let extra = try p.value("extra")
+            guard let map = extra.mapValue else { throw StageParameterError(field: "extra", value: extra.description, reason: "expected a map of numbers") }
+            for (k, v) in map {
+                guard let d = v.doubleValue else { throw StageParameterError(field: "extra.\(k)", value: v.description, reason: "expected a number") }
+                o.extra[k] = d
+            }
+        }
+        do {
+            let m = try MethodRegistry.make(method, options: o)
+            return (m, m.isPostTraining)
+        } catch MethodError.invalidOption(let option, let value, let reason) {
+            throw StageParameterError(field: option, value: value, reason: reason)
+        }
+    }
+
+    /// The training half of a `finetune.*` stage: returns the loss curve and training numbers.
+    private func train(_ method: any FineTuningMethod, _ model: TrainableLlama, _ loaded: LoadedModel,
+                       _ context: StageContext) throws -> StageOutput {
+        let s = try TrainingSettings(context.parameters)
+        let dataURL = try context.file("data")
+        let examples = try InstructionData.load(dataURL, format: s.format)
+        let dataset = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: s.sequenceLength,
+                                             contextLength: loaded.config.contextLength, source: dataURL.path)
+        let (train, heldOut) = s.heldOut > 0 ? dataset.split(heldOut: s.heldOut, seed: context.seed) : (dataset.sequences, [])
+        var groups = method.parameterGroups(model)
+        if let wd = s.weightDecay { for i in groups.indices { groups[i].optimizer = AdamW(weightDecay: Float(wd)) } }
+        let config = TrainingConfig(
+            steps: s.steps, batchSize: s.microBatch * s.accumulation, microBatchSize: s.microBatch,
+            schedule: LearningRateSchedule(peak: Float(s.learningRate), warmupSteps: Int((s.warmup * Double(s.steps)).rounded()),
+                                           totalSteps: s.steps),
+            maxGradientNorm: s.clip > 0 ? Float(s.clip) : nil, seed: context.seed)
+        let trainer = try Trainer(model: model, groups: groups, data: train, config: config)
+        var output = StageOutput()
+        if !heldOut.isEmpty { output.metrics["heldOutLossBefore"] = try trainer.evaluate(heldOut).meanNLL }
+
+        let state = context.checkpoint.url.appendingPathComponent("trainer.ckpt")
+        var losses = try context.checkpoint.load([Float].self, as: "losses") ?? []
+        if FileManager.default.fileExists(atPath: state.path) {
+            try trainer.restore(state)
+            // The curve is saved before the trainer state, so it is never shorter than the state's step.
+            guard losses.count >= trainer.step else {
+                throw PipelineError.artifact(path: state.path, reason: "checkpoint at step \(trainer.step) but \(losses.count) losses")
+            }
+            losses.removeLast(losses.count - trainer.step)
+            context.resumed(trainer.step)
+        } else {
+            losses = []
+        }
+        let started = Date()
+        var lastSave = Date(), tokens = 0.0
+        while trainer.step < s.steps {
+            let p = try trainer.trainStep()
+            losses.append(p.loss)
+            tokens += p.tokensPerSecond * p.elapsed
+            if Date().timeIntervalSince(lastSave) >= Self.checkpointSeconds, trainer.step < s.steps {
+                try context.checkpoint.save(losses, as: "losses")
+                try trainer.save(state)
+                lastSave = Date()
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            context.progress(trainer.step, s.steps, String(format: "loss %.4f · %.0f tokens/s", p.loss, tokens / max(elapsed, 1e-9)))
+        }
+        let tail = losses.suffix(max(1, losses.count / 10))
+        output.metrics["finalLoss"] = Double(tail.reduce(0, +)) / Double(tail.count)
+        output.metrics["trainableParameters"] = Double(model.trainableParameters.reduce(0) { $0 + $1.count })
+        output.metrics["trainingSequences"] = Double(train.count)
+        output.metrics["trainSeconds"] = Date().timeIntervalSince(started)
+        output.metrics["tokensPerSecond"] = tokens / max(Date().timeIntervalSince(started), 1e-9)
+        if !heldOut.isEmpty { output.metrics["heldOutLossAfter"] = try trainer.evaluate(heldOut).meanNLL }
+        output.series["loss"] = losses.map(Double.init)
+        return output
+    }
+}
+
+/// The training parameters of a `finetune.*` stage, checked.
+struct TrainingSettings {
+    let steps, sequenceLength, microBatch, accumulation, heldOut: Int
+    let learningRate, warmup, clip: Double
+    let weightDecay: Double?
+    let format: InstructionData.Format
+
+    init(_ p: Parameters) throws {
+        steps = try p.int("steps", in: 1...10_000_000)
+        sequenceLength = try p.int("sequenceLength", in: 2...1 << 20)
+        microBatch = try p.int("microBatch", in: 1...4096)
+        accumulation = try p.int("accumulation", in: 1...1 << 20)
+        learningRate = try p.double("learningRate")
+        guard learningRate > 0, learningRate.isFinite else {
+            throw StageParameterError(field: "learningRate", value: "\(learningRate)", reason: "expected a positive number")
+        }
+        warmup = try p.optionalDouble("warmup") ?? 0.1
+        guard (0...1).contains(warmup) else { throw StageParameterError(field: "warmup", value: "\(warmup)", reason: "expected a fraction in 0...1") }
+        clip = try p.optionalDouble("clip") ?? 1
+        guard clip >= 0 else { throw StageParameterError(field: "clip", value: "\(clip)", reason: "expected ≥ 0 (0: no clipping)") }
+        weightDecay = try p.optionalDouble("weightDecay")
+        heldOut = try p.optionalInt("heldOut", in: 0...1 << 20) ?? 0
+        let f = p.values["format"] == nil ? "alpaca" : try p.string("format", oneOf: InstructionData.Format.allCases.map(\.rawValue))
+        format = InstructionData.Format(rawValue: f)!
+    }
+}
+
+extension FineTuningMethod {
+    var isPostTraining: Bool { Self.isPostTraining }
+}

@@ -1,0 +1,127 @@
+import Evaluation
+import Foundation
+import Models
+import Tensor
+
+/// lm-eval-style multiple-choice accuracy of a model on one or more tasks (`Evaluation`'s tasks,
+/// scored with shared-context reuse). One task: its reported metric (acc or acc_norm, as lm-eval
+/// reports it; for MMLU the size-weighted mean over subjects). Several tasks: the plain mean of
+/// their reported metrics (the papers' "CSQA" average of seven), with the stderr of that mean
+/// from the tasks' stderrs. The series `accuracy` holds every item's 0/1 score at its task's
+/// metric, tasks in the given order, for paired tests between rows.
+///
+/// Parameters: `tasks` (names), `shots`, `perSubtask` (0 = every item; else a seeded stratified
+/// sample of that many per subtask, e.g. per MMLU subject), `subtasks` (0 = all; else only that
+/// many subtasks, drawn with `subsetSeed`: 5-shot MMLU's cost is its 57 subject prefixes, so the
+/// quick profile scores fewer subjects rather than fewer questions), `subsetSeed`, `maxLength` (lm-eval's
+/// max_length, default 2048). File `checksums`: the data folder's SHA256SUMS; the tasks read their
+/// files from its folder and verify them against it, so the key covers the data's contents.
+/// Each finished task is checkpointed; a killed run resumes at the next task.
+public struct TaskStage: Stage {
+    public static let kindName = "evaluate-tasks"
+    public var kind: String { Self.kindName }
+    public var version: String { "1" }
+    public var inputNames: [String] { ["model"] }
+    public var fileNames: [String] { ["checksums"] }
+    public var isStochastic: Bool { false }
+
+    public init() {}
+
+    public func check(_ p: Parameters) throws {
+        try p.allowOnly(["tasks", "shots", "perSubtask", "subtasks", "subsetSeed", "maxLength"])
+        _ = try p.optionalInt("subtasks", in: 0...1 << 20)
+        _ = try tasks(p)
+        _ = try p.optionalInt("perSubtask", in: 0...1 << 30)
+        _ = try p.optionalInt("subsetSeed", in: 0...Int.max)
+        _ = try p.optionalInt("maxLength", in: 2...1 << 20)
+    }
+
+    private func tasks(_ p: Parameters) throws -> [any MultipleChoiceTask] {
+        let shots = try p.optionalInt("shots", in: 0...100) ?? 0
+        let list = try p.value("tasks")
+        guard let names = list.listValue?.compactMap(\.stringValue), !names.isEmpty, names.count == list.listValue?.count else {
+            throw StageParameterError(field: "tasks", value: list.description, reason: "expected a non-empty list of task names")
+        }
+        return try names.map { name in
+            do { return try TaskRegistry.task(named: name, numFewShot: shots) } catch {
+                throw StageParameterError(field: "tasks", value: "\"\(name)\"", reason: "unknown task (known: \(TaskRegistry.names.joined(separator: ", ")))")
+            }
+        }
+    }
+
+    public func run(_ context: StageContext) throws -> StageOutput {
+        let p = context.parameters
+        let tasks = try tasks(p)
+        let perSubtask = try p.optionalInt("perSubtask", in: 0...1 << 30) ?? 0
+        let seed = UInt64(try p.optionalInt("subsetSeed", in: 0...Int.max) ?? 1234)
+        let data = try DataDirectory(root: try context.file("checksums").deletingLastPathComponent())
+        let selections: [ItemSelection] = tasks.map { perSubtask > 0 ? .subset(Subset(task: $0, perSubtask: perSubtask, seed: seed)) : .all }
+        let subtasks = try p.optionalInt("subtasks", in: 0...1 << 20) ?? 0
+        let documents = try zip(tasks, selections).map { task, items in
+            Self.keep(subtasks, of: try items.select(from: task.documents(from: data), task: task.name), seed: seed)
+        }
+        let total = documents.reduce(0) { $0 + $1.count }
+
+        let loaded = try ModelArtifact.open(try context.input("model"))
+        let model = Llama(loaded.weights)
+        var runs = try context.checkpoint.load([TaskRun].self, as: "tasks") ?? []
+        if !runs.isEmpty { context.resumed(runs.count) }
+        var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
+        for i in runs.count..<tasks.count {
+            let scorer = ModelScorer(model: model, maxLength: try p.optionalInt("maxLength", in: 2...1 << 20) ?? 2048)
+            let before = done
+            let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault)) { d, _ in
+                context.progress(before + d, total, tasks[i].name)
+            }
+            let records = try evaluator.score(documents[i], scorer: scorer)
+            runs.append(Evaluator.aggregate(tasks[i], items: records, groups: try tasks[i].groups(from: data),
+                                            config: RunConfig(model: "stage \(context.key.hex.prefix(12))", addBOS: evaluator.encoder.addBOS,
+                                                              items: selections[i])))
+            done += documents[i].count
+            if i + 1 < tasks.count { try context.checkpoint.save(runs, as: "tasks") }
+        }
+
+        var out = StageOutput()
+        var values: [Double] = [], variances: [Double] = [], items: [Double] = []
+        for run in runs {
+            let v = try run.reportedValue()
+            let scores = run.samples.map { $0.value(run.reportedMetric) }
+            // lm-eval pools subtask stderrs; a subtask of one item has none, so the items' own
+            // sample stderr stands in (subsets of one question per MMLU subject).
+            var se = run.headline?.metrics[run.reportedMetric]?.stderr ?? .nan
+            if !se.isFinite { se = Self.sampleStderr(scores) }
+            out.metrics[run.task + "." + run.reportedMetric.rawValue] = v
+            out.metrics[run.task + "." + run.reportedMetric.rawValue + "_stderr"] = se
+            out.metrics[run.task + ".items"] = Double(run.samples.count)
+            values.append(v)
+            variances.append(se * se)
+            items += scores
+        }
+        let n = Double(values.count)
+        out.metrics["accuracy"] = values.reduce(0, +) / n
+        out.metrics["accuracy_stderr"] = variances.reduce(0, +).squareRoot() / n
+        out.metrics["items"] = Double(items.count)
+        out.series["accuracy"] = items
+        out.notes["selection"] = selections.map(\.canonical).joined(separator: "; ")
+        return out
+    }
+
+    /// Standard error of the mean of `x` (sample variance); 0 for fewer than two values.
+    static func sampleStderr(_ x: [Double]) -> Double {
+        guard x.count > 1 else { return 0 }
+        let n = Double(x.count), mean = x.reduce(0, +) / n
+        return (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1) / n).squareRoot()
+    }
+
+    /// The documents of `count` subtasks drawn with `seed` (all when `count` is 0 or too large).
+    static func keep(_ count: Int, of documents: [TaskDocument], seed: UInt64) -> [TaskDocument] {
+        var names = Array(Set(documents.map(\.subtask))).sorted()
+        guard count > 0, count < names.count else { return documents }
+        var random = SeededRandom(seed: seed)
+        for i in 0..<count {
+            names.swapAt(i, i + Int(random.next() % UInt64(names.count - i)))
+        }
+        let kept = Set(names.prefix(count))
+        return documents.filter { kept.contains($0.subtask) }
+    }
+}
