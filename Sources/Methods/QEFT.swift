@@ -12,17 +12,23 @@ import Training
 /// weak blocks in float next to the packed codes, so it is labelled "b&16" (`DeployedPrecision.mixed`);
 /// qeft.md gives no label of its own, and its bits per weight (≈ b + 32/g + 16·k/in) count them.
 ///
-/// Options: `bits`, `groupSize`, `weakColumns` (k ≥ 1). Needs `MethodContext.calibration`.
+/// Options: `bits`, `groupSize`, `weakColumns` (k ≥ 1); `extra["minMaxGrid"] = 1` replaces OWQ's
+/// L2.4 range search (GPTQ's group grids and the trial quantizer scoring o/down weak columns) by
+/// plain min-max ranges: a fast profile, not the paper's grid (the search is most of the
+/// quantization time, ~11 min for SmolLM2 at w4 on 2 cores); the global weak set, the fold and WCT
+/// are unchanged. Needs `MethodContext.calibration`.
 /// Training recipe (qeft.md §2, §6): `trainingConfig` — constant rate, no warm-up, clip 0.3,
 /// weight decay 0, rate `learningRate(weakColumns:)`.
 public final class QEFT: FineTuningMethod {
     public static let name = "qeft"
     public static let version = "1"
     public let options: MethodOptions
+    /// Min-max group ranges instead of the L2.4 search (`extra["minMaxGrid"]`).
+    public let minMaxGrid: Bool
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
-        _ = try ExtraOptions(options.extra, method: Self.name, allowed: [])
+        minMaxGrid = try ExtraOptions(options.extra, method: Self.name, allowed: ["minMaxGrid"]).flag("minMaxGrid")
         guard options.weakColumns >= 1 else {
             throw MethodError.invalidOption(option: "weakColumns", value: "\(options.weakColumns)",
                                             reason: "QEFT tunes k ≥ 1 weak columns per layer")
@@ -45,7 +51,9 @@ public final class QEFT: FineTuningMethod {
     public var quantizedModel: QuantizedModel? { base }
 
     public func prepare(_ context: MethodContext) throws -> TrainableLlama {
-        let q = try quantizeModel(context, options.modelQuantization(.qeft), method: Self.name)
+        var quantization = options.modelQuantization(.qeft)
+        if minMaxGrid { quantization.rangeSearch = .minMax }
+        let q = try quantizeModel(context, quantization, method: Self.name)
         base = q
         return try TrainableLlama(q.weights) { site, dense in
             guard case .mixed(let m) = q.layers[site.layer][site.blockProjection] else { return FrozenLinear(dense) }

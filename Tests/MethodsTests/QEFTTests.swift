@@ -51,10 +51,11 @@ final class QEFTTests: XCTestCase {
     /// The reordered training-form model (tail weak columns, o_proj gathered) computes the same
     /// logits as the quantized model mapped back to the original coordinates; the packed export
     /// matches the training form; the deployed size is b + 32/g + 16·k/in bits per weight.
+    /// Min-max group grids (`minMaxGrid`): the fold does not depend on how group ranges are found,
+    /// and OWQ's L2.4 search made this test take 11 minutes.
     func testFoldedModelEqualsUnfolded() throws {
-        throw XCTSkip("unconfirmed (issue 7): never completed on the loaded session machine; run it before enabling")
         let m = try PTQData.smol.get()
-        let method = try QEFT(options: MethodOptions(bits: 4, groupSize: 64, weakColumns: 16))
+        let method = try QEFT(options: MethodOptions(bits: 4, groupSize: 64, weakColumns: 16, extra: ["minMaxGrid": 1]))
         let model = try method.prepare(MethodContext(weights: m.weights, calibration: try PTQData.calibration(m, count: 4, length: 256)))
         let q = try XCTUnwrap(method.quantizedModel)
         let r = try XCTUnwrap(q.reordering)
@@ -76,34 +77,38 @@ final class QEFTTests: XCTestCase {
     }
 
     /// QEFT w3 g64 k16: a short Weak Column Tuning run on Alpaca lowers the WikiText-2 perplexity of
-    /// the deployed model below GPTQ's at the same bits.
+    /// the deployed model, which stays below GPTQ's at the same bits (first 6 windows of 512 tokens).
+    /// Scaled for time: both quantize with 32 C4-sample windows of 128 tokens (many short windows
+    /// suit GPTQ here better than a few long ones: see `PTQMethodsTests.testGPTQBeatsRTNOnWikiText2`),
+    /// QEFT with min-max group grids instead of the L2.4 search, 8 WCT steps of 4 sequences.
     func testSmolLM2WeakColumnTuningRecoversPerplexity() throws {
-        throw XCTSkip("unconfirmed (issue 7): never completed on the loaded session machine; run it before enabling")
         let m = try PTQData.smol.get()
-        let context = MethodContext(weights: m.weights, calibration: try PTQData.calibration(m, count: 16, length: 512))
+        let context = MethodContext(weights: m.weights, calibration: try PTQData.calibration(m, count: 32, length: 128))
+        let windows = 6
         var started = Date()
         let gptq = try GPTQMethod(options: MethodOptions(bits: 3, groupSize: 64))
-        let gptqPPL = try PTQData.wikiText2Perplexity(try gptq.export(try gptq.prepare(context)).model, m, windows: 20)
+        let gptqPPL = try PTQData.wikiText2Perplexity(try gptq.export(try gptq.prepare(context)).model, m, windows: windows)
         print(String(format: "GPTQ w3 g64: WikiText-2 ppl %.3f (%.0f s)", gptqPPL, Date().timeIntervalSince(started)))
 
         started = Date()
-        let qeft = try QEFT(options: MethodOptions(bits: 3, groupSize: 64, weakColumns: 16))
+        let qeft = try QEFT(options: MethodOptions(bits: 3, groupSize: 64, weakColumns: 16, extra: ["minMaxGrid": 1]))
         let model = try qeft.prepare(context)
-        let before = try PTQData.wikiText2Perplexity(try qeft.export(model).model, m, windows: 20)
+        let before = try PTQData.wikiText2Perplexity(try qeft.export(model).model, m, windows: windows)
         print(String(format: "QEFT w3 g64 k16 before tuning: ppl %.3f (%.0f s)", before, Date().timeIntervalSince(started)))
 
         let examples = try InstructionData.load(Fixtures.url("Experiments/Data/alpaca/alpaca_en_demo.json"), format: .alpaca)
         let data = try InstructionDataset(Array(examples.prefix(200)), tokenizer: m.tokenizer, maxLength: 256,
                                           contextLength: m.config.contextLength, source: "alpaca_en_demo.json")
-        let steps = 15
+        let steps = 8
         let trainer = try Trainer(model: model, groups: qeft.parameterGroups(model), data: data.sequences,
                                   config: QEFT.trainingConfig(steps: steps, batchSize: 4, microBatchSize: 4, learningRate: 1e-4, seed: 1))
         started = Date()
         try trainer.run()
         let exported = try qeft.export(model)
-        let after = try PTQData.wikiText2Perplexity(exported.model, m, windows: 20)
+        let after = try PTQData.wikiText2Perplexity(exported.model, m, windows: windows)
         print(String(format: "QEFT after %d WCT steps (%.0f s): ppl %.3f; %.3f bits/weight; GPTQ %.3f",
                      steps, Date().timeIntervalSince(started), after, exported.bitsPerWeight, gptqPPL))
+        XCTAssertLessThan(after, before, "Weak Column Tuning did not lower the perplexity")
         XCTAssertLessThan(after, gptqPPL)
     }
 }
