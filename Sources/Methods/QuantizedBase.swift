@@ -45,17 +45,9 @@ struct QuantizedBase {
     init(_ model: QuantizedModel) {
         var layers: [LinearSite: QuantizedMatrix] = [:]
         for (l, block) in model.layers.enumerated() {
-            for (site, layer) in block {
-                let projection: Projection = switch site {
-                case .q: .q
-                case .k: .k
-                case .v: .v
-                case .o: .o
-                case .gate: .gate
-                case .up: .up
-                case .down: .down
-                }
-                layers[LinearSite(layer: l, projection: projection)] = layer.lowBit.unpacked()
+            for p in Projection.allCases {
+                let site = LinearSite(layer: l, projection: p)
+                layers[site] = block[site.blockProjection]!.lowBit.unpacked()
             }
         }
         self.layers = layers

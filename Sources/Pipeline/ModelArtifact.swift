@@ -32,15 +32,22 @@ public enum ModelArtifact {
     static func write(_ weights: LlamaWeights, tokenizerFrom source: StageRecord, base: QuantizedModel?, into dir: URL) throws {
         let (sourceModel, sourceTokenizer) = try files(try directory(source))
         var tokenizerKeys: [(String, GGUFValue)] = []
-        if try ModelLoader.format(of: sourceModel) == .gguf {
+        var tokenizerFile = sourceTokenizer
+        switch try ModelLoader.format(of: sourceModel) {
+        case .gguf:
             tokenizerKeys = try GGUFFile(contentsOf: sourceModel).metadata.filter { $0.key.hasPrefix("tokenizer.") }
                 .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        case .huggingFace:
+            // The folder's tokenizer.json travels beside the float GGUF.
+            tokenizerFile = tokenizerFile ?? sourceModel.appendingPathComponent(HuggingFaceLlama.tokenizerFile)
+        case .llama2c:
+            break
         }
         var writer = try weights.ggufWriter()
         for (k, v) in tokenizerKeys { writer.set(k, v) }
         try writer.write(to: dir.appendingPathComponent("model.gguf"))
-        if let sourceTokenizer {
-            try FileManager.default.copyItem(at: sourceTokenizer, to: dir.appendingPathComponent(sourceTokenizer.lastPathComponent))
+        if let tokenizerFile {
+            try FileManager.default.copyItem(at: tokenizerFile, to: dir.appendingPathComponent(LoadModelStage.fileName("tokenizer", like: tokenizerFile)))
         }
         if let base { try QuantizedModelFile.write(base, to: dir.appendingPathComponent(baseName), metadata: tokenizerKeys) }
     }

@@ -127,7 +127,8 @@ public final class Runner {
                 })
             let output = try stage.run(context)
             // The cache stores JSON, which has no NaN or infinity; a non-finite result is a failed stage.
-            for (name, values) in output.metrics.map({ ($0.key, [$0.value]) }) + output.series.map({ ($0.key, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
+            let results = output.metrics.map { ($0.key, [$0.value]) } + output.series.map { ($0.key, $0.value) }
+            for (name, values) in results.sorted(by: { $0.0 < $1.0 }) {
                 if let bad = values.first(where: { !$0.isFinite }) {
                     throw PipelineError.stageFailed(stage: st.label, reason: "result \(name) is \(bad)")
                 }

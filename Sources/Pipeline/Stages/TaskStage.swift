@@ -67,8 +67,9 @@ public struct TaskStage: Stage {
         var runs = try context.checkpoint.load([TaskRun].self, as: "tasks") ?? []
         if !runs.isEmpty { context.resumed(runs.count) }
         var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
+        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? 2048
         for i in runs.count..<tasks.count {
-            let scorer = ModelScorer(model: model, maxLength: try p.optionalInt("maxLength", in: 2...1 << 20) ?? 2048)
+            let scorer = ModelScorer(model: model, maxLength: maxLength)
             let before = done
             let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault)) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
