@@ -35,7 +35,10 @@ public enum QuantizedModelFile {
         w.set("qaft.quantization.group_size", .uint32(UInt32(o.groupSize)))
         w.set("qaft.quantization.weak_columns", .uint32(UInt32(o.weakColumns)))
         w.set("qaft.quantization.act_order", .bool(o.actOrder))
-        w.set("qaft.quantization.range_search", .string(try String(decoding: JSONEncoder().encode(o.rangeSearch), as: UTF8.self)))
+        // Sorted keys: the same quantization always writes the same bytes (artifacts are content-addressed).
+        let json = JSONEncoder()
+        json.outputFormatting = .sortedKeys
+        w.set("qaft.quantization.range_search", .string(try String(decoding: json.encode(o.rangeSearch), as: UTF8.self)))
         w.set("qaft.quantization.percent_damp", .float64(o.percentDamp))
         if let r = model.reordering {
             w.set("qaft.quantization.residual_order", .array(r.residual.map { .uint32(UInt32($0)) }))

@@ -32,20 +32,4 @@ enum VectorOps {
         for i in 0..<16 { r[i] = Float(u[i]) }
         return r
     }
-
-    /// max(bits, floor) on non-negative float bit patterns (which order like the floats).
-    @inline(__always)
-    static func clampBits(_ u: U, _ floor: UInt32) -> U {
-        var r = u
-        for i in 0..<16 { r[i] = Swift.max(u[i], floor) }
-        return r
-    }
-
-    /// 1 where v > threshold, else 0.
-    @inline(__always)
-    static func step(_ v: V, _ threshold: Float) -> V {
-        var r = V()
-        for i in 0..<16 { r[i] = v[i] > threshold ? 1 : 0 }
-        return r
-    }
 }
