@@ -10,14 +10,16 @@ import Pipeline
 ///   width 172 is divisible by 4 but not by 16 (so no packed quantize stage runs in this profile).
 /// - `default`: SmolLM2-135M, group 64 (576 = 9·64; its weights already lie on a 4-bit group-32
 ///   grid, see spec/models.md). WikiText-2 perplexity over the first 8 windows of 512 tokens
-///   (4,096 tokens ≈ 7 s per model). Fine-tuning: 8 sequences of ≤ 256 tokens per step
-///   (micro-batch 4 × 2 accumulation, ≈ 1.6 k tokens), 16 steps for QAT-based methods and 32
-///   for PTQ-based ones (L4Q §2's 0.5 : 1 epoch ratio) ≈ 26 k / 51 k tokens ≈ 2–3 minutes per row.
-///   Tasks: a seeded stratified 30 items per commonsense task (210) and 1 question per MMLU
-///   subject (57; 5-shot: 3 questions in each of 19 seeded subjects, since each subject costs its
-///   few-shot prefix) — enough to exercise every protocol and rank gross differences, not to resolve
-///   1-point gaps (the paired tests say which gaps are significant). Calibration: 32 C4 windows of
-///   512 tokens. A 4-bit table of 15 rows: ≈ 50 minutes cold.
+///   (4,096 tokens ≈ 7 s per model). Fine-tuning: 8 Alpaca examples (≈ 1.25 k tokens) per step
+///   (micro-batch 4 × 2 accumulation, ≤ 256 tokens each), 10 steps for QAT-based methods and 20
+///   for PTQ-based ones (L4Q §2's 0.5 : 1 ratio), i.e. 80 / 160 of the 999 examples ≈ 8 % / 16 %
+///   of an epoch: ≈ 12 k / 25 k tokens ≈ 1.5–2 minutes per row at 240 (LoRA) / 140 (QAT)
+///   tokens/s. Tasks: a seeded stratified 30 items per commonsense task (210) and 1 question per
+///   MMLU subject (57; 5-shot: 3 questions in each of 12 seeded subjects, since each subject
+///   costs its few-shot prefix) — enough to exercise every protocol and rank gross differences,
+///   not to resolve 1-point gaps (the paired tests say which gaps are significant): ≈ 85 s of
+///   evaluation per row. Calibration: 32 C4 windows of 512 tokens. A 4-bit table of 15 rows:
+///   ≈ 20 min fine-tuning + 21 min evaluation + 7 min quantization (GPTQ, OmniQuant, QEFT) cold.
 /// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
 ///   budgets (1 epoch of the 999 Alpaca-GPT4 examples for PTQ-based PEFT, 0.5 for QAT-based, 16
 ///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps), 128 calibration windows of 2048. Hours.
@@ -70,8 +72,8 @@ public struct Base: Sendable {
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 512, perplexityMaxWindows: 8, calibrationWindows: 32, calibrationLength: 512,
-                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 16, commonsenseItems: 30, mmluItems: 1,
-                        mmluFewShotSubjects: 19)
+                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, commonsenseItems: 30, mmluItems: 1,
+                        mmluFewShotSubjects: 12)
         case .full:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",

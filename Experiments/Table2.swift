@@ -35,7 +35,7 @@ public enum Table2 {
             RowSpec("RTN w\(b)", quantization: base.quantization("rtn", bits: b)),
             RowSpec("GPTQ w\(b)", paperRow: "GPTQ", quantization: gptq),
             RowSpec("OmniQuant w\(b)", paperRow: "OmniQ",
-                    quantization: base.quantization("omniquant", bits: b, parameters: ["extra": ["epochs": profile == .full ? 20 : 2]])),
+                    quantization: base.quantization("omniquant", bits: b, parameters: ["extra": ["epochs": profile == .full ? 20 : 1]])),
         ]
         // NF4 exists only at 4 bits; the papers' "QLoRA*" re-run uses the uniform grid at any width.
         if b == 4 { rows.append(tuned("QLoRA (NF4)", nil, "qlora", ptq: true, lr: 5e-4, lora)) }
