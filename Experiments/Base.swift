@@ -138,6 +138,21 @@ public struct Base: Sendable {
                          calibration: calibrationText)
     }
 
+    /// Decode steps timed per model in the speed figures (after a 64-token prompt, batch 1).
+    public var decodeSteps: Int { profile == .tiny ? 8 : 64 }
+
+    /// `row` with its deployed model's decode speed measured by the stage that makes the model (the
+    /// fine-tuning if any, else the quantization): `decodeTokensPerSecond` for the speed figures.
+    public func measuringDecode(_ row: RowSpec) -> RowSpec {
+        var r = row
+        if r.fineTuning != nil {
+            r.fineTuning!.parameters["decodeSteps"] = .int(decodeSteps)
+        } else if r.quantization != nil {
+            r.quantization!.parameters["decodeSteps"] = .int(decodeSteps)
+        }
+        return r
+    }
+
     /// A fine-tuning of the row's model by `method` with the shared budget plus `parameters`.
     public func fineTuning(_ method: String, ptq: Bool, learningRate: Double, _ parameters: [String: Value]) -> FineTuningSpec {
         FineTuningSpec(method, data: fineTuningData,

@@ -5,10 +5,13 @@ public enum Catalog {
     /// How to add a target: write `Experiments/<Name>.swift` with a `manifest(_ profile:)` function
     /// and add one line here.
     public static let targets: [String: @Sendable (Profile) -> Manifest] = [
-        "tinytable": TinyTable.manifest,
-        "tinymethods": TinyMethods.manifest,
-        "table2": Table2.manifest,
-        "table3": Table3.manifest,
+        "tinytable": { TinyTable.manifest($0) },
+        "tinymethods": { TinyMethods.manifest($0) },
+        "table2": { Table2.manifest($0) },
+        "table3": { Table3.manifest($0) },
+        "lota-table1": { LotaTable1.manifest($0) },
+        "qeft-figure1": { QeftFigure1.manifest($0) },
+        "l4q-figure1": { L4QFigure1.manifest($0) },
     ]
 
     public static var names: [String] { targets.keys.sorted() }

@@ -20,37 +20,8 @@ public enum Table2 {
 
     static func manifest(bits b: Int, id: String, _ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let ptqSteps = 2 * base.steps
-        let lora: [String: Value] = ["rank": 4, "alpha": 8]
-        let quantized: [String: Value] = ["bits": .int(b), "groupSize": .int(base.groupSize)]
-        let gptq = base.quantization("gptq", bits: b)
-        func tuned(_ label: String, _ paper: String?, _ method: String, ptq: Bool, lr: Double, _ p: [String: Value],
-                   on quantization: QuantizationSpec? = nil) -> RowSpec {
-            RowSpec(label, paperRow: paper, quantization: quantization,
-                    fineTuning: base.fineTuning(method, ptq: ptq, learningRate: lr, p))
-        }
-        var rows = [
-            RowSpec("fp", paperRow: "Pre-trained"),
-            tuned("LoRA (fp)", "LoRA", "lora", ptq: true, lr: 5e-4, lora),
-            RowSpec("RTN w\(b)", quantization: base.quantization("rtn", bits: b)),
-            RowSpec("GPTQ w\(b)", paperRow: "GPTQ", quantization: gptq),
-            RowSpec("OmniQuant w\(b)", paperRow: "OmniQ",
-                    quantization: base.quantization("omniquant", bits: b, parameters: ["extra": ["epochs": profile == .full ? 20 : 1]])),
-        ]
-        // NF4 exists only at 4 bits; the papers' "QLoRA*" re-run uses the uniform grid at any width.
-        if b == 4 { rows.append(tuned("QLoRA (NF4)", nil, "qlora", ptq: true, lr: 5e-4, lora)) }
-        rows += [
-            tuned("QLoRA* w\(b)", "QLoRA*", "qlora-uniform", ptq: true, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
-            tuned("LoftQ* w\(b)", "LoftQ*", "loftq", ptq: true, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
-            tuned("QA-LoRA w\(b)", "QA-LoRA", "qa-lora", ptq: true, lr: 5e-4, ["rank": 8, "alpha": 16], on: gptq),
-            tuned("GPTQ+LoRA w\(b)", "GPTQ+LoRA", "gptq-lora", ptq: true, lr: 5e-4, lora, on: gptq),
-            tuned("LoTA-QAF w\(b)", "LoTA-QAF", "lota-qaf", ptq: true, lr: 5e-4,
-                  ["rank": 16, "alpha": 16, "clip": 0, "extra": ["omega": 12, "steps": .int(ptqSteps)]], on: gptq),
-            tuned("QEFT w\(b)", nil, "qeft", ptq: true, lr: 1e-4, quantized.merging(["weakColumns": 16]) { a, _ in a }),
-            tuned("PEQA w\(b)", nil, "peqa", ptq: false, lr: 1e-4, quantized),
-            tuned("QAT-LoRA w\(b)", "QAT-LoRA", "qat-lora", ptq: false, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
-            tuned("L4Q w\(b)", "L4Q", "l4q", ptq: false, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
-        ]
+        var rows = [RowSpec("fp", paperRow: "Pre-trained")] + rows(bits: b, profile)
+        if b != 4 { rows.removeAll { $0.label == "QLoRA (NF4)" } }
         let ppl = base.perplexity("WikiText-2 ppl")
         let claims = [("QAT-LoRA", "L4Q §4.1"), ("QA-LoRA", "L4Q §4.1"), ("QLoRA*", "L4Q §4.1"), ("GPTQ", "L4Q §4.1")].map { other, source in
             ClaimSpec("l4q-vs-\(other.lowercased().filter(\.isLetter))-w\(b)", "at \(b) bits L4Q ends better than \(other)",
@@ -69,6 +40,41 @@ public enum Table2 {
             notes: ["Paper numbers are accuracies (%) of LLaMA-1 7B (L4Q) or, where L4Q has no such row, Llama-3.1-8B (LoTA-QAF, MMLU 5-shot after Alpaca); compare orderings, not values.",
                     "Not testable here: absolute accuracies of 7B–70B models, A100 memory and speed.",
                     "Evaluated models are the exported ones (merged integer models stored as their dequantized weights; \"&16\" rows with their fp path)."])
+    }
+
+    /// Every method row at `b` bits, in the table's order, labelled "<method> w<b>" (the fp LoRA
+    /// and NF4 QLoRA rows have no width). Other manifests pick rows from here, so equal rows share
+    /// their cached stages (keys hash parameters, never labels).
+    static func rows(bits b: Int, _ profile: Profile) -> [RowSpec] {
+        let base = Base.settings(profile)
+        let ptqSteps = 2 * base.steps
+        let lora: [String: Value] = ["rank": 4, "alpha": 8]
+        let quantized: [String: Value] = ["bits": .int(b), "groupSize": .int(base.groupSize)]
+        let gptq = base.quantization("gptq", bits: b)
+        func tuned(_ label: String, _ paper: String?, _ method: String, ptq: Bool, lr: Double, _ p: [String: Value],
+                   on quantization: QuantizationSpec? = nil) -> RowSpec {
+            RowSpec(label, paperRow: paper, quantization: quantization,
+                    fineTuning: base.fineTuning(method, ptq: ptq, learningRate: lr, p))
+        }
+        return [
+            tuned("LoRA (fp)", "LoRA", "lora", ptq: true, lr: 5e-4, lora),
+            RowSpec("RTN w\(b)", quantization: base.quantization("rtn", bits: b)),
+            RowSpec("GPTQ w\(b)", paperRow: "GPTQ", quantization: gptq),
+            RowSpec("OmniQuant w\(b)", paperRow: "OmniQ",
+                    quantization: base.quantization("omniquant", bits: b, parameters: ["extra": ["epochs": profile == .full ? 20 : 1]])),
+            // NF4 exists only at 4 bits; the papers' "QLoRA*" re-run uses the uniform grid at any width.
+            tuned("QLoRA (NF4)", nil, "qlora", ptq: true, lr: 5e-4, lora),
+            tuned("QLoRA* w\(b)", "QLoRA*", "qlora-uniform", ptq: true, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
+            tuned("LoftQ* w\(b)", "LoftQ*", "loftq", ptq: true, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
+            tuned("QA-LoRA w\(b)", "QA-LoRA", "qa-lora", ptq: true, lr: 5e-4, ["rank": 8, "alpha": 16], on: gptq),
+            tuned("GPTQ+LoRA w\(b)", "GPTQ+LoRA", "gptq-lora", ptq: true, lr: 5e-4, lora, on: gptq),
+            tuned("LoTA-QAF w\(b)", "LoTA-QAF", "lota-qaf", ptq: true, lr: 5e-4,
+                  ["rank": 16, "alpha": 16, "clip": 0, "extra": ["omega": 12, "steps": .int(ptqSteps)]], on: gptq),
+            tuned("QEFT w\(b)", nil, "qeft", ptq: true, lr: 1e-4, quantized.merging(["weakColumns": 16]) { a, _ in a }),
+            tuned("PEQA w\(b)", nil, "peqa", ptq: false, lr: 1e-4, quantized),
+            tuned("QAT-LoRA w\(b)", "QAT-LoRA", "qat-lora", ptq: false, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
+            tuned("L4Q w\(b)", "L4Q", "l4q", ptq: false, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
+        ]
     }
 
     /// L4Q's method columns, in its order.

@@ -14,9 +14,9 @@ import Training
 ///
 /// Options: `bits`, `groupSize`, `weakColumns` (k ≥ 1); `extra["minMaxGrid"] = 1` replaces OWQ's
 /// L2.4 range search (GPTQ's group grids and the trial quantizer scoring o/down weak columns) by
-/// plain min-max ranges: a fast profile, not the paper's grid (the search is most of the
-/// quantization time, ~11 min for SmolLM2 at w4 on 2 cores); the global weak set, the fold and WCT
-/// are unchanged. Needs `MethodContext.calibration`.
+/// plain min-max ranges: a fast variant, not the paper's grid (the search is about half of the
+/// quantization time, ≈ 80 s of ≈ 200 s for SmolLM2 at w4 on 2 cores); the global weak set, the
+/// fold and WCT are unchanged. Needs `MethodContext.calibration`.
 /// Training recipe (qeft.md §2, §6): `trainingConfig` — constant rate, no warm-up, clip 0.3,
 /// weight decay 0, rate `learningRate(weakColumns:)`.
 public final class QEFT: FineTuningMethod {

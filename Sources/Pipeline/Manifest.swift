@@ -146,6 +146,42 @@ public struct ClaimSpec: Sendable, Codable, Equatable {
     }
 }
 
+/// A scatter of the rows over two measurements with their Pareto front (QEFT's Figure 1 pair,
+/// L4Q's Figure 1): one point per row that has both numbers.
+public struct ScatterSpec: Sendable, Codable, Equatable {
+    /// A number of a row: an evaluation column's metric (by the column's label), or a metric of
+    /// the stage that made the row's model (e.g. `decodeTokensPerSecond`, `trainSeconds`).
+    public enum Measure: Sendable, Codable, Equatable {
+        case column(String)
+        case model(String)
+    }
+
+    public struct Axis: Sendable, Codable, Equatable {
+        public var measure: Measure
+        public var label: String
+        public var higherIsBetter: Bool
+
+        public init(_ measure: Measure, label: String, higherIsBetter: Bool) {
+            self.measure = measure
+            self.label = label
+            self.higherIsBetter = higherIsBetter
+        }
+    }
+
+    /// File-name suffix of the figure and its CSV.
+    public var name: String
+    public var title: String
+    public var x: Axis
+    public var y: Axis
+
+    public init(_ name: String, title: String, x: Axis, y: Axis) {
+        self.name = name
+        self.title = title
+        self.x = x
+        self.y = y
+    }
+}
+
 /// One table or figure to reproduce: rows × evaluation columns, the paper's numbers for the same
 /// cells, the claims to check, and what to plot. Built per profile by a function in `Experiments/`.
 public struct Manifest: Sendable {
@@ -166,12 +202,14 @@ public struct Manifest: Sendable {
     public var claims: [ClaimSpec]
     /// Evaluation columns drawn in the figure (bars per row).
     public var figureColumns: [String]
+    /// Scatter figures with their Pareto fronts.
+    public var scatters: [ScatterSpec]
     /// Sentences for the summary (what is scaled down, what is not testable).
     public var notes: [String]
 
     public init(id: String, title: String, source: String = #fileID, profile: Profile, seed: UInt64, model: ModelSource,
                 rows: [RowSpec], evaluations: [EvaluationSpec], paperModels: [String] = [], paperNumbers: [PaperNumber] = [],
-                claims: [ClaimSpec] = [], figureColumns: [String] = [], notes: [String] = []) {
+                claims: [ClaimSpec] = [], figureColumns: [String] = [], scatters: [ScatterSpec] = [], notes: [String] = []) {
         self.id = id
         self.title = title
         self.source = source
@@ -184,6 +222,7 @@ public struct Manifest: Sendable {
         self.paperNumbers = paperNumbers
         self.claims = claims
         self.figureColumns = figureColumns
+        self.scatters = scatters
         self.notes = notes
     }
 

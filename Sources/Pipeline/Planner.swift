@@ -116,6 +116,7 @@ public struct Planner {
         var cells: [String: StageSpec] = [:]
         for i in m.rows.indices {
             let model = try rowSpec(m, i, base: base)
+            if m.rows[i].fineTuning != nil || m.rows[i].quantization != nil { cells[ReportLayout.modelInputName(row: m.rows[i].label)] = model }
             for (e, files) in evaluations {
                 cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = StageSpec(
                     label: "\(m.id)/\(m.rows[i].label)/\(e.label)", kind: e.kind, parameters: e.parameters,

@@ -27,9 +27,13 @@ struct ReportLayout: Codable, Equatable {
     var paperNumbers: [PaperNumber]
     var claims: [ClaimSpec]
     var figureColumns: [String]
+    var scatters: [ScatterSpec]
     var notes: [String]
 
     static func inputName(row: String, column: String) -> String { "cell:\(row)|\(column)" }
+    /// The report's input holding the stage that made a quantized or fine-tuned row's model (its
+    /// loss curve, decode speed, training time).
+    static func modelInputName(row: String) -> String { "model:\(row)" }
 
     /// Checks that claims and the figure name existing cells.
     init(_ m: Manifest) throws {
@@ -45,6 +49,7 @@ struct ReportLayout: Codable, Equatable {
         paperNumbers = m.paperNumbers
         claims = m.claims
         figureColumns = m.figureColumns
+        scatters = m.scatters
         notes = m.notes
         let rowLabels = Set(rows.map(\.label)), columnLabels = Set(columns.map(\.label))
         func bad(_ field: String, _ value: String, _ reason: String) -> PipelineError {
@@ -63,9 +68,14 @@ struct ReportLayout: Codable, Equatable {
         for (i, f) in figureColumns.enumerated() where !columnLabels.contains(f) {
             throw bad("figureColumns[\(i)]", f, "no such evaluation")
         }
+        for (i, s) in scatters.enumerated() {
+            for (axis, a) in [("x", s.x), ("y", s.y)] {
+                if case .column(let c) = a.measure, !columnLabels.contains(c) { throw bad("scatters[\(i)].\(axis)", c, "no such evaluation") }
+            }
+        }
     }
 
-    private enum Part: String, CaseIterable { case meta, rows, columns, paper, claims, figure, notes }
+    private enum Part: String, CaseIterable { case meta, rows, columns, paper, claims, figure, scatter, notes }
 
     func parameters() throws -> [String: Value] {
         var p: [String: Value] = [:]
@@ -84,6 +94,7 @@ struct ReportLayout: Codable, Equatable {
         case .paper: data = try e.encode(PaperPart(models: paperModels, numbers: paperNumbers))
         case .claims: data = try e.encode(claims)
         case .figure: data = try e.encode(figureColumns)
+        case .scatter: data = try e.encode(scatters)
         case .notes: data = try e.encode(notes)
         }
         return String(decoding: data, as: UTF8.self)
@@ -113,6 +124,7 @@ struct ReportLayout: Codable, Equatable {
         (paperModels, paperNumbers) = (paper.models, paper.numbers)
         claims = try part(.claims, [ClaimSpec].self)
         figureColumns = try part(.figure, [String].self)
+        scatters = try part(.scatter, [ScatterSpec].self)
         notes = try part(.notes, [String].self)
     }
 }

@@ -34,6 +34,15 @@ public enum CSVTable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Per-step training curves in long form: one line per (row, step).
+    public static func curves(table: String, profile: String, metric: String, _ curves: [(row: String, values: [Double])]) -> String {
+        var lines = [line(["table", "profile", "row", "step", metric])]
+        for c in curves {
+            for (i, v) in c.values.enumerated() { lines.append(line([table, profile, c.row, String(i + 1), number(v)])) }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     static func ordered(_ xs: [String]) -> [String] {
         var seen = Set<String>()
         return xs.filter { seen.insert($0).inserted }

@@ -22,14 +22,18 @@ public enum Checkpoint {
         public var cursor: DataCursor
         public var random: SeededRandom
         public var tensors: [Entry]
+        /// Fingerprint of the run that wrote it (training settings and data; see
+        /// `Trainer.fingerprint`), so a checkpoint is never resumed into a different run.
+        public var run: String?
     }
 
     /// A named run of floats to save from, or restore into.
     public typealias Tensor = (name: String, buffer: FloatBuffer, count: Int)
 
-    public static func write(_ url: URL, step: Int, cursor: DataCursor, random: SeededRandom, tensors: [Tensor]) throws {
+    public static func write(_ url: URL, step: Int, cursor: DataCursor, random: SeededRandom, tensors: [Tensor],
+                             run: String? = nil) throws {
         let header = Header(step: step, cursor: cursor, random: random,
-                            tensors: tensors.map { Header.Entry(name: $0.name, count: $0.count) })
+                            tensors: tensors.map { Header.Entry(name: $0.name, count: $0.count) }, run: run)
         let json = try JSONEncoder().encode(header)
         var out = Data(magic)
         append(&out, version)
@@ -51,8 +55,9 @@ public enum Checkpoint {
     }
 
     /// Reads `url`, checks it, and copies each tensor into the buffer of the same name, which must
-    /// exist in `tensors` with the same count (and vice versa). Returns the header.
-    public static func read(_ url: URL, into tensors: [Tensor]) throws -> Header {
+    /// exist in `tensors` with the same count (and vice versa). With `expectingRun`, a checkpoint
+    /// that records a different run fingerprint is refused. Returns the header.
+    public static func read(_ url: URL, into tensors: [Tensor], expectingRun: String? = nil) throws -> Header {
         let file = url.path
         guard let data = FileManager.default.contents(atPath: file) else { throw TrainingError.dataFileNotFound(file: file) }
         func corrupt(_ why: String) -> TrainingError { .checkpointCorrupt(file: file, reason: why) }
@@ -68,6 +73,10 @@ public enum Checkpoint {
             header = try JSONDecoder().decode(Header.self, from: data.subdata(in: 16..<(16 + headerLength)))
         } catch {
             throw corrupt("unreadable header: \(error)")
+        }
+        if let expected = expectingRun, let run = header.run, run != expected {
+            throw TrainingError.checkpointMismatch(
+                file: file, reason: "written by a different run (training settings or data changed: fingerprint \(run), this run \(expected))")
         }
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let saved = Set(header.tensors.map(\.name))

@@ -69,6 +69,23 @@ public final class Trainer {
         self.config = config
         random = SeededRandom(seed: config.seed)
         order = DataOrder(count: data.count, seed: config.seed)
+        fingerprint = try Self.fingerprint(config, data)
+    }
+
+    /// FNV-1a of the training settings (canonical JSON) and of every sequence's tokens and
+    /// response start: what a checkpoint must have been trained on to be resumed here.
+    public let fingerprint: String
+
+    private static func fingerprint(_ config: TrainingConfig, _ data: [TrainingSequence]) throws -> String {
+        let json = JSONEncoder()
+        json.outputFormatting = .sortedKeys
+        var bytes = try json.encode(config)
+        for s in data {
+            for v in [s.tokens.count, s.responseStart] + s.tokens {
+                withUnsafeBytes(of: Int64(v).littleEndian) { bytes.append(contentsOf: $0) }
+            }
+        }
+        return String(Checkpoint.fnv1a(bytes), radix: 16)
     }
 
     /// One group with every trainable parameter of `model` under AdamW.
@@ -169,12 +186,13 @@ public final class Trainer {
 
     /// Writes parameters, optimizer state, step, generator and data cursor to `url` atomically.
     public func save(_ url: URL) throws {
-        try Checkpoint.write(url, step: step, cursor: cursor, random: random, tensors: checkpointTensors)
+        try Checkpoint.write(url, step: step, cursor: cursor, random: random, tensors: checkpointTensors, run: fingerprint)
     }
 
-    /// Restores a checkpoint written by `save` from a run with the same parameters and optimizers.
+    /// Restores a checkpoint written by `save` from a run with the same parameters, optimizers,
+    /// training settings and data (a checkpoint of another run is refused, nothing is changed).
     public func restore(_ url: URL) throws {
-        let h = try Checkpoint.read(url, into: checkpointTensors)
+        let h = try Checkpoint.read(url, into: checkpointTensors, expectingRun: fingerprint)
         step = h.step
         cursor = h.cursor
         random = h.random

@@ -42,14 +42,7 @@ extension Bench {
 
         let quantized = try ModelQuantizer.quantize(weights, options: .init(method: .rtn, bits: 4, groupSize: 64), calibration: nil)
         let prompt = (0..<16).map { _ in Int(rng.next() % UInt64(weights.config.vocabSize)) }
-        let steps = 64
-        func decodeRate(_ model: Llama) throws -> Double {
-            let total = try median { _ = try Generator(model: model).generate(prompt: prompt, maxNewTokens: steps) }
-            let prefill = try median {
-                _ = try model.forward(TokenBatch(prompt), cache: KVCache(config: model.config, slots: 1, capacity: 16), logits: .lastOfEachSequence)
-            }
-            return Double(steps) / (total - prefill)
-        }
+        func decodeRate(_ model: Llama) throws -> Double { try DecodeSpeed.tokensPerSecond(model, prompt: prompt, repeats: repeats) }
         let fpRate = try decodeRate(Llama(weights)), qRate = try decodeRate(quantized.llama())
         print(String(format: "  whole-model decode, batch 1: fp32 %.1f tokens/s, RTN w4 g64 (%.2f bits/weight) %.1f tokens/s: %.2f×",
                      fpRate, quantized.bitsPerWeight, qRate, qRate / fpRate))

@@ -135,7 +135,7 @@ struct Finetune: ParsableCommand {
                           + "\(n) trainable parameters, \(steps) steps of \(batchSize)")
         }
         if !held.isEmpty { print(String(format: "held-out loss before: %.4f", try trainer.evaluate(held).meanNLL)) }
-        let progress = Progress("finetune", quiet: modelOptions.quiet)
+        let progress = Progress("finetune", quiet: modelOptions.quiet, resumedAt: trainer.step)
         try trainer.run(checkpoint: url, checkpointEvery: checkpointEvery) { p in
             progress.update(p.step, of: p.totalSteps, unit: "steps", extra: String(
                 format: "loss %.4f · lr %.2e · %.0f tokens/s", p.loss, p.learningRate, p.tokensPerSecond))

@@ -10,17 +10,21 @@ final class Progress {
     private static let isTerminal = isatty(STDERR_FILENO) != 0
     private var lastLine = Date.distantPast
     private var lastTwentieth = -1
+    /// Units already done when this process started (a resumed run): the rate and ETA count only
+    /// the units done since.
+    var resumedAt = 0
 
-    init(_ label: String, quiet: Bool) {
+    init(_ label: String, quiet: Bool, resumedAt: Int = 0) {
         self.label = label
         self.quiet = quiet
+        self.resumedAt = resumedAt
     }
 
     /// Reports `done` of `total` units; `extra` is appended (e.g. a running loss).
     func update(_ done: Int, of total: Int, unit: String, extra: String = "") {
         if quiet { return }
         let elapsed = Date().timeIntervalSince(started)
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rate = elapsed > 0 ? Double(max(done - resumedAt, 0)) / elapsed : 0
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let line = String(format: "%@ %d/%d %@ · %.1f %@/s · %@ elapsed · ETA %@%@", label, done, total, unit, rate, unit,
                           Self.clock(elapsed), Self.clock(eta), extra.isEmpty ? "" : " · " + extra)

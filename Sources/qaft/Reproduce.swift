@@ -58,6 +58,7 @@ final class RunRenderer {
             progress[label] = Progress("  " + label, quiet: false)
         case let .resumed(label, units):
             Progress.note("  \(label): resumed from a checkpoint after \(units) units")
+            progress[label]?.resumedAt = units
         case let .tookOver(label, pid):
             Progress.note("  \(label): took over the claim of dead process \(pid)")
         case let .progress(label, done, total, eta, detail):

@@ -52,7 +52,7 @@ final class QEFTTests: XCTestCase {
     /// logits as the quantized model mapped back to the original coordinates; the packed export
     /// matches the training form; the deployed size is b + 32/g + 16·k/in bits per weight.
     /// Min-max group grids (`minMaxGrid`): the fold does not depend on how group ranges are found,
-    /// and OWQ's L2.4 search made this test take 11 minutes.
+    /// and OWQ's L2.4 search would add ≈ 80 s to this test.
     func testFoldedModelEqualsUnfolded() throws {
         let m = try PTQData.smol.get()
         let method = try QEFT(options: MethodOptions(bits: 4, groupSize: 64, weakColumns: 16, extra: ["minMaxGrid": 1]))

@@ -83,6 +83,20 @@ final class EndToEndTests: XCTestCase {
         let report = try XCTUnwrap(try cache.result(XCTUnwrap(p.reports["tinymethods"]))?.artifactURL)
         let csv = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny.csv"), encoding: .utf8)
         XCTAssertEqual(csv.split(separator: "\n").count, 1 + 6 * 3)
+        // Every fine-tuned row's loss curve, as CSV (one line per step) and as a rendered line chart.
+        let tuned = p.stages.filter { $0.kind.hasPrefix("finetune.") }
+        let curves = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny-loss.csv"), encoding: .utf8)
+        XCTAssertEqual(curves.split(separator: "\n").count, 1 + 4 * tuned.count)
+        let firstLoss = try XCTUnwrap(try cache.result(XCTUnwrap(tuned.first).key)?.output.series["loss"]?.first)
+        XCTAssert(curves.contains(",1,\(firstLoss)\n"), curves)
+        let lossPNG = try Data(contentsOf: report.appendingPathComponent("Figures/tinymethods-tiny-loss.png"))
+        XCTAssertEqual(Array(lossPNG.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        // The Pareto scatter: one point per row with a model stage (the fp row has none), speeds measured.
+        let scatter = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny-perplexity-vs-speed.csv"), encoding: .utf8)
+        XCTAssertEqual(scatter.split(separator: "\n").count, 1 + tuned.count, scatter)
+        for st in tuned { XCTAssertGreaterThan(try XCTUnwrap(try cache.result(st.key)?.output.metrics["decodeTokensPerSecond"]), 0, st.label) }
+        let scatterPNG = try Data(contentsOf: report.appendingPathComponent("Figures/tinymethods-tiny-perplexity-vs-speed.png"))
+        XCTAssertEqual(Array(scatterPNG.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         XCTAssertEqual(try Runner(cache: cache).run(p).computed, [], "a second run must compute nothing")
         XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
     }

@@ -23,6 +23,20 @@ final class ReportsTests: XCTestCase {
         ])
     }
 
+    func testParetoFrontFollowsEachAxisDirection() {
+        let points = [ParetoScatter.Point(name: "fast, poor", x: 100, y: 50), .init(name: "slow, good", x: 20, y: 10),
+                      .init(name: "dominated", x: 50, y: 60), .init(name: "middle", x: 60, y: 30), .init(name: "tie", x: 60, y: 30)]
+        // x: higher is better (speed); y: lower is better (perplexity).
+        let s = ParetoScatter(title: "t", xLabel: "speed", yLabel: "ppl", xHigherIsBetter: true, yHigherIsBetter: false, points: points)
+        XCTAssertEqual(s.front, [true, true, false, true, true])
+        let flipped = ParetoScatter(title: "t", xLabel: "speed", yLabel: "acc", xHigherIsBetter: true, yHigherIsBetter: true, points: points)
+        XCTAssertEqual(flipped.front, [true, false, true, false, false])
+        XCTAssertEqual(s.csv().split(separator: "\n").first, "row,speed,ppl,pareto_front")
+        XCTAssert(s.csv().contains("\"fast, poor\",100.0,50.0,1\n"), s.csv())
+        let script = s.script(terminal: "png", output: "f.png")
+        XCTAssert(script.contains("$front << EOD\n20.0 10.0\n60.0 30.0\n60.0 30.0\n100.0 50.0\nEOD"), script)
+    }
+
     func testSeriesOfNestedItemSizesArePairedBySpan() throws {
         // 64-token items: 9 of them; 256-token items: 2. Each long item pairs with the mean of 4 short ones.
         let short = (0..<9).map(Double.init), long = [10.0, 20.0]

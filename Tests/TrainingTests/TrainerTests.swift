@@ -100,6 +100,18 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try Self.trainer(wider).restore(url)) { e in
             guard case .checkpointMismatch? = e as? TrainingError else { return XCTFail("\(e)") }
         }
+        // Same parameters, another run: a changed learning rate, or other data.
+        var faster = Self.config
+        faster.schedule = LearningRateSchedule(peak: 4e-3, warmupSteps: 2, totalSteps: 6)
+        let m = Self.model(seed: 1)
+        let otherData = try Trainer(model: m, groups: Trainer.adamWGroup(m), data: Array(Self.stories.dropFirst()), config: Self.config)
+        for foreign in [try Self.trainer(Self.model(seed: 1), config: faster), otherData] {
+            XCTAssertThrowsError(try foreign.restore(url)) { e in
+                guard case .checkpointMismatch(_, let why)? = e as? TrainingError else { return XCTFail("\(e)") }
+                XCTAssertTrue(why.contains("different run"), why)
+            }
+            XCTAssertEqual(foreign.step, 0)
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".a.ckpt.partial").path))
     }
 

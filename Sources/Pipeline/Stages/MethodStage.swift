@@ -21,7 +21,11 @@ import Training
 /// `microBatch`, `accumulation` (sequences per step = microBatch × accumulation), `learningRate`,
 /// and optionally `warmup` (fraction, default 0.1), `weightDecay` (default: the method's),
 /// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
-/// loss before and after, default 0), `format` (`alpaca` or `gsm8k`, default alpaca).
+/// loss before and after, default 0), `format` (`alpaca` or `gsm8k`, default alpaca); and
+/// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
+/// model in its deployed form (`ExportedModel.packForDecoding`) after a 64-token prompt, as
+/// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
+/// alone (stages run one at a time).
 ///
 /// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s into
 /// the stage's checkpoint directory, with the loss curve written before the trainer state, so a
@@ -41,6 +45,7 @@ public struct MethodStage: Stage {
 
     static let methodParameters = ["bits", "groupSize", "rank", "alpha", "dropout", "weakColumns", "targets", "extra"]
     static let calibrationParameters = ["calibrationWindows", "calibrationLength"]
+    static let measurementParameters = ["decodeSteps"]
     static let trainingParameters = ["steps", "sequenceLength", "microBatch", "accumulation", "learningRate", "warmup",
                                      "weightDecay", "clip", "heldOut", "format"]
     static let checkpointSeconds: TimeInterval = 30
@@ -51,7 +56,9 @@ public struct MethodStage: Stage {
     }
 
     public func check(_ p: Parameters) throws {
-        try p.allowOnly(Self.methodParameters + Self.calibrationParameters + (training ? Self.trainingParameters : []))
+        try p.allowOnly(Self.methodParameters + Self.calibrationParameters + Self.measurementParameters
+                        + (training ? Self.trainingParameters : []))
+        _ = try p.optionalInt("decodeSteps", in: 0...4096)
         let made = try makeMethod(p)
         if training {
             _ = try TrainingSettings(p)
@@ -101,6 +108,12 @@ public struct MethodStage: Stage {
         // A quantize stage keeps the whole-model quantization it made, for the rows built on it.
         let base = training || context.inputs["base"] != nil ? nil : memo.models.count == 1 ? memo.models.first : nil
         try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, into: context.artifactDirectory)
+        if let steps = try p.optionalInt("decodeSteps", in: 0...4096), steps > 0 {
+            exported.packForDecoding()
+            let vocabulary = exported.model.config.vocabSize
+            let prompt = (0..<64).map { 1 + $0 * 97 % (vocabulary - 1) }
+            output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps)
+        }
         context.progress(1, 1)
         return output
     }

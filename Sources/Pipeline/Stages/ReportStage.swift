@@ -4,12 +4,14 @@ import Reports
 
 /// Gathers every cell of a manifest into the report files: long and wide CSV and the Markdown
 /// summary under `Results/`, the gnuplot script and its PNG under `Figures/` (all inside the
-/// artifact; `qaft reproduce` copies them into the repository). Claims are judged with a paired
+/// artifact; `qaft reproduce` copies them into the repository), plus every fine-tuned row's
+/// training loss per step (`<name>-loss.csv` and its line chart, L4Q Figure 5's view) and each
+/// scatter with its Pareto front (`<name>-<scatter>.csv` and figure). Claims are judged with a paired
 /// bootstrap over the cells' per-item series, seeded by the manifest seed.
 public struct ReportStage: Stage {
     public static let kindName = "report"
     public var kind: String { Self.kindName }
-    public var version: String { "1" }
+    public var version: String { "2" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
@@ -68,10 +70,43 @@ public struct ReportStage: Stage {
         try MarkdownSummary.render(title: layout.title, profile: layout.profile, notes: layout.notes, rows: rows, claims: outcomes)
             .write(to: results.appendingPathComponent(layout.name + ".md"), atomically: false, encoding: .utf8)
         if !layout.figureColumns.isEmpty { try figure(layout, rows).render(name: layout.name, in: figures) }
+        let curves = layout.rows.compactMap { r -> (row: String, values: [Double])? in
+            guard let loss = context.inputs[ReportLayout.modelInputName(row: r.label)]?.output.series["loss"], !loss.isEmpty else { return nil }
+            return (r.label, loss)
+        }
+        if !curves.isEmpty {
+            try CSVTable.curves(table: layout.id, profile: layout.profile, metric: "loss", curves)
+                .write(to: results.appendingPathComponent(layout.name + "-loss.csv"), atomically: false, encoding: .utf8)
+            try GnuplotLines(title: "Training loss: \(layout.title) (\(layout.profile) profile)", xLabel: "optimizer step",
+                             yLabel: "training loss (mean NLL per response token)",
+                             series: curves.map { .init(name: $0.row, x: $0.values.indices.map { Double($0 + 1) }, y: $0.values) })
+                .render(name: layout.name + "-loss", in: figures)
+        }
+        for scatter in layout.scatters {
+            let figure = self.scatter(scatter, layout, rows, context)
+            try figure.csv().write(to: results.appendingPathComponent("\(layout.name)-\(scatter.name).csv"), atomically: false, encoding: .utf8)
+            try figure.render(name: "\(layout.name)-\(scatter.name)", in: figures)
+        }
         context.progress(1, 1)
         var metrics: [String: Double] = [:]
         for o in outcomes { metrics["claim." + o.claim.id] = o.verdict == .holds ? 1 : 0 }
         return StageOutput(metrics: metrics, notes: Dictionary(uniqueKeysWithValues: outcomes.map { ("claim." + $0.claim.id, $0.verdict.rawValue) }))
+    }
+
+    /// The rows with both measurements of `spec`, as a Pareto scatter.
+    private func scatter(_ spec: ScatterSpec, _ layout: ReportLayout, _ rows: [ResultRow], _ context: StageContext) -> ParetoScatter {
+        func value(_ m: ScatterSpec.Measure, _ row: String) -> Double? {
+            switch m {
+            case .column(let c): return rows.first { $0.row == row && $0.column == c }?.value
+            case .model(let metric): return context.inputs[ReportLayout.modelInputName(row: row)]?.output.metrics[metric]
+            }
+        }
+        let points = layout.rows.compactMap { r -> ParetoScatter.Point? in
+            guard let x = value(spec.x.measure, r.label), let y = value(spec.y.measure, r.label), x.isFinite, y.isFinite else { return nil }
+            return .init(name: r.label, x: x, y: y)
+        }
+        return ParetoScatter(title: "\(spec.title) (\(layout.profile) profile)", xLabel: spec.x.label, yLabel: spec.y.label,
+                             xHigherIsBetter: spec.x.higherIsBetter, yHigherIsBetter: spec.y.higherIsBetter, points: points)
     }
 
     private func figure(_ layout: ReportLayout, _ rows: [ResultRow]) -> GnuplotFigure {
