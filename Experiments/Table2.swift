@@ -29,7 +29,7 @@ public enum Table2 {
         } + [("QA-LoRA", "LoTA-QAF Table 1"), ("GPTQ", "LoTA-QAF Table 1")].map { other, source in
             ClaimSpec("lota-vs-\(other.lowercased().filter(\.isLetter))-w\(b)", "at \(b) bits merged LoTA-QAF recovers more than \(other)",
                       source: source, better: .init("LoTA-QAF w\(b)", ppl.label), worse: .init("\(other) w\(b)", ppl.label))
-        } + [ClaimSpec("qeft-vs-gptq-w\(b)", "at \(b) bits QEFT (k = 16 tuned fp columns) beats GPTQ", source: "QEFT Table 3",
+        } + [ClaimSpec("qeft-vs-gptq-w\(b)", "at \(b) bits QEFT (k = 16 tuned fp columns) beats GPTQ", source: "spec/qeft.md §6, C4",
                        better: .init("QEFT w\(b)", ppl.label), worse: .init("GPTQ w\(b)", ppl.label))]
         return Manifest(
             id: id, title: "\(b)-bit quantization-aware fine-tuning of SmolLM2-135M (L4Q Table \(b == 4 ? 2 : 3), LoTA-QAF Table 1)",

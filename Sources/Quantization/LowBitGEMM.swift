@@ -25,6 +25,24 @@ extension PackedWeights {
     }
 }
 
+extension PackedWeights {
+    /// dX[n×cols] = dY[n×rows] · W, or dX += … with `accumulate`: the input gradient through a
+    /// frozen packed layer, from the same dequantized tiles as `gemm` (one pass-sized temporary).
+    public func gemmTransposed(_ dy: UnsafePointer<Float>, lddy: Int, n: Int,
+                               _ dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool) {
+        let pass = tilesPerPass(), ld = pass * BitPacking.tileRows
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols * ld) { scratch in
+            for t0 in stride(from: 0, to: tiles, by: pass) {
+                let t1 = min(t0 + pass, tiles), r0 = t0 * BitPacking.tileRows
+                dequantizeTransposed(tiles: t0..<t1, into: scratch.baseAddress!, ld: ld)
+                // The tile pass holds Wᵀ for rows r0..<r1 as (cols × ld): dX += dY[:, r0..<r1] · (Wᵀ)ᵀ.
+                BLAS.gemm(transB: true, m: n, n: cols, k: min(rows, t1 * BitPacking.tileRows) - r0, a: dy + r0, lda: lddy,
+                          b: scratch.baseAddress!, ldb: ld, beta: accumulate || t0 > 0 ? 1 : 0, c: dx, ldc: lddx)
+            }
+        }
+    }
+}
+
 extension MixedPrecisionWeights {
     /// Y[n×rows] = X[n×cols] · Wᵀ: the low-bit product over the stored non-weak columns plus one
     /// small dense GEMM for the k weak columns (QEFT's prefill path).

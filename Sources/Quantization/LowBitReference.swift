@@ -25,6 +25,22 @@ public enum LowBitReference {
         return y
     }
 
+    /// dX = dY W (dY is n × rows, row-major): the input gradient through packed weights.
+    public static func gemmTransposed(_ w: PackedWeights, _ dy: Matrix) -> Matrix {
+        var dx = Matrix(zeros: dy.rows, w.cols)
+        for i in 0..<dy.rows {
+            for c in 0..<w.cols {
+                var acc = 0.0
+                for r in 0..<w.rows {
+                    let g = r * w.groupCount + c / w.groupSize
+                    acc += Double(w.scales[g] * (Float(w.code(row: r, col: c)) - w.zeros[g])) * Double(dy[i, r])
+                }
+                dx[i, c] = Float(acc)
+            }
+        }
+        return dx
+    }
+
     /// y = W x for the mixed layout: the low-bit part on the gathered non-weak inputs plus the weak
     /// block on the weak ones.
     public static func gemv(_ w: MixedPrecisionWeights, _ x: [Float]) -> [Float] {

@@ -1,9 +1,10 @@
 import Models
 import Tensor
 
-/// A packed low-bit projection in the forward pass: the fused dequantizing GEMV for one row
-/// (decode), dequantize-then-sgemm for more (prefill).
-public final class QuantizedLinear: LinearOperator {
+/// A packed low-bit projection: the fused dequantizing GEMV for one row (decode),
+/// dequantize-then-sgemm for more (prefill), and the input gradient for training through it as a
+/// frozen base.
+public final class QuantizedLinear: InputGradientLinear {
     public let weights: PackedWeights
     public var inFeatures: Int { weights.cols }
     public var outFeatures: Int { weights.rows }
@@ -16,6 +17,10 @@ public final class QuantizedLinear: LinearOperator {
         } else {
             weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
         }
+    }
+
+    public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        weights.gemmTransposed(dy, lddy: outFeatures, n: rows, dx, lddx: inFeatures, accumulate: accumulate)
     }
 }
 

@@ -38,7 +38,10 @@ public struct GnuplotLines: GnuplotScript, Sendable {
             for (x, y) in zip(sr.x, sr.y) where x.isFinite && y.isFinite { s += "\(x) \(y)\n" }
             s += "EOD\n"
         }
-        let plots = series.indices.map { j in "$s\(j) using 1:2 with linespoints pt 7 ps 0.5 title \(quoted(series[j].name))" }
+        // gnuplot cycles 8 colours: the point type and, past 8 lines, the dash type tell lines apart.
+        let plots = series.indices.map { j in
+            "$s\(j) using 1:2 with linespoints lc \(j % 8 + 1) pt \(j % 13 + 1) dt \(j / 8 + 1) ps 0.8 title \(quoted(series[j].name))"
+        }
         s += "plot " + plots.joined(separator: ", \\\n     ") + "\n"
         return s
     }

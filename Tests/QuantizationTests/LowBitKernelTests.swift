@@ -49,6 +49,25 @@ final class LowBitKernelTests: XCTestCase {
         }
     }
 
+    /// The input gradient through a frozen packed layer, overwriting and accumulating.
+    func testTransposedGEMMMatchesReference() throws {
+        for bits in [2, 3, 4, 8] {
+            for (rows, cols) in shapes {
+                let w = try packed(rows: rows, cols: cols, bits: bits, groupSize: 16, seed: UInt64(rows + 3 * bits))
+                let n = 5
+                let dy = TestData.gaussian(n, rows, seed: 9)
+                let reference = LowBitReference.gemmTransposed(w, dy).storage
+                var dx = [Float](repeating: 7, count: n * cols)
+                QuantizedLinear(w).applyTransposed(dy.storage, rows: n, into: &dx, accumulate: false)
+                assertClose(dx, reference, "dx w\(bits) \(rows)×\(cols)")
+                let base = TestData.gaussian(n, cols, seed: 10).storage
+                var summed = base
+                w.gemmTransposed(dy.storage, lddy: rows, n: n, &summed, lddx: cols, accumulate: true)
+                assertClose(zip(summed, base).map { $0 - $1 }, reference, "dx += w\(bits) \(rows)×\(cols)")
+            }
+        }
+    }
+
     func testMixedPrecisionKernelsMatchReference() throws {
         for (rows, cols) in [(576, 576), (1536, 576), (576, 1536)] {
             let k = 16

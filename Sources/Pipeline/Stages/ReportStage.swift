@@ -77,7 +77,7 @@ public struct ReportStage: Stage {
         if !curves.isEmpty {
             try CSVTable.curves(table: layout.id, profile: layout.profile, metric: "loss", curves)
                 .write(to: results.appendingPathComponent(layout.name + "-loss.csv"), atomically: false, encoding: .utf8)
-            try GnuplotLines(title: "Training loss: \(layout.title) (\(layout.profile) profile)", xLabel: "optimizer step",
+            try GnuplotLines(title: "Training loss per step, \(layout.id) (\(layout.profile) profile)", xLabel: "optimizer step",
                              yLabel: "training loss (mean NLL per response token)",
                              series: curves.map { .init(name: $0.row, x: $0.values.indices.map { Double($0 + 1) }, y: $0.values) })
                 .render(name: layout.name + "-loss", in: figures)
