@@ -28,7 +28,7 @@ public final class Cache {
             config.journalMode = .wal
             config.busyMode = .timeout(60)
             config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            db = try DatabaseQueue(path: path, configuration: config)
+            db = try Self.open(path, config)
             try db.inTransaction { db in
                 try db.execute(sql: """
                     CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL,
@@ -44,6 +44,20 @@ public final class Cache {
             }
         } catch let e as DatabaseError {
             throw PipelineError.cache(path: path, reason: e.description)
+        }
+    }
+
+    /// Two processes creating the same cache race to switch it to WAL, which SQLite reports as
+    /// SQLITE_BUSY at once (the busy timeout does not cover it): the loser waits and opens again.
+    private static func open(_ path: String, _ config: Configuration) throws -> DatabaseQueue {
+        var attempts = 0
+        while true {
+            do {
+                return try DatabaseQueue(path: path, configuration: config)
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && attempts < 200 {
+                attempts += 1
+                usleep(50_000)
+            }
         }
     }
 
