@@ -1,22 +1,13 @@
 import Foundation
+import Tensor
 
 /// Batch-1 decode speed with the KV cache: the tokens per second a user sees after the prompt (the
 /// speed axis of QEFT's and L4Q's Figure 1, measured on this machine). The prompt's prefill is timed
 /// on its own and subtracted; both are medians of `repeats` runs after one warm-up run.
 public enum DecodeSpeed {
     public static func tokensPerSecond(_ model: Llama, prompt: [Int], steps: Int = 64, repeats: Int = 3) throws -> Double {
-        func median(_ body: () throws -> Void) rethrows -> Double {
-            try body()
-            var times: [Double] = []
-            for _ in 0..<max(repeats, 1) {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try body()
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-            }
-            return times.sorted()[times.count / 2]
-        }
-        let total = try median { _ = try Generator(model: model).generate(prompt: prompt, maxNewTokens: steps) }
-        let prefill = try median {
+        let total = try Stopwatch.medianSeconds(repeats: repeats) { _ = try Generator(model: model).generate(prompt: prompt, maxNewTokens: steps) }
+        let prefill = try Stopwatch.medianSeconds(repeats: repeats) {
             _ = try model.forward(TokenBatch(prompt), cache: KVCache(config: model.config, slots: 1, capacity: prompt.count),
                                   logits: .lastOfEachSequence)
         }

@@ -29,16 +29,9 @@ struct Bench: ParsableCommand {
         if wants("quantization") { try quantizationSection(loaded.weights) }
     }
 
-    /// Median wall time of `body` in seconds, after one warm-up call.
+    /// Median wall time of `body` in seconds over `repeats` calls, after one warm-up call.
     func median(_ body: () throws -> Void) rethrows -> Double {
-        try body()
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
-        }
-        return times.sorted()[times.count / 2]
+        try Stopwatch.medianSeconds(repeats: repeats, body)
     }
 
     /// cblas sgemm GFLOP/s at the model's shapes; returns the FFN-shape rate, the reference for all
