@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Models
+import Quantization
 
 /// `qaft generate`: greedy or sampled continuation of a prompt, streamed to stdout.
 struct Generate: ParsableCommand {
@@ -26,17 +27,19 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling seed.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Run the output head on packed Q8_0 codes, as llama.cpp's 4-bit files deploy it (lossless for SmolLM2, whose head is stored as Q8_0).")
+    var q8Head = false
+
     @Flag(help: "Wrap the prompt in the ChatML user/assistant template (instruct models).")
     var chat = false
 
     func run() throws {
-        let loaded = try modelOptions.load()
-        let tok = loaded.tokenizer
+        let (model, tok, _) = try modelOptions.loadModel()
+        if q8Head { try model.quantizeHead() }
         let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
         var ids = tok.encode(text, addBOS: tok.addsBOSByDefault)
         if ids.isEmpty, let bos = tok.bosToken { ids = [bos] }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty and the tokenizer has no BOS token") }
-        let model = Llama(loaded.weights)
         let started = Date()
         var pending: [Int] = []
         let produced = try Generator(model: model).generate(

@@ -12,6 +12,24 @@ final class SmolLM2QuantizationTests: XCTestCase {
         [("wq", l.wq), ("wk", l.wk), ("wv", l.wv), ("wo", l.wo), ("gate", l.gate), ("up", l.up), ("down", l.down)]
     }
 
+    /// The tied embedding/head is stored as Q8_0, so `Q8Zero` recovers it bit for bit, and the
+    /// packed 8-bit head (`Llama.quantizeHead`) gives the float head's logits up to summation order.
+    func testHeadOnTheQ8_0GridIsLossless() throws {
+        let weights = try Self.model.get().weights
+        let q = try Q8Zero.quantize(weights.head)
+        XCTAssertEqual(q.dequantized().storage, weights.head.storage)
+        XCTAssertEqual(try PackedWeights(q).dequantized().storage, weights.head.storage)
+
+        let fp = Llama(weights), packed = Llama(weights)
+        try packed.quantizeHead()
+        XCTAssertTrue(packed.head is QuantizedLinear)
+        let tokens = [1, 504, 3575, 282, 4649, 314]
+        let a = try fp.forward(TokenBatch(tokens)), b = try packed.forward(TokenBatch(tokens))
+        var worst: Float = 0
+        for (x, y) in zip(a.storage, b.storage) { worst = max(worst, abs(x - y)) }
+        XCTAssertLessThan(worst, 1e-3, "max |Δ logit|")
+    }
+
     /// The weights were Q4_1 (4-bit, group 32, w = d·q + m with fp16 d and m). Re-quantizing them
     /// with the affine min-max grid at 4 bits, group 32 recovers that grid: the fp16-rounded scale
     /// is d and the group minimum is m, so d·code + m reproduces every weight bit for bit. Our own

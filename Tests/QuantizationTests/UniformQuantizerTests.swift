@@ -60,6 +60,27 @@ final class UniformQuantizerTests: XCTestCase {
         }
     }
 
+    /// Q8_0: codes −127…127 around the zero point 128, |w − ŵ| ≤ d/2 with d = fp16(absmax / 127),
+    /// and a group's absmax is represented exactly when d·127 is (it is for an fp16 d).
+    func testQ8ZeroGridAndErrorBound() throws {
+        var rng = SeededRandom(seed: 11)
+        let w = Matrix(rows: 8, cols: 96, storage: (0..<768).map { _ in rng.nextGaussian() })
+        let q = try Q8Zero.quantize(w)
+        let deq = q.dequantized()
+        for r in 0..<8 {
+            for g in 0..<3 {
+                let p = q.parameters(row: r, group: g)
+                XCTAssertEqual(p.zero, 128)
+                XCTAssertEqual(p.scale, Float(Float16(p.scale)))
+                for c in (g * 32)..<(g * 32 + 32) {
+                    XCTAssertTrue((1...255).contains(q.codes[r * 96 + c]))
+                    XCTAssertLessThanOrEqual(abs(deq[r, c] - w[r, c]), p.scale / 2 * (1 + 1e-6))
+                }
+            }
+        }
+        XCTAssertThrowsError(try Q8Zero.quantize(Matrix(zeros: 2, 48))) { XCTAssertTrue("\($0)".contains("multiple of 32"), "\($0)") }
+    }
+
     func testInvalidOptionsNameTheOption() {
         XCTAssertThrowsError(try UniformQuantizer(bits: 1)) { error in
             XCTAssertEqual(error as? QuantizationError, .invalidOption(option: "bits", value: "1", reason: "must be 2…8"))
