@@ -38,20 +38,34 @@ public final class Generator {
         var rng = SeededRandom(seed: options.seed)
         var logits = try model.forward(TokenBatch(prompt), cache: cache, logits: .lastOfEachSequence)
         var produced: [Int] = []
-        while produced.count < maxNewTokens {
-            let next = logits.storage.withUnsafeBufferPointer { Self.choose($0, options, &rng) }
-            produced.append(next)
-            if stop.contains(next) || !onToken(next) { break }
-            if produced.count == maxNewTokens || cache.lengths[0] >= cache.capacity { break }
-            logits = try model.forward(TokenBatch([next]), cache: cache, logits: .lastOfEachSequence)
+        // One-token steps are chains of small products: split them over the cores ourselves.
+        try SecondCore.shared.splitting {
+            while produced.count < maxNewTokens {
+                let next = logits.storage.withUnsafeMutableBufferPointer { Self.choose($0, options, &rng) }
+                produced.append(next)
+                if stop.contains(next) || !onToken(next) { break }
+                if produced.count == maxNewTokens || cache.lengths[0] >= cache.capacity { break }
+                logits = try model.forward(TokenBatch([next]), cache: cache, logits: .lastOfEachSequence)
+            }
         }
         return produced
     }
 
-    /// Picks a token from one row of logits.
-    static func choose(_ logits: UnsafeBufferPointer<Float>, _ o: SamplingOptions, _ rng: inout SeededRandom) -> Int {
-        let n = logits.count
-        if o.temperature <= 0 { return SIMDMath.argmax(logits.baseAddress!, n) }
+    /// Picks a token from one row of logits (overwritten: they are the forward's scratch).
+    /// Without a top-k or top-p cut the softmax is sampled in vocabulary order, with no sort.
+    static func choose(_ logits: UnsafeMutableBufferPointer<Float>, _ o: SamplingOptions, _ rng: inout SeededRandom) -> Int {
+        let n = logits.count, x = logits.baseAddress!
+        if o.temperature <= 0 { return SIMDMath.argmax(x, n) }
+        if o.topK <= 0 && o.topP >= 1 {
+            SIMDMath.scale(x, n, by: 1 / o.temperature)
+            let total = SIMDMath.expShiftedInPlace(x, n, shift: SIMDMath.max(x, n))
+            var u = rng.nextUnitFloat() * total
+            for i in 0..<n {
+                u -= x[i]
+                if u <= 0 { return i }
+            }
+            return SIMDMath.argmax(x, n)
+        }
         var order = Array(0..<n)
         order.sort { logits[$0] > logits[$1] }
         if o.topK > 0 { order.removeLast(Swift.max(0, order.count - o.topK)) }

@@ -37,11 +37,13 @@ public enum BitPacking {
     }
 
     /// The power of two a decoded field carries: 2^offset when the code sits inside one word (it is
-    /// masked in place), 1 when it straddles (it is shifted down).
+    /// masked in place), 1 when it straddles (it is shifted down), 2^(offset−1) for the word's top
+    /// field (shifted down one bit, so every decoded field stays below 2³¹ and converts as a
+    /// signed integer: AVX2 has no unsigned conversion and emulates it in five instructions).
     @inline(__always)
     static func fieldShift(_ j: Int, bits: Int) -> Int {
         let p = position(j, bits: bits)
-        return p.straddles ? 0 : p.offset
+        return p.straddles ? 0 : p.offset + bits == 32 ? p.offset - 1 : p.offset
     }
 
     /// Stores `code` (< 2^bits) at (row, col) in zero-initialised `words`.
@@ -79,7 +81,7 @@ enum Width7: CodeWidth { static var bits: Int { 7 } }
 enum Width8: CodeWidth { static var bits: Int { 8 } }
 
 extension CodeWidth {
-    /// Field j (0…31) of a block for 16 rows as floats: code·2^`fieldShift(j)`, exact.
+    /// Field j (0…31) of a block for 16 rows as floats: code·2^`fieldShift(j)` (< 2³¹), exact.
     @inline(__always)
     static func field(_ block: UnsafeRawPointer, _ j: Int) -> SIMD16<Float> {
         let p = BitPacking.position(j, bits: bits)
@@ -89,6 +91,8 @@ extension CodeWidth {
         if p.straddles {
             let hi = block.loadUnaligned(fromByteOffset: 64 * (p.word + 1), as: SIMD16<UInt32>.self)
             v = ((lo &>> UInt32(p.offset)) | (hi &<< UInt32(32 - p.offset))) & mask
+        } else if p.offset + bits == 32 {
+            v = (lo &>> 1) & (mask << UInt32(p.offset - 1))
         } else {
             v = lo & (mask << UInt32(p.offset))
         }

@@ -5,9 +5,9 @@ import Tensor
 /// One 16-row tile at a time, 16 output rows in the lanes of one vector: per group,
 /// y_tile += s · (Σ_{j∈g} q_j x_j − z · Σ_{j∈g} x_j). The codes come out of the words as
 /// q_j·2^o (see `BitPacking`), so x is pre-scaled by 2^−o once per call, and the group sums of x
-/// are shared by all tiles: the inner loop is AND, convert, FMA with a broadcast x. Single-threaded on purpose: the caller's OpenBLAS already
-/// owns both cores, and a decode step is a chain of small products where a thread hand-off would
-/// cost more than it saves.
+/// are shared by all tiles: the inner loop is AND, convert, FMA with a broadcast x. The kernel is
+/// compute-bound, so inside a `SecondCore.splitting` scope (decode) a large product splits its
+/// tiles over the two cores.
 extension PackedWeights {
     /// y[rows] = W · x[cols].
     public func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -37,41 +37,51 @@ extension PackedWeights {
             words.withUnsafeBytes { w in
                 laneScales.withUnsafeBufferPointer { sc in
                     laneZeros.withUnsafeBufferPointer { zr in
-                        for tile in 0..<tiles {
-                            var acc = SIMD16<Float>(repeating: 0)
-                            for g in 0..<gc {
-                                // Groups are whole 16-column halves of the 32-column chunks.
-                                var half = g * groupSize / 16
-                                let end = g == gc - 1 ? 2 * chunks : (g + 1) * groupSize / 16
-                                var d0 = SIMD16<Float>(repeating: 0), d1 = d0, d2 = d0, d3 = d0
-                                while half < end {
-                                    let chunk = half >> 1
-                                    let block = w.baseAddress! + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
-                                    let xc = xs + chunk * cc
-                                    // Constant field ranges so every mask and shift folds after inlining.
-                                    if half & 1 == 0 && half + 1 < end {
-                                        W.accumulate(block, xc, fields: 0..<32, &d0, &d1, &d2, &d3)
-                                        half += 2
-                                    } else {
-                                        if half & 1 == 0 {
-                                            W.accumulate(block, xc, fields: 0..<16, &d0, &d1, &d2, &d3)
+                        let w = w.baseAddress!, sc = sc.baseAddress!, zr = zr.baseAddress!
+                        func run(_ tileRange: Range<Int>) {
+                            for tile in tileRange {
+                                var acc = SIMD16<Float>(repeating: 0)
+                                for g in 0..<gc {
+                                    // Groups are whole 16-column halves of the 32-column chunks.
+                                    var half = g * groupSize / 16
+                                    let end = g == gc - 1 ? 2 * chunks : (g + 1) * groupSize / 16
+                                    var d0 = SIMD16<Float>(repeating: 0), d1 = d0, d2 = d0, d3 = d0
+                                    while half < end {
+                                        let chunk = half >> 1
+                                        let block = w + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
+                                        let xc = xs + chunk * cc
+                                        // Constant field ranges so every mask and shift folds after inlining.
+                                        if half & 1 == 0 && half + 1 < end {
+                                            W.accumulate(block, xc, fields: 0..<32, &d0, &d1, &d2, &d3)
+                                            half += 2
                                         } else {
-                                            W.accumulate(block, xc, fields: 16..<32, &d0, &d1, &d2, &d3)
+                                            if half & 1 == 0 {
+                                                W.accumulate(block, xc, fields: 0..<16, &d0, &d1, &d2, &d3)
+                                            } else {
+                                                W.accumulate(block, xc, fields: 16..<32, &d0, &d1, &d2, &d3)
+                                            }
+                                            half += 1
                                         }
-                                        half += 1
                                     }
+                                    let p = (tile * gc + g) * lanes
+                                    let scale = UnsafeRawPointer(sc + p).loadUnaligned(as: SIMD16<Float>.self)
+                                    let zero = UnsafeRawPointer(zr + p).loadUnaligned(as: SIMD16<Float>.self)
+                                    acc.addProduct(scale, ((d0 + d1) + (d2 + d3)) - zero * sums[g])
                                 }
-                                let p = (tile * gc + g) * lanes
-                                let scale = UnsafeRawPointer(sc.baseAddress! + p).loadUnaligned(as: SIMD16<Float>.self)
-                                let zero = UnsafeRawPointer(zr.baseAddress! + p).loadUnaligned(as: SIMD16<Float>.self)
-                                acc.addProduct(scale, ((d0 + d1) + (d2 + d3)) - zero * sums[g])
+                                let r0 = tile * lanes
+                                if r0 + lanes <= rows {
+                                    UnsafeMutableRawPointer(y + r0).storeBytes(of: acc, as: SIMD16<Float>.self)
+                                } else {
+                                    for i in 0..<(rows - r0) { y[r0 + i] = acc[i] }
+                                }
                             }
-                            let r0 = tile * lanes
-                            if r0 + lanes <= rows {
-                                UnsafeMutableRawPointer(y + r0).storeBytes(of: acc, as: SIMD16<Float>.self)
-                            } else {
-                                for i in 0..<(rows - r0) { y[r0 + i] = acc[i] }
-                            }
+                        }
+                        if rows * cols < BLAS.splitGEMVWeights {
+                            run(0..<tiles)
+                        } else {
+                            // Halves of the tiles on both cores: the rows are independent.
+                            let half = (tiles + 1) / 2
+                            SecondCore.shared.run { part in run(part == 0 ? 0..<half : half..<tiles) }
                         }
                     }
                 }
@@ -97,16 +107,20 @@ extension MixedPrecisionWeights {
 }
 
 extension CodeWidth {
-    /// d_{j mod 4} += field j · x_j for the fields in `fields` (a multiple of 4 long): four
-    /// accumulators hide the FMA latency.
+    /// d_{j mod 4} += field j · x_j for the fields in `fields` (0..<32, 0..<16 or 16..<32): four
+    /// accumulators hide the FMA latency. Written out rather than looped: with 16 lanes taking two
+    /// AVX2 registers LLVM stops unrolling a loop, and then each field's mask and shift is
+    /// computed at run time instead of folding to a constant.
     @inline(__always)
     static func accumulate(_ block: UnsafeRawPointer, _ x: UnsafePointer<Float>, fields: Range<Int>,
                            _ d0: inout SIMD16<Float>, _ d1: inout SIMD16<Float>, _ d2: inout SIMD16<Float>, _ d3: inout SIMD16<Float>) {
-        for j in stride(from: fields.lowerBound, to: fields.upperBound, by: 4) {
+        @inline(__always) func four(_ j: Int) {
+            guard fields.contains(j) else { return }
             d0.addProduct(field(block, j), x[j])
             d1.addProduct(field(block, j + 1), x[j + 1])
             d2.addProduct(field(block, j + 2), x[j + 2])
             d3.addProduct(field(block, j + 3), x[j + 3])
         }
+        four(0); four(4); four(8); four(12); four(16); four(20); four(24); four(28)
     }
 }

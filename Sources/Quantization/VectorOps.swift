@@ -1,4 +1,4 @@
-/// Lane-wise helpers that the optimizer reliably turns into single AVX-512 instructions. The
+/// Lane-wise helpers that the optimizer reliably turns into single vector instructions. The
 /// generic stdlib versions (`rounded`, `clamped`, `init(truncatingIfNeeded:)`, integer↔float
 /// conversion) are emitted as out-of-line calls on SIMD16, which made the kernels 5× slower.
 enum VectorOps {
@@ -25,11 +25,13 @@ enum VectorOps {
         unsafeBitCast(u | 0x4B00_0000, to: V.self) - V(repeating: 8_388_608)
     }
 
-    /// Any UInt32 lanes to float (vcvtudq2ps: the scalar loop is what LLVM vectorises into it).
+    /// UInt32 lanes below 2³¹ to float (vcvtdq2ps, on AVX2 as on AVX-512: the scalar loop over
+    /// signed lanes is what LLVM vectorises into it).
     @inline(__always)
     static func convert(_ u: U) -> V {
+        let s = unsafeBitCast(u, to: SIMD16<Int32>.self)
         var r = V()
-        for i in 0..<16 { r[i] = Float(u[i]) }
+        for i in 0..<16 { r[i] = Float(s[i]) }
         return r
     }
 }

@@ -21,14 +21,29 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// y[m] = alpha · op(A) · x + beta · y, A row-major m×n (op(A) = Aᵀ when `trans`).
-    @inlinable
+    /// y[m] = alpha · op(A) · x + beta · y, A row-major m×n (op(A) = Aᵀ when `trans`). Inside a
+    /// `SecondCore.splitting` scope a large untransposed product runs as two row halves on the two
+    /// cores, since OpenBLAS is then held to one thread.
     public static func gemv(
         trans: Bool = false, m: Int, n: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
     ) {
-        cblas_sgemv(
-            CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
-            x, 1, beta, y, 1)
+        func rows(_ r: Range<Int>) {
+            cblas_sgemv(
+                CblasRowMajor, CblasNoTrans, Int32(r.count), Int32(n), alpha, a + r.lowerBound * lda, Int32(lda),
+                x, 1, beta, y + r.lowerBound, 1)
+        }
+        if trans {
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(m), Int32(n), alpha, a, Int32(lda), x, 1, beta, y, 1)
+        } else if m * n >= splitGEMVWeights && SecondCore.shared.isSplitting {
+            let half = m / 2
+            SecondCore.shared.run { part in rows(part == 0 ? 0..<half : half..<m) }
+        } else {
+            rows(0..<m)
+        }
     }
+
+    /// Matrix–vector products at least this large (weights) are split over the two cores while
+    /// splitting is on: below it the hand-off costs more than the half it moves.
+    public static let splitGEMVWeights = 1 << 18
 }

@@ -36,6 +36,21 @@ final class LowBitKernelTests: XCTestCase {
         }
     }
 
+    /// Inside a decode scope a large product splits its tiles over the two cores: same result.
+    func testSplitGEMVMatchesReference() throws {
+        for bits in [2, 3, 4] {
+            let rows = 1000, cols = 576  // 63 tiles: the halves differ by one
+            XCTAssertGreaterThanOrEqual(rows * cols, BLAS.splitGEMVWeights)
+            let w = try packed(rows: rows, cols: cols, bits: bits, groupSize: 64, seed: UInt64(bits))
+            let x = TestData.gaussian(1, cols, seed: 7).storage
+            var serial = [Float](repeating: 0, count: rows), split = serial
+            w.gemv(x, &serial)
+            SecondCore.shared.splitting { w.gemv(x, &split) }
+            XCTAssertEqual(split, serial, "w\(bits): rows are independent, so the split is exact")
+            assertClose(split, LowBitReference.gemv(w, x), "split gemv w\(bits)")
+        }
+    }
+
     func testGEMMMatchesReference() throws {
         for bits in 2...8 {
             for (rows, cols) in shapes {

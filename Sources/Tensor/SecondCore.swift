@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// Splits a short data-parallel job over the machine's two cores during batch-1 decode.
+///
+/// Decode is a chain of matrix–vector products of 5–40 µs each: too short for OpenBLAS's own
+/// threading (or a GCD hand-off, ≈ 10 µs) to pay, yet they are half the decode time. Inside
+/// `splitting { }` OpenBLAS is held to one thread and `run` executes part 0 on the calling thread
+/// and part 1 on a persistent worker that spins between jobs, so a hand-off costs well under a
+/// microsecond. Outside that scope `run` is serial and the worker sleeps, leaving both cores to
+/// OpenBLAS: the thread count never exceeds two.
+public final class SecondCore: @unchecked Sendable {
+    public static let shared = SecondCore()
+
+    /// Jobs posted and jobs the worker has finished (it runs them one at a time, in order).
+    private let posted = Atomic<Int>(0)
+    private let finished = Atomic<Int>(0)
+    /// Open `splitting` scopes; the worker spins only while one is open.
+    private let scopes = Atomic<Int>(0)
+    private let sleeping = Atomic<Bool>(false)
+    private let wake = NSCondition()
+    private let caller = Mutex(())
+    /// Part 1 of the posted job; written before `posted` is released, read after it is acquired.
+    private var job: ((Int) -> Void)?
+
+    private init() {
+        let t = Thread { [unowned self] in self.work() }
+        t.name = "qaft.second-core"
+        t.start()
+    }
+
+    /// Whether `run` currently splits its jobs.
+    public var isSplitting: Bool { scopes.load(ordering: .relaxed) > 0 }
+
+    /// Runs `body` with OpenBLAS on one thread and `run` splitting over the two cores. Meant for a
+    /// decode loop; scopes nest, and OpenBLAS's thread count is restored when the outermost ends.
+    public func splitting<T>(_ body: () throws -> T) rethrows -> T {
+        let blasThreads = BLAS.threads
+        if scopes.add(1, ordering: .sequentiallyConsistent).newValue == 1 { BLAS.setThreads(1) }
+        defer {
+            if scopes.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { BLAS.setThreads(blasThreads) }
+        }
+        return try body()
+    }
+
+    /// Runs `body(0)` and `body(1)` and returns when both have returned: on the two cores inside a
+    /// `splitting` scope, else (or when another caller holds the worker) one after the other here.
+    public func run(_ body: (Int) -> Void) {
+        let ran: Void? = isSplitting ? caller.withLockIfAvailable { _ in
+            withoutActuallyEscaping(body) { body in
+                job = body
+                let n = posted.add(1, ordering: .sequentiallyConsistent).newValue
+                if sleeping.load(ordering: .sequentiallyConsistent) {
+                    wake.lock()
+                    wake.signal()
+                    wake.unlock()
+                }
+                body(0)
+                while finished.load(ordering: .acquiring) < n {}
+                job = nil
+            }
+        } : nil
+        if ran == nil {
+            body(0)
+            body(1)
+        }
+    }
+
+    private func work() {
+        var seen = 0
+        while true {
+            while posted.load(ordering: .acquiring) == seen {
+                if isSplitting { continue }
+                // Announce the sleep, then re-check under the lock the poster signals under: either
+                // the poster sees `sleeping` or this thread sees the new job (both are sequentially
+                // consistent), so no wake-up is lost.
+                wake.lock()
+                sleeping.store(true, ordering: .sequentiallyConsistent)
+                while posted.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
+                sleeping.store(false, ordering: .sequentiallyConsistent)
+                wake.unlock()
+            }
+            seen += 1
+            job!(1)
+            finished.store(seen, ordering: .releasing)
+        }
+    }
+}
