@@ -101,15 +101,17 @@ public struct Base: Sendable {
                        files: ["checksums": dataChecksums])
     }
 
-    /// An MMLU column (lm-eval's letter format, size-weighted over subjects).
-    public func mmlu(shots: Int) -> EvaluationSpec {
+    /// An MMLU column, size-weighted over subjects: lm-eval's letter format (the papers' column),
+    /// or with `cloze` its continuation variant that scores the answer texts (`mmlu_continuation`).
+    public func mmlu(shots: Int, cloze: Bool = false) -> EvaluationSpec {
         let subjects = shots > 0 ? mmluFewShotSubjects : 0
         let perSubject = subjects > 0 ? 3 * mmluItems : mmluItems
-        var p: [String: Value] = ["tasks": ["mmlu"], "shots": .int(shots), "perSubtask": .int(perSubject)]
+        let task = cloze ? "mmlu_continuation" : "mmlu"
+        var p: [String: Value] = ["tasks": [.string(task)], "shots": .int(shots), "perSubtask": .int(perSubject)]
         if subjects > 0 { p["subtasks"] = .int(subjects) }
-        return EvaluationSpec("MMLU \(shots)-shot", paperColumn: "MMLU \(shots)-shot", kind: "evaluate-tasks", metric: "accuracy",
-                              lowerIsBetter: false,
-                              protocolName: "\(shots)-shot acc (lm-eval mmlu)" + subsetNote(perSubject, "subject")
+        return EvaluationSpec("MMLU\(cloze ? " cloze" : "") \(shots)-shot", paperColumn: cloze ? nil : "MMLU \(shots)-shot",
+                              kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
+                              protocolName: "\(shots)-shot acc (lm-eval \(task))" + subsetNote(perSubject, "subject")
                                   + (subjects > 0 ? ", \(subjects) seeded subjects" : ""),
                               parameters: p, files: ["checksums": dataChecksums])
     }

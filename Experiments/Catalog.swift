@@ -12,6 +12,7 @@ public enum Catalog {
         "lota-table1": { LotaTable1.manifest($0) },
         "qeft-figure1": { QeftFigure1.manifest($0) },
         "l4q-figure1": { L4QFigure1.manifest($0) },
+        "pretrained": { Pretrained.manifest($0) },
     ]
 
     public static var names: [String] { targets.keys.sorted() }

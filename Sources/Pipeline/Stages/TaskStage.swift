@@ -17,10 +17,15 @@ import Tensor
 /// max_length, default 2048). File `checksums`: the data folder's SHA256SUMS; the tasks read their
 /// files from its folder and verify them against it, so the key covers the data's contents.
 /// Each finished task is checkpointed; a killed run resumes at the next task.
+///
+/// Metrics besides the reported ones: every metric of each task's headline and groups as
+/// `<entry>.<metric>` and `<entry>.<metric>_stderr` (e.g. `hellaswag.acc`, `mmlu_stem.acc`), and
+/// `<task>.seconds`, the wall time of scoring that task.
 public struct TaskStage: Stage {
     public static let kindName = "evaluate-tasks"
     public var kind: String { Self.kindName }
-    public var version: String { "1" }
+    /// 2: every headline and group metric, and per-task seconds, in the output.
+    public var version: String { "2" }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { ["checksums"] }
     public var isStochastic: Bool { false }
@@ -64,13 +69,14 @@ public struct TaskStage: Stage {
 
         let loaded = try ModelArtifact.open(try context.input("model"))
         let model = Llama(loaded.weights)
-        var runs = try context.checkpoint.load([TaskRun].self, as: "tasks") ?? []
+        let finished = try context.checkpoint.load(Finished.self, as: "tasks") ?? Finished(runs: [], seconds: [])
+        var runs = finished.runs, seconds = finished.seconds
         if !runs.isEmpty { context.resumed(runs.count) }
         var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
         let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? 2048
         for i in runs.count..<tasks.count {
             let scorer = ModelScorer(model: model, maxLength: maxLength)
-            let before = done
+            let before = done, started = Date()
             let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault)) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
             }
@@ -78,14 +84,23 @@ public struct TaskStage: Stage {
             runs.append(Evaluator.aggregate(tasks[i], items: records, groups: try tasks[i].groups(from: data),
                                             config: RunConfig(model: "stage \(context.key.hex.prefix(12))", addBOS: evaluator.encoder.addBOS,
                                                               items: selections[i])))
+            seconds.append(Date().timeIntervalSince(started))
             done += documents[i].count
-            if i + 1 < tasks.count { try context.checkpoint.save(runs, as: "tasks") }
+            if i + 1 < tasks.count { try context.checkpoint.save(Finished(runs: runs, seconds: seconds), as: "tasks") }
         }
 
         var out = StageOutput()
         var values: [Double] = [], variances: [Double] = [], items: [Double] = []
-        for run in runs {
+        for (i, run) in runs.enumerated() {
             let v = try run.reportedValue()
+            for name in Set([run.task] + (try tasks[i].groups(from: data).map(\.name))) {
+                for (metric, summary) in run.results[name]?.metrics ?? [:] {
+                    out.metrics[name + "." + metric.rawValue] = summary.value
+                    // Subsets of one item per subtask have no pooled stderr.
+                    if summary.stderr.isFinite { out.metrics[name + "." + metric.rawValue + "_stderr"] = summary.stderr }
+                }
+            }
+            out.metrics[run.task + ".seconds"] = seconds[i]
             let scores = run.samples.map { $0.value(run.reportedMetric) }
             // lm-eval pools subtask stderrs; a subtask of one item has none, so the items' own
             // sample stderr stands in (subsets of one question per MMLU subject).
@@ -105,6 +120,12 @@ public struct TaskStage: Stage {
         out.series["accuracy"] = items
         out.notes["selection"] = selections.map(\.canonical).joined(separator: "; ")
         return out
+    }
+
+    /// The checkpoint: the tasks scored so far and the wall seconds each took.
+    private struct Finished: Codable {
+        var runs: [TaskRun]
+        var seconds: [Double]
     }
 
     /// Standard error of the mean of `x` (sample variance); 0 for fewer than two values.
