@@ -13,6 +13,12 @@ public enum Catalog {
         "qeft-figure1": { QeftFigure1.manifest($0) },
         "l4q-figure1": { L4QFigure1.manifest($0) },
         "pretrained": { Pretrained.manifest($0) },
+        "l4q-table1": { L4QTable1.manifest($0) },
+        "l4q-table4": { L4QTable4.manifest($0) },
+        "l4q-table5": { L4QTable5.manifest($0) },
+        "l4q-table7": { L4QTable7.manifest($0) },
+        "qeft-table6": { QeftTable6.manifest($0) },
+        "qeft-table7": { QeftTable7.manifest($0) },
     ]
 
     public static var names: [String] { targets.keys.sorted() }

@@ -24,7 +24,9 @@ public enum TinyMethods {
                    // Integer export packs groups of 16; stories260K's widths allow only per-channel scales.
                    row("L4Q w4 per-channel", "l4q", lora.merging(grid) { a, _ in a }.merging(["extra": ["perChannel": 1]]) { a, _ in a })])
                 .map(base.measuringDecode),
-            evaluations: [ppl, base.commonsense(), base.mmlu(shots: 5)],
+            evaluations: [ppl, base.commonsense(), base.mmlu(shots: 5),
+                          .modelMetric("peak GB", metric: "peakResidentGB", lowerIsBetter: true, description: "peak resident set while fine-tuning"),
+                          .modelMetric("step s", metric: "stepSeconds", lowerIsBetter: true, description: "median optimizer-step time")],
             claims: [ClaimSpec("lora-vs-l4q", "a float LoRA fits better than a 4-bit L4Q model", source: "sanity check",
                                better: .init("LoRA", ppl.label), worse: .init("L4Q w4 per-channel", ppl.label))],
             figureColumns: [ppl.label],

@@ -14,12 +14,17 @@ import Training
 /// Lit-GPT convention), `extra.lsqGradientScale` (see `LearnedStepQuantizer.GradientScale`),
 /// `extra.init` (0 L4Q_init, the default; 1 Asymm; 2 Symm; 3 LSQ+init: App. B's comparison). The
 /// paper's defaults: r = 4, group 128 (64 for small models), AdamW with weight decay 0.01, LR 5e-5…2e-4.
+///
+/// The export's metrics carry Table 4's errors summed over every quantized layer, at the start
+/// (`initQuantizationError`, `initClippingError`) and after training (`postQuantizationError`,
+/// `postClippingError`), as defined by `LearnedStepQuantizer.errors`.
 public final class L4Q: FineTuningMethod {
     public static let name = "l4q"
-    public static let version = "1"
+    public static let version = "2"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?
+    private var initialErrors: (quantization: Double, clipping: Double)?
 
     public init(options: MethodOptions) throws {
         try options.validateAdapter()
@@ -34,11 +39,27 @@ public final class L4Q: FineTuningMethod {
         base = context.weights
         var random = SeededRandom(seed: context.seed)
         let scratch = WeightScratch(), scale = options.alpha / Float(options.rank)
-        return TrainableLlama(context.weights) { site, dense in
+        let model = TrainableLlama(context.weights) { site, dense in
             L4QLinear(base: dense, rank: options.targets.contains(site.projection) ? options.rank : 0, scale: scale,
                       quantizer: layout.learnedStep(inputs: dense.inFeatures), name: site.description,
                       scratch: scratch, random: &random)
         }
+        initialErrors = Self.errors(model)
+        return model
+    }
+
+    /// E_quant and E_clip summed over every layer of `model`.
+    static func errors(_ model: TrainableLlama) -> (quantization: Double, clipping: Double) {
+        var total = (quantization: 0.0, clipping: 0.0)
+        for l in model.blocks.indices {
+            for p in Projection.allCases {
+                guard let layer = model.layer(LinearSite(layer: l, projection: p)) as? L4QLinear else { continue }
+                let e = layer.quantizationErrors()
+                total.quantization += e.quantization
+                total.clipping += e.clipping
+            }
+        }
+        return total
     }
 
     public func parameterGroups(_ model: TrainableLlama) -> [ParameterGroup] {
@@ -56,7 +77,14 @@ public final class L4Q: FineTuningMethod {
             budget.add(q)
             return QuantizedLinear(try PackedWeights(q))
         }
-        return ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: budget.perWeight,
-                             mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
+        var result = ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: budget.perWeight,
+                                   mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
+        let post = Self.errors(model)
+        result.metrics = ["postQuantizationError": post.quantization, "postClippingError": post.clipping]
+        if let e = initialErrors {
+            result.metrics["initQuantizationError"] = e.quantization
+            result.metrics["initClippingError"] = e.clipping
+        }
+        return result
     }
 }

@@ -97,6 +97,13 @@ public final class L4QLinear: TrainableLinear {
         Linear.backwardInput(dy, weight: w, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
     }
 
+    /// E_quant and E_clip of the current merged weight (`LearnedStepQuantizer.errors`).
+    func quantizationErrors() -> (quantization: Double, clipping: Double) {
+        let w = scratch.weight.reserve(outFeatures * inFeatures)
+        merge(into: w)
+        return quantizer.errors(w, rows: outFeatures, cols: inFeatures, step: step.value.pointer, offset: offset.value.pointer)
+    }
+
     /// The deployable form: codes of Q(W0 + α·BA) and (s, z) per group, laid out by `layout`.
     func quantizedMatrix(_ layout: LayerQuantization) -> QuantizedMatrix {
         var q = layout.emptyMatrix(rows: outFeatures, cols: inFeatures)

@@ -103,6 +103,30 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
         }
     }
 
+    /// The squared errors of quantizing W (rows, cols), summed: E_quant = Σ (W − W_q)² and
+    /// E_clip = Σ (W − clamp(W, s·Q_N + b, s·Q_P + b))², the part due to weights outside the grid's
+    /// range (L4Q Table 4 / Figure 3 compare both before and after training; the paper does not
+    /// define them further, this is the reading its zero E_clip for L4Q_init and Asymm implies).
+    public func errors(_ w: UnsafePointer<Float>, rows: Int, cols: Int,
+                       step: UnsafePointer<Float>, offset: UnsafePointer<Float>) -> (quantization: Double, clipping: Double) {
+        let perRow = groups(cols: cols)
+        var row = [Float](repeating: 0, count: cols), quantization = 0.0, clipping = 0.0
+        for r in 0..<rows {
+            let source = w + r * cols
+            row.withUnsafeMutableBufferPointer { q in
+                q.baseAddress!.update(from: source, count: cols)
+                fakeQuantize(q.baseAddress!, rows: 1, cols: cols, step: step + r * perRow, offset: offset + r * perRow)
+            }
+            for j in 0..<cols {
+                let s = step[r * perRow + j / groupSize], b = offset[r * perRow + j / groupSize]
+                let e = Double(source[j] - row[j]), c = Double(source[j] - min(max(source[j], s * qn + b), s * qp + b))
+                quantization += e * e
+                clipping += c * c
+            }
+        }
+        return (quantization, clipping)
+    }
+
     /// The backward of W_q = Q(W) for one layer. `gradient` holds ∂L/∂W_q (rows, cols) on entry;
     /// s and b gradients (× g) are added into `dStep`/`dOffset`. With `masking`, `gradient` is
     /// replaced by the STE weight gradient M ⊙ ∂L/∂W_q. With `quantized`, W_q is written there (it

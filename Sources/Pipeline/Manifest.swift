@@ -105,6 +105,20 @@ public struct EvaluationSpec: Sendable {
     }
 }
 
+extension EvaluationSpec {
+    /// The kind of a column read from each row's model stage instead of an evaluation stage of
+    /// its own: a number the row's quantize or fine-tune stage records while it runs (peak
+    /// memory, step time, L4Q's clipping error, …). A row without such a stage shows no value.
+    public static let modelMetricKind = "model-metric"
+
+    /// A column showing `metric` of each row's model stage (see `modelMetricKind`).
+    public static func modelMetric(_ label: String, paperColumn: String? = nil, metric: String, lowerIsBetter: Bool,
+                                   description: String) -> EvaluationSpec {
+        EvaluationSpec(label, paperColumn: paperColumn, kind: modelMetricKind, metric: metric, lowerIsBetter: lowerIsBetter,
+                       protocolName: description, parameters: [:], files: [:])
+    }
+}
+
 /// A number printed in a paper, with where it is printed.
 public struct PaperNumber: Sendable, Codable, Equatable {
     /// e.g. "L4Q Table 2".

@@ -110,6 +110,13 @@ public struct Planner {
         for (j, e) in m.evaluations.enumerated() {
             var files: [String: URL] = [:]
             for (name, path) in e.files { files[name] = try file(m, "evaluations[\(j)].files.\(name)", path) }
+            if e.kind == EvaluationSpec.modelMetricKind {
+                guard e.parameters.isEmpty, e.files.isEmpty else {
+                    throw fail(m, "evaluations[\(j)]", "\"\(e.label)\"", "a model-metric column takes no parameters or files")
+                }
+                evaluations.append((e, files))
+                continue
+            }
             _ = try checked(m, "evaluations[\(j)].kind", parametersField: "evaluations[\(j)].parameters", kind: e.kind, shownAs: e.kind, parameters: e.parameters, files: Array(files.keys))
             evaluations.append((e, files))
         }
@@ -117,7 +124,10 @@ public struct Planner {
         for i in m.rows.indices {
             let model = try rowSpec(m, i, base: base)
             if m.rows[i].fineTuning != nil || m.rows[i].quantization != nil { cells[ReportLayout.modelInputName(row: m.rows[i].label)] = model }
-            for (e, files) in evaluations {
+            for (e, _) in evaluations where e.kind == EvaluationSpec.modelMetricKind {
+                cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = model
+            }
+            for (e, files) in evaluations where e.kind != EvaluationSpec.modelMetricKind {
                 cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = StageSpec(
                     label: "\(m.id)/\(m.rows[i].label)/\(e.label)", kind: e.kind, parameters: e.parameters,
                     inputs: ["model": model], files: files)

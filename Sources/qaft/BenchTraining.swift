@@ -37,13 +37,3 @@ extension Bench {
                      Double(trainPeak) / 1e9, Double(forwardPeak) / 1e9, Double(trainPeak) / 5.2e9))
     }
 }
-
-/// The process's peak resident set (VmHWM), the figure `/usr/bin/time` reports as max RSS.
-enum ResidentMemory {
-    static func peakBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return kb * 1024
-    }
-}

@@ -124,6 +124,56 @@ final class L4QTests: XCTestCase {
         }
     }
 
+    /// E_quant and E_clip (Table 4's columns) equal their float64 definitions, E_clip is zero
+    /// (to float rounding) for L4Q_init and Asymm, positive for Symm and LSQ+init, and L4Q's export
+    /// reports both at init and after training.
+    func testQuantizationAndClippingErrors() throws {
+        var rng = SeededRandom(seed: 5)
+        let (rows, cols, gs, bits) = (24, 96, 32, 3), groups = rows * cols / gs
+        let w = gaussian(rows * cols, 0.1, &rng)
+        for kind in LearnedStepQuantizer.Initialization.allCases {
+            let q = LearnedStepQuantizer(bits: bits, groupSize: gs, initialization: kind)
+            var s = [Float](repeating: 0, count: groups), b = s
+            q.initialize(w, rows: rows, cols: cols, step: &s, offset: &b)
+            // A learned-looking state: steps and offsets moved off their initial values.
+            s = s.enumerated().map { $1 * (0.8 + 0.02 * Float($0 % 7)) }
+            b = b.enumerated().map { $1 + 0.001 * Float($0 % 5) }
+            let got = q.errors(w, rows: rows, cols: cols, step: s, offset: b)
+            let ref = LearnedStepReference.quantize(w.map(Double.init), s: s.map(Double.init), b: b.map(Double.init),
+                                                    rows: rows, cols: cols, gs: gs, bits: bits)
+            var quantization = 0.0, clipping = 0.0
+            for i in w.indices {
+                let g = (i / cols) * (cols / gs) + (i % cols) / gs
+                let lo = Double(s[g]) * Double(q.qn) + Double(b[g]), hi = Double(s[g]) * Double(q.qp) + Double(b[g])
+                quantization += pow(Double(w[i]) - ref.wq[i], 2)
+                clipping += pow(Double(w[i]) - min(max(Double(w[i]), lo), hi), 2)
+            }
+            XCTAssertEqual(got.quantization, quantization, accuracy: 1e-5 * quantization, "\(kind)")
+            XCTAssertEqual(got.clipping, clipping, accuracy: 1e-5 * quantization, "\(kind)")
+            XCTAssertGreaterThan(got.clipping, 0, "\(kind): shrunk steps must clip")
+
+            var s0 = [Float](repeating: 0, count: groups), b0 = s0
+            q.initialize(w, rows: rows, cols: cols, step: &s0, offset: &b0)
+            let initial = q.errors(w, rows: rows, cols: cols, step: s0, offset: b0)
+            if kind == .l4q || kind == .asymmetric {
+                XCTAssertLessThan(initial.clipping, 1e-9 * initial.quantization, "\(kind) clips nothing at init")
+            } else {
+                XCTAssertGreaterThan(initial.clipping, 1e-4 * initial.quantization, "\(kind) clips at init")
+            }
+        }
+
+        let run = try MethodRun.stories()
+        let method = try L4Q(options: MethodOptions(bits: 3, rank: 4, alpha: 8, extra: ["perChannel": 1]))
+        let trainer = try run.trainer(method, steps: 2, batch: 4, learningRate: 5e-3)
+        try trainer.run()
+        let m = try method.export(trainer.model).metrics
+        XCTAssertEqual(m["initClippingError"] ?? -1, 0, accuracy: 1e-9)
+        for key in ["initQuantizationError", "postQuantizationError", "postClippingError"] {
+            XCTAssertNotNil(m[key], key)
+        }
+        XCTAssertGreaterThan(m["initQuantizationError"] ?? 0, 0)
+    }
+
     /// A short 3-bit run on stories260K lowers held-out loss, and the exported integer model (packed
     /// codes, no adapter) gives the training forward's logits bit for bit.
     func testStoriesL4QLowersLossAndExportsBitIdenticalIntegers() throws {

@@ -82,7 +82,18 @@ final class EndToEndTests: XCTestCase {
         XCTAssertNotEqual(try XCTUnwrap(ppl("fp")), try XCTUnwrap(ppl("LoRA")))
         let report = try XCTUnwrap(try cache.result(XCTUnwrap(p.reports["tinymethods"]))?.artifactURL)
         let csv = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny.csv"), encoding: .utf8)
-        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 6 * 3)
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 6 * 5)
+        // Model-metric columns show what each row's fine-tuning measured; the fp row has no fine-tuning.
+        for st in p.stages where st.kind.hasPrefix("finetune.") {
+            let out = try XCTUnwrap(try cache.result(st.key)).output
+            let peak = try XCTUnwrap(out.metrics["peakResidentGB"], st.label)
+            XCTAssertGreaterThan(peak, 0, st.label)
+            XCTAssertGreaterThanOrEqual(peak, try XCTUnwrap(out.metrics["peakAboveStartGB"]), st.label)
+            XCTAssertGreaterThan(try XCTUnwrap(out.metrics["stepSeconds"]), 0, st.label)
+            let row = st.label.split(separator: "/")[1]
+            XCTAssert(csv.contains(",\(row),peak GB,peakResidentGB,peak resident set while fine-tuning,\(peak),"), "\(row): \(csv)")
+        }
+        XCTAssert(csv.contains(",fp,peak GB,peakResidentGB,peak resident set while fine-tuning,,"), csv)
         // Every fine-tuned row's loss curve, as CSV (one line per step) and as a rendered line chart.
         let tuned = p.stages.filter { $0.kind.hasPrefix("finetune.") }
         let curves = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny-loss.csv"), encoding: .utf8)

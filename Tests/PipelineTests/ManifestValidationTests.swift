@@ -63,6 +63,32 @@ final class ManifestValidationTests: XCTestCase {
         assertFails(m, field: "claims[0].worse.row", value: "\"nope\"")
     }
 
+    /// Every target of the catalog plans under the real profiles: each field, method option
+    /// (`extra.init`, `minMaxGrid`, ranks, groups) and data file is accepted before anything runs.
+    func testEveryCatalogTargetPlans() throws {
+        for profile in [Profile.default, .full] {
+            for name in Catalog.names {
+                XCTAssertNoThrow(try Planner(root: Fixtures.root).plan(Catalog.manifests(name, profile: profile)), "\(name) \(profile)")
+            }
+        }
+        // Rows shared with Table 2 reuse its stages: the whole catalog adds only the new rows' ones.
+        let table2 = try Planner(root: Fixtures.root).plan(Catalog.manifests("table2", profile: .default))
+        let sweep = try Planner(root: Fixtures.root).plan(Catalog.manifests("table2", profile: .default)
+                                                          + Catalog.manifests("l4q-table5", profile: .default))
+        let finetunes = { (p: Plan) in p.stages.filter { $0.kind == "finetune.l4q" }.count }
+        // Eight ranks, of which r = 4 is Table 2's L4Q row.
+        XCTAssertEqual(finetunes(sweep), finetunes(table2) + 7)
+    }
+
+    /// A model-metric column is read from the row's model stage and takes no parameters.
+    func testModelMetricColumnTakesNoParameters() {
+        var m = TinyTable.manifest(.tiny)
+        var column = EvaluationSpec.modelMetric("peak", metric: "peakResidentGB", lowerIsBetter: true, description: "peak")
+        column.parameters["window"] = 64
+        m.evaluations.append(column)
+        assertFails(m, field: "evaluations[\(m.evaluations.count - 1)]", value: "\"peak\"")
+    }
+
     func testNothingIsComputedOrCreatedOnFailure() throws {
         let dir = try Fixtures.temporaryDirectory()
         let log = dir.appendingPathComponent("log")

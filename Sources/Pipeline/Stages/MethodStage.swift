@@ -27,6 +27,12 @@ import Training
 /// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
 /// alone (stages run one at a time).
 ///
+/// A `finetune.*` stage also measures the shape of L4Q Table 1/10/11 on its real run: the process's
+/// peak resident memory from just before `prepare` to the end of training (`peakResidentGB`, and
+/// `peakAboveStartGB` above what was resident then: the loaded float model and the process
+/// around it) and the median
+/// optimizer-step time (`stepSeconds`). Stages run one at a time, so the peak is this stage's.
+///
 /// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s into
 /// the stage's checkpoint directory, with the loss curve written before the trainer state, so a
 /// killed run resumes from its last checkpoint with the same curve.
@@ -34,7 +40,7 @@ public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
     public var kind: String { (training ? "finetune." : "quantize.") + method }
-    public var version: String { "1+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    public var version: String { "2+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }
@@ -84,6 +90,9 @@ public struct MethodStage: Stage {
                                                       seed: context.seed)
         }
         let made = try makeMethod(p)
+        // Freed pages of earlier stages go back first, so the peak below is this fine-tuning's.
+        let measuringMemory = training && ResidentMemory.resetPeak()
+        let residentAtStart = ResidentMemory.currentBytes()
         let started = Date()
         let model = try made.method.prepare(MethodContext(weights: loaded.weights, calibration: calibration, seed: context.seed,
                                                           quantizations: memo) { done, total in
@@ -97,6 +106,11 @@ public struct MethodStage: Stage {
         var output = StageOutput()
         if training {
             output = try train(made.method, model, loaded, context)
+            if measuringMemory {
+                let peak = ResidentMemory.peakBytes()
+                output.metrics["peakResidentGB"] = Double(peak) / 1e9
+                output.metrics["peakAboveStartGB"] = Double(peak - residentAtStart) / 1e9
+            }
         }
         let exported = try made.method.export(model)
         output.metrics["bitsPerWeight"] = exported.bitsPerWeight
@@ -190,10 +204,11 @@ public struct MethodStage: Stage {
             losses = []
         }
         let started = Date()
-        var lastSave = Date(), tokens = 0.0
+        var lastSave = Date(), tokens = 0.0, stepTimes: [Double] = []
         while trainer.step < s.steps {
             let p = try trainer.trainStep()
             losses.append(p.loss)
+            stepTimes.append(p.elapsed)
             tokens += p.tokensPerSecond * p.elapsed
             if Date().timeIntervalSince(lastSave) >= Self.checkpointSeconds, trainer.step < s.steps {
                 try context.checkpoint.save(losses, as: "losses")
@@ -208,6 +223,7 @@ public struct MethodStage: Stage {
         output.metrics["trainableParameters"] = Double(model.trainableParameters.reduce(0) { $0 + $1.count })
         output.metrics["trainingSequences"] = Double(train.count)
         output.metrics["trainSeconds"] = Date().timeIntervalSince(started)
+        if !stepTimes.isEmpty { output.metrics["stepSeconds"] = stepTimes.sorted()[stepTimes.count / 2] }
         output.metrics["tokensPerSecond"] = tokens / max(Date().timeIntervalSince(started), 1e-9)
         if !heldOut.isEmpty { output.metrics["heldOutLossAfter"] = try trainer.evaluate(heldOut).meanNLL }
         output.series["loss"] = losses.map(Double.init)
