@@ -26,7 +26,7 @@ enum QaftProcess {
         p.executableURL = try executable()
         p.arguments = args
         p.currentDirectoryURL = Fixtures.root
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
         let h = try FileHandle(forWritingTo: log)
         p.standardOutput = h
         p.standardError = h

@@ -61,7 +61,7 @@ final class GPTQTests: XCTestCase {
             let quantizer = try UniformQuantizer(bits: f["bits"] as! Int, search: (f["lp"] as! Bool) ? .owq : .minMax)
             let weak = f["weak"] as! [Int]
             let r = try GPTQ.quantize(weight: w, hessian: hessian(x), quantizer: quantizer,
-                                      options: .init(groupSize: f["group"] as! Int, blockSize: f["blocksize"] as! Int),
+                                      options: .init(groupSize: .some(f["group"] as! Int), blockSize: f["blocksize"] as! Int),
                                       weakColumns: weak)
             let codes = (f["codes"] as! [Int]).map(UInt8.init)
             let same = zip(r.quantized.codes, codes).filter { $0 == $1 }.count
