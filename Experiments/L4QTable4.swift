@@ -17,18 +17,10 @@ public enum L4QTable4 {
 
     public static func manifest(_ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let l4q = Table2.rows(bits: 4, profile).first { $0.label == "L4Q w4" }!
-        let rows = initializations.map { i -> RowSpec in
-            var r = l4q
-            r.label = "L4Q w4, \(i.label)"
-            r.paperRow = i.paper
-            // The default (0) stays implicit so the L4Q_init row keeps Table 2's cache key.
-            if i.code != 0 {
-                var extra = r.fineTuning!.parameters["extra"]?.mapValue ?? [:]
-                extra["init"] = .int(i.code)
-                r.fineTuning!.parameters["extra"] = .map(extra)
-            }
-            return r
+        // The default (0) stays implicit so the L4Q_init row keeps Table 2's cache key.
+        let rows = initializations.map { i in
+            Table2.variant(of: "L4Q w4", bits: 4, profile, as: "L4Q w4, \(i.label)", paperRow: i.paper,
+                           i.code == 0 ? [:] : ["extra": ["init": .int(i.code)]])
         }
         let errors = "summed over every quantized layer's merged weight W0 + αBA"
         let evaluations: [EvaluationSpec] = [

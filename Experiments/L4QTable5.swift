@@ -12,14 +12,8 @@ public enum L4QTable5 {
 
     public static func manifest(_ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let l4q = Table2.rows(bits: 4, profile).first { $0.label == "L4Q w4" }!
-        let rows = ranks.map { r -> RowSpec in
-            var row = l4q
-            row.label = "L4Q w4 r\(r)"
-            row.paperRow = String(r)
-            row.fineTuning!.parameters["rank"] = .int(r)
-            row.fineTuning!.parameters["alpha"] = .int(2 * r)
-            return row
+        let rows = ranks.map { r in
+            Table2.variant(of: "L4Q w4", bits: 4, profile, as: "L4Q w4 r\(r)", paperRow: String(r), ["rank": .int(r), "alpha": .int(2 * r)])
         }
         let ppl = base.perplexity("WikiText-2 ppl")
         // LLaMA-2 7B (12,800 iterations × batch 128): Table 5's CSQA average, Table 6's MMLU averages.

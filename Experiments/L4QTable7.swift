@@ -13,13 +13,8 @@ public enum L4QTable7 {
 
     public static func manifest(_ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let l4q = Table2.rows(bits: 4, profile).first { $0.label == "L4Q w4" }!
-        let rows = groups.map { g -> RowSpec in
-            var row = l4q
-            row.label = "L4Q w4 g\(g.size)"
-            row.paperRow = g.paper
-            row.fineTuning!.parameters["groupSize"] = .int(g.size)
-            return row
+        let rows = groups.map { g in
+            Table2.variant(of: "L4Q w4", bits: 4, profile, as: "L4Q w4 g\(g.size)", paperRow: g.paper, ["groupSize": .int(g.size)])
         }
         let ppl = base.perplexity("WikiText-2 ppl")
         // LLaMA-2 7B: Table 7's CSQA average, Table 8's MMLU averages, for groups 128, 64, 32.

@@ -10,14 +10,10 @@ public enum QeftTable6 {
         let base = Base.settings(profile)
         var rows: [RowSpec] = []
         for b in [4, 3] {
-            let table = Table2.rows(bits: b, profile)
-            let qeft = table.first { $0.label == "QEFT w\(b)" }!
-            var minMax = qeft
-            minMax.label = "QEFT w\(b), min-max ranges"
-            minMax.fineTuning!.parameters["extra"] = ["minMaxGrid": 1]
-            var searched = qeft
-            searched.label = "QEFT w\(b), L2.4 search"
-            rows += table.filter { ["RTN w\(b)", "GPTQ w\(b)"].contains($0.label) } + [minMax, searched]
+            rows += Table2.rows(bits: b, profile).filter { ["RTN w\(b)", "GPTQ w\(b)"].contains($0.label) } + [
+                Table2.variant(of: "QEFT w\(b)", bits: b, profile, as: "QEFT w\(b), min-max ranges", ["extra": ["minMaxGrid": 1]]),
+                Table2.variant(of: "QEFT w\(b)", bits: b, profile, as: "QEFT w\(b), L2.4 search"),
+            ]
         }
         let ppl = base.perplexity("WikiText-2 ppl"), csqa = base.commonsense(paperColumn: nil)
         let claims = [4, 3].map { b in

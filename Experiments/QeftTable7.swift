@@ -11,16 +11,11 @@ public enum QeftTable7 {
 
     public static func manifest(_ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let table = Table2.rows(bits: 4, profile)
-        let qeft = table.first { $0.label == "QEFT w4" }!
-        let rows = table.filter { $0.label == "GPTQ w4" } + widths.map { k -> RowSpec in
-            var row = qeft
-            row.label = "QEFT w4 k\(k)"
-            row.fineTuning!.parameters["weakColumns"] = .int(k)
+        let rows = Table2.rows(bits: 4, profile).filter { $0.label == "GPTQ w4" } + widths.map { k -> RowSpec in
             // 1e-4·√(16/k), rounded to 1e-7; k = 16 keeps Table 2's exact value.
             let rate = k == 16 ? 1e-4 : (1e-4 * (16 / Double(k)).squareRoot() * 1e7).rounded() / 1e7
-            row.fineTuning!.parameters["learningRate"] = .double(rate)
-            return row
+            return Table2.variant(of: "QEFT w4", bits: 4, profile, as: "QEFT w4 k\(k)",
+                                  ["weakColumns": .int(k), "learningRate": .double(rate)])
         }
         let ppl = base.perplexity("WikiText-2 ppl")
         let claims = [(8, 4), (16, 8), (32, 16)].map { more, fewer in

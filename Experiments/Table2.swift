@@ -77,6 +77,18 @@ public enum Table2 {
         ]
     }
 
+    /// Row `label` of `rows(bits:)` as a row of another table: relabelled, with `changes` overriding
+    /// its fine-tuning parameters. Without changes it keeps Table 2's cache keys (keys hash
+    /// parameters, never labels), so the ablations share its cached stages.
+    static func variant(of label: String, bits: Int, _ profile: Profile, as newLabel: String, paperRow: String? = nil,
+                        _ changes: [String: Value] = [:]) -> RowSpec {
+        var row = rows(bits: bits, profile).first { $0.label == label }!
+        row.label = newLabel
+        row.paperRow = paperRow
+        row.fineTuning!.parameters.merge(changes) { _, new in new }
+        return row
+    }
+
     /// L4Q's method columns, in its order.
     static let l4qMethods = ["Pre-trained", "LoRA", "GPTQ", "OmniQ", "LoftQ*", "QLoRA*", "QA-LoRA", "QAT-LoRA", "L4Q"]
 
