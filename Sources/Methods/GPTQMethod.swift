@@ -9,24 +9,29 @@ import Training
 /// reference defaults). Nothing is trained; the export is fully integer and packed.
 ///
 /// Options: `bits`, `groupSize`; `extra["actOrder"] = 1` processes columns by decreasing Hessian
-/// diagonal (static groups; off by default, as in the papers' runs). Needs `MethodContext.calibration`.
+/// diagonal (static groups; off by default, as in the papers' runs); `extra["perChannel"] = 1`
+/// quantizes each output row as one group (for widths no packable group size divides, such as
+/// stories260K's). Needs `MethodContext.calibration`.
 public final class GPTQMethod: FineTuningMethod {
     public static let name = "gptq"
     public static let version = "1"
     public static let isPostTraining = true
     public let options: MethodOptions
     let actOrder: Bool
+    let perChannel: Bool
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
-        actOrder = try ExtraOptions(options.extra, method: Self.name, allowed: ["actOrder"]).flag("actOrder")
-        try options.requirePackable()
+        let extra = try ExtraOptions(options.extra, method: Self.name, allowed: ["actOrder", "perChannel"])
+        actOrder = try extra.flag("actOrder")
+        perChannel = try extra.flag("perChannel")
+        try options.requirePackable(perChannel: perChannel)
         self.options = options
     }
 
     /// The GPTQ-quantized model (shared with GPTQ+LoRA).
     func quantize(_ context: MethodContext) throws -> QuantizedModel {
-        try quantizeModel(context, options.modelQuantization(.gptq, actOrder: actOrder), method: Self.name)
+        try quantizeModel(context, options.modelQuantization(.gptq, actOrder: actOrder, perChannel: perChannel), method: Self.name)
     }
 
     public func prepare(_ context: MethodContext) throws -> TrainableLlama {

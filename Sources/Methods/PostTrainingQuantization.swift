@@ -7,17 +7,21 @@ import Training
 /// QEFT): the shared options turned into `ModelQuantizationOptions`, the calibration check, and
 /// the PTQ export.
 extension MethodOptions {
-    /// Rejects a group size the packed export cannot store (a positive multiple of 16).
-    func requirePackable() throws {
-        guard groupSize > 0, groupSize % 16 == 0 else {
-            throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)", reason: "packed export needs a positive multiple of 16")
+    /// Rejects a group size the packed export cannot store (a positive multiple of 16), unless the
+    /// groups are whole rows.
+    func requirePackable(perChannel: Bool = false) throws {
+        guard perChannel || (groupSize > 0 && groupSize % 16 == 0) else {
+            throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)",
+                                            reason: "packed export needs a positive multiple of 16 (or set extra.perChannel = 1)")
         }
     }
 
     /// The whole-model quantizer's options for `method` (k = `weakColumns` for OWQ/QEFT only).
-    func modelQuantization(_ method: ModelQuantizationOptions.Method, actOrder: Bool = false) -> ModelQuantizationOptions {
+    func modelQuantization(_ method: ModelQuantizationOptions.Method, actOrder: Bool = false,
+                           perChannel: Bool = false) -> ModelQuantizationOptions {
         ModelQuantizationOptions(method: method, bits: bits, groupSize: groupSize,
-                                 weakColumns: method == .owq || method == .qeft ? weakColumns : 0, actOrder: actOrder)
+                                 weakColumns: method == .owq || method == .qeft ? weakColumns : 0, actOrder: actOrder,
+                                 perChannel: perChannel)
     }
 }
 

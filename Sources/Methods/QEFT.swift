@@ -16,7 +16,8 @@ import Training
 /// L2.4 range search (GPTQ's group grids and the trial quantizer scoring o/down weak columns) by
 /// plain min-max ranges: a fast variant, not the paper's grid (the search is about half of the
 /// quantization time, ≈ 80 s of ≈ 200 s for SmolLM2 at w4 on 2 cores); the global weak set, the
-/// fold and WCT are unchanged. Needs `MethodContext.calibration`.
+/// fold and WCT are unchanged; `extra["perChannel"] = 1` quantizes each row's low-bit columns as
+/// one group (for widths no packable group size divides). Needs `MethodContext.calibration`.
 /// Training recipe (qeft.md §2, §6): `trainingConfig` — constant rate, no warm-up, clip 0.3,
 /// weight decay 0, rate `learningRate(weakColumns:)`.
 public final class QEFT: FineTuningMethod {
@@ -25,10 +26,14 @@ public final class QEFT: FineTuningMethod {
     public let options: MethodOptions
     /// Min-max group ranges instead of the L2.4 search (`extra["minMaxGrid"]`).
     public let minMaxGrid: Bool
+    /// One group per row (`extra["perChannel"]`).
+    public let perChannel: Bool
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
-        minMaxGrid = try ExtraOptions(options.extra, method: Self.name, allowed: ["minMaxGrid"]).flag("minMaxGrid")
+        let extra = try ExtraOptions(options.extra, method: Self.name, allowed: ["minMaxGrid", "perChannel"])
+        minMaxGrid = try extra.flag("minMaxGrid")
+        perChannel = try extra.flag("perChannel")
         guard options.weakColumns >= 1 else {
             throw MethodError.invalidOption(option: "weakColumns", value: "\(options.weakColumns)",
                                             reason: "QEFT tunes k ≥ 1 weak columns per layer")
@@ -51,7 +56,7 @@ public final class QEFT: FineTuningMethod {
     public var quantizedModel: QuantizedModel? { base }
 
     public func prepare(_ context: MethodContext) throws -> TrainableLlama {
-        var quantization = options.modelQuantization(.qeft)
+        var quantization = options.modelQuantization(.qeft, perChannel: perChannel)
         if minMaxGrid { quantization.rangeSearch = .minMax }
         let q = try quantizeModel(context, quantization, method: Self.name)
         base = q

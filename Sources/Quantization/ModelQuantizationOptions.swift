@@ -26,9 +26,13 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
     /// default and much faster.
     public var rangeSearch: UniformQuantizer.RangeSearch
     public var percentDamp: Double
+    /// One group per output row over all of its low-bit columns (GPTQ's group size −1), instead of
+    /// `groupSize` (then ignored). For models such as stories260K, whose widths (64, 172) share no
+    /// group size the packed kernels can hold.
+    public var perChannel: Bool
 
     public init(method: Method, bits: Int, groupSize: Int, weakColumns: Int = 0, actOrder: Bool = false,
-                rangeSearch: UniformQuantizer.RangeSearch? = nil, percentDamp: Double = 0.01) {
+                rangeSearch: UniformQuantizer.RangeSearch? = nil, percentDamp: Double = 0.01, perChannel: Bool = false) {
         self.method = method
         self.bits = bits
         self.groupSize = groupSize
@@ -36,7 +40,14 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
         self.actOrder = actOrder
         self.rangeSearch = rangeSearch ?? (method == .owq || method == .qeft ? .owq : .minMax)
         self.percentDamp = percentDamp
+        self.perChannel = perChannel
     }
+
+    /// The group size a layer with `columns` low-bit input columns is quantized with.
+    public func groupSize(columns: Int) -> Int { perChannel ? columns : groupSize }
+
+    /// The group size `PackedWeights` stores for such a layer (a whole-row group rounded up to 16).
+    public func packedGroupSize(columns: Int) -> Int { PackedWeights.storedGroupSize(groupSize(columns: columns), cols: columns) }
 
     public var needsCalibration: Bool { method != .rtn }
 
@@ -46,11 +57,13 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
             .invalidOption(option: option, value: "\(value)", reason: why)
         }
         guard BitPacking.supportedBits.contains(bits) else { throw fail("bits", bits, "must be 2…8") }
-        guard groupSize > 0, groupSize % 16 == 0 else {
-            throw fail("groupSize", groupSize, "must be a positive multiple of 16 (packed storage)")
-        }
-        for width in Set([config.dim, config.hiddenDim]) where width % groupSize != 0 {
-            throw fail("groupSize", groupSize, "does not divide the input width \(width)")
+        if !perChannel {
+            guard groupSize > 0, groupSize % 16 == 0 else {
+                throw fail("groupSize", groupSize, "must be a positive multiple of 16 (packed storage), or set perChannel")
+            }
+            for width in Set([config.dim, config.hiddenDim]) where width % groupSize != 0 {
+                throw fail("groupSize", groupSize, "does not divide the input width \(width)")
+            }
         }
         switch method {
         case .rtn, .gptq:

@@ -16,7 +16,7 @@ public enum ModelQuantizer {
                 defer { progress(l + 1, weights.layers.count) }
                 var block: [BlockProjection: QuantizedLayer] = [:]
                 for site in BlockProjection.allCases {
-                    let q = QuantizedLayer.packed(try PackedWeights(quantizer.quantize(weights.layers[l][site], groupSize: options.groupSize)))
+                    let q = QuantizedLayer.packed(try PackedWeights(quantizer.quantize(weights.layers[l][site], groupSize: options.groupSize(columns: weights.layers[l][site].cols))))
                     block[site] = q
                     out.layers[l][site] = q.dequantized()
                 }
@@ -95,7 +95,7 @@ public enum ModelQuantizer {
             weak[.down] = Array((order.count - k)..<order.count)
             intermediate = order
         }
-        let gptq = GPTQ.Options(groupSize: options.groupSize, percentDamp: options.percentDamp, actOrder: options.actOrder)
+        let gptq = GPTQ.Options(groupSize: options.perChannel ? nil : options.groupSize, percentDamp: options.percentDamp, actOrder: options.actOrder)
         var out: [BlockProjection: QuantizedLayer] = [:]
         for site in BlockProjection.allCases {
             let r = try GPTQ.quantize(weight: layer[site], hessian: hessians[site.input]!, quantizer: quantizer,

@@ -38,9 +38,17 @@ public struct PackedWeights: Equatable, Sendable {
         }
     }
 
-    /// Packs a quantized matrix.
+    /// The group size stored for groups of `groupSize` columns of a `cols`-wide matrix: a group
+    /// spanning the whole row is stored rounded up to a multiple of 16, which keeps one group per
+    /// row and lets the kernels' 16-column chunks never straddle two.
+    public static func storedGroupSize(_ groupSize: Int, cols: Int) -> Int {
+        groupSize >= cols ? (groupSize + 15) / 16 * 16 : groupSize
+    }
+
+    /// Packs a quantized matrix (a whole-row group of any width included, see `storedGroupSize`).
     public init(_ q: QuantizedMatrix) throws {
-        try Self.validate(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: q.groupSize)
+        let groupSize = Self.storedGroupSize(q.groupSize, cols: q.cols)
+        try Self.validate(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: groupSize)
         var words = [UInt32](repeating: 0, count: BitPacking.wordCount(rows: q.rows, cols: q.cols, bits: q.bits))
         words.withUnsafeMutableBufferPointer { w in
             for r in 0..<q.rows {
@@ -49,7 +57,7 @@ public struct PackedWeights: Equatable, Sendable {
                 }
             }
         }
-        self.init(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: q.groupSize, words: words, scales: q.scales, zeros: q.zeros)
+        self.init(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: groupSize, words: words, scales: q.scales, zeros: q.zeros)
     }
 
     /// Assembles stored parts (used by deserialization, which validates them first).

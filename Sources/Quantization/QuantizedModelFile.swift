@@ -40,6 +40,8 @@ public enum QuantizedModelFile {
         json.outputFormatting = .sortedKeys
         w.set("qaft.quantization.range_search", .string(try String(decoding: json.encode(o.rangeSearch), as: UTF8.self)))
         w.set("qaft.quantization.percent_damp", .float64(o.percentDamp))
+        // Written only when set, so files of grouped quantizations keep their bytes.
+        if o.perChannel { w.set("qaft.quantization.per_channel", .bool(true)) }
         if let r = model.reordering {
             w.set("qaft.quantization.residual_order", .array(r.residual.map { .uint32(UInt32($0)) }))
             for (l, p) in r.intermediate.enumerated() {
@@ -134,7 +136,8 @@ public enum QuantizedModelFile {
         return ModelQuantizationOptions(method: method, bits: try m.int("qaft.quantization.bits"),
                                         groupSize: try m.int("qaft.quantization.group_size"),
                                         weakColumns: try m.int("qaft.quantization.weak_columns"), actOrder: actOrder,
-                                        rangeSearch: search, percentDamp: damp)
+                                        rangeSearch: search, percentDamp: damp,
+                                        perChannel: m.file.metadata["qaft.quantization.per_channel"]?.bool ?? false)
     }
 
     private static func readReordering(_ m: MetadataReader, _ c: LlamaConfig) throws -> GlobalReordering? {

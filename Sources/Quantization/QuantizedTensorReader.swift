@@ -77,7 +77,7 @@ struct TensorReader {
             }
         }
         let low = cols - weakIndices.count
-        let groups = (low + options.groupSize - 1) / options.groupSize
+        let groupSize = options.packedGroupSize(columns: low), groups = (low + groupSize - 1) / groupSize
         let count = BitPacking.wordCount(rows: rows, cols: low, bits: options.bits)
         let (codes, codesOffset) = try words(name + ".qcodes", count)
         do {
@@ -85,7 +85,7 @@ struct TensorReader {
         } catch QuantizationError.corrupt(_, let offset, let reason) {
             throw ModelFormatError.corrupt(file: path, what: "tensor '\(name).qcodes'", offset: offset, reason: reason)
         }
-        let packed = PackedWeights(rows: rows, cols: low, bits: options.bits, groupSize: options.groupSize, words: codes,
+        let packed = PackedWeights(rows: rows, cols: low, bits: options.bits, groupSize: groupSize, words: codes,
                                    scales: try floats(name + ".qscales", [groups, rows]),
                                    zeros: try floats(name + ".qzeros", [groups, rows]))
         if weakIndices.isEmpty && !file.contains(tensor: name + ".qweak") { return .packed(packed) }
