@@ -15,7 +15,7 @@ extension ExportedModel {
         func packed(_ op: any LinearOperator) -> any LinearOperator {
             switch op {
             case let g as GridLinear:
-                return (try? PackedWeights(g.grid)).map(QuantizedLinear.init) ?? op
+                return (try? PackedWeights(g.grid)).map { QuantizedLinear($0) } ?? op
             case let f as FrozenLinear:
                 return packed(f.base)
             case let l as LoRALinear:

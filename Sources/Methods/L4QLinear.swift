@@ -10,7 +10,8 @@ import Training
 /// Memory-lean by hand (§1.4): nothing weight-sized is kept between forward and backward. The
 /// forward merges and fake-quantizes into the model's shared scratch; the backward recomputes the
 /// merge, forms G = ∂L/∂W_q = dyᵀx as the one (out × in) temporary (shared scratch), and in one pass
-/// turns the merged weight into W_q and G into M ⊙ G while summing the s and b gradients. Then
+/// per L2-sized block of rows turns the merged weight into W_q and G into M ⊙ G while summing the
+/// s and b gradients. Then
 ///   ∂L/∂A = α·Bᵀ(M⊙G),  ∂L/∂B = α·(M⊙G)Aᵀ,  dx = dy·W_q.
 ///
 /// Shapes: x, dx (rows, in); y, dy (rows, out); W0, W_q, G (out, in); A (r, in); B (out, r);
@@ -51,21 +52,45 @@ public final class L4QLinear: TrainableLinear {
     public var rank: Int { a.rows }
     public var parameters: [Parameter] { (rank > 0 ? [a, b] : []) + [step, offset] }
 
-    /// W0 + α·BA into `out` (out, in): the merged weight, computed the same way by the forward, the
-    /// backward and the export so all three quantize the same floats.
+    /// W0 + α·BA into `out` (out, in): the merged weight, computed the same way (the same row
+    /// blocks) by the forward, the backward and the export so all three quantize the same floats.
     func merge(into out: UnsafeMutablePointer<Float>) {
-        let m = outFeatures, n = inFeatures
-        base.storage.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: m * n) }
-        guard rank > 0 else { return }
-        BLAS.gemm(m: m, n: n, k: rank, alpha: scale, a: b.value.pointer, lda: rank, b: a.value.pointer, ldb: n,
-                  beta: 1, c: out, ldc: n)
+        forEachRowBlock { merge(rows: $0, into: out) }
     }
+
+    /// Rows `rows` of W0 + α·BA into the same rows of `out` (out, in).
+    private func merge(rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let n = inFeatures, first = rows.lowerBound * n
+        base.storage.withUnsafeBufferPointer { out.advanced(by: first).update(from: $0.baseAddress! + first, count: rows.count * n) }
+        guard rank > 0 else { return }
+        BLAS.gemm(m: rows.count, n: n, k: rank, alpha: scale, a: b.value.pointer + rows.lowerBound * rank, lda: rank,
+                  b: a.value.pointer, ldb: n, beta: 1, c: out + first, ldc: n)
+    }
+
+    /// Runs `body` on consecutive blocks of output rows, alternate blocks on the two cores (OpenBLAS
+    /// on one thread each meanwhile). A block holds at most `blockWeights` weights, so it stays in
+    /// L2 from the merge through the quantizer: each weight crosses memory once per pass over the
+    /// layer instead of once per step of it (copy, rank-r update, quantize), and the elementwise
+    /// quantizer, which OpenBLAS cannot parallelize, uses both cores.
+    private func forEachRowBlock(_ body: (Range<Int>) -> Void) {
+        let m = outFeatures, rows = max(1, Self.blockWeights / inFeatures), blocks = (m + rows - 1) / rows
+        SecondCore.shared.splitting {
+            SecondCore.shared.run { part in
+                for i in stride(from: part, to: blocks, by: 2) { body(i * rows..<min(m, (i + 1) * rows)) }
+            }
+        }
+    }
+
+    static let blockWeights = 1 << 15
 
     /// W_q in the shared scratch.
     private func quantizedWeight() -> UnsafeMutablePointer<Float> {
-        let w = scratch.weight.reserve(outFeatures * inFeatures)
-        merge(into: w)
-        quantizer.fakeQuantize(w, rows: outFeatures, cols: inFeatures, step: step.value.pointer, offset: offset.value.pointer)
+        let n = inFeatures, gc = quantizer.groups(cols: n), w = scratch.weight.reserve(outFeatures * n)
+        forEachRowBlock { rows in
+            merge(rows: rows, into: w)
+            quantizer.fakeQuantize(w + rows.lowerBound * n, rows: rows.count, cols: n,
+                                   step: step.value.pointer + rows.lowerBound * gc, offset: offset.value.pointer + rows.lowerBound * gc)
+        }
         return w
     }
 
@@ -83,11 +108,15 @@ public final class L4QLinear: TrainableLinear {
     ) {
         let m = outFeatures, n = inFeatures, r = rank
         let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
-        merge(into: w)
         BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
-        quantizer.backward(weight: w, rows: m, cols: n, step: step.value.pointer, offset: offset.value.pointer,
-                           gradient: g, masking: true, quantized: w,
-                           dStep: step.gradient.pointer, dOffset: offset.gradient.pointer)
+        let gc = quantizer.groups(cols: n)
+        forEachRowBlock { block in
+            let at = block.lowerBound * n, groups = block.lowerBound * gc
+            merge(rows: block, into: w)
+            quantizer.backward(weight: w + at, rows: block.count, cols: n, step: step.value.pointer + groups,
+                               offset: offset.value.pointer + groups, gradient: g + at, masking: true, quantized: w + at,
+                               dStep: step.gradient.pointer + groups, dOffset: offset.gradient.pointer + groups)
+        }
         if r > 0 {
             BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: b.value.pointer, lda: r, b: g, ldb: n,
                       beta: 1, c: a.gradient.pointer, ldc: n)
