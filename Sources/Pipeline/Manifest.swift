@@ -137,13 +137,23 @@ public struct PaperNumber: Sendable, Codable, Equatable {
     }
 }
 
-/// A paper claim restated on two of our cells: `better` beats `worse` on `column`.
+/// A paper claim restated on two of our cells: `better` beats `worse` on `column` (judged with a
+/// paired test over the cells' items), or, with `ratio`, a bound on value(better) / value(worse)
+/// for single measurements such as memory or time (judged on the two numbers).
 public struct ClaimSpec: Sendable, Codable, Equatable {
     public var id: String
     public var statement: String
     public var source: String
     public var better: Cell
     public var worse: Cell
+    /// Set for a ratio claim: `better` is the numerator, `worse` the denominator.
+    public var ratio: RatioBound?
+
+    /// value(numerator) / value(denominator) must be ≤ `atMost` and ≥ `atLeast` (where set).
+    public struct RatioBound: Sendable, Codable, Equatable {
+        public var atMost: Double?
+        public var atLeast: Double?
+    }
 
     public struct Cell: Sendable, Codable, Equatable {
         public var row: String
@@ -157,6 +167,14 @@ public struct ClaimSpec: Sendable, Codable, Equatable {
         self.source = source
         self.better = better
         self.worse = worse
+    }
+
+    /// A ratio claim: value(`numerator`) / value(`denominator`) within [`atLeast`, `atMost`].
+    public static func ratio(_ id: String, _ statement: String, source: String, _ numerator: Cell, over denominator: Cell,
+                             atMost: Double? = nil, atLeast: Double? = nil) -> ClaimSpec {
+        var c = ClaimSpec(id, statement, source: source, better: numerator, worse: denominator)
+        c.ratio = RatioBound(atMost: atMost, atLeast: atLeast)
+        return c
     }
 }
 

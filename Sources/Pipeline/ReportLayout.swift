@@ -60,9 +60,16 @@ struct ReportLayout: Codable, Equatable {
                 if !rowLabels.contains(cell.row) { throw bad("claims[\(i)].\(side).row", cell.row, "no such row") }
                 if !columnLabels.contains(cell.column) { throw bad("claims[\(i)].\(side).column", cell.column, "no such evaluation") }
             }
+            if let r = c.ratio {
+                if r.atMost == nil && r.atLeast == nil { throw bad("claims[\(i)].ratio", c.id, "needs atMost or atLeast") }
+                continue
+            }
             let lower = columns.first { $0.label == c.better.column }!.lowerIsBetter
             if columns.first(where: { $0.label == c.worse.column })!.lowerIsBetter != lower {
                 throw bad("claims[\(i)].worse.column", c.worse.column, "compares metrics of opposite directions")
+            }
+            for cell in [c.better, c.worse] where m.evaluations.first(where: { $0.label == cell.column })!.kind == EvaluationSpec.modelMetricKind {
+                throw bad("claims[\(i)]", cell.column, "a model metric has one number per row, no items to pair: state the claim with ClaimSpec.ratio")
             }
         }
         for (i, f) in figureColumns.enumerated() where !columnLabels.contains(f) {

@@ -61,6 +61,21 @@ public struct ClaimCheck: Sendable {
         public let pValue: Double?
         public let test: String?
         public let pairs: Int
+        /// A ratio claim's value(better) / value(worse) and its bound, in words (e.g. "≤ 1.1").
+        public var ratio: Double? = nil
+        public var bound: String? = nil
+    }
+
+    /// Judges a bound on value(better) / value(worse) of two single measurements (nil: not measured).
+    public func evaluateRatio(better b: Double?, worse w: Double?, atMost: Double?, atLeast: Double?) -> Outcome {
+        let bound = [atLeast.map { "≥ \($0)" }, atMost.map { "≤ \($0)" }].compactMap { $0 }.joined(separator: " and ")
+        guard let b, let w, w != 0 else {
+            return Outcome(claim: self, verdict: .notMeasured, betterValue: b, worseValue: w, pValue: nil, test: nil, pairs: 0, bound: bound)
+        }
+        let r = b / w
+        let holds = atMost.map { r <= $0 } ?? true && atLeast.map { r >= $0 } ?? true
+        return Outcome(claim: self, verdict: holds ? .holds : .fails, betterValue: b, worseValue: w, pValue: nil, test: nil, pairs: 0,
+                       ratio: r, bound: bound)
     }
 
     /// Judges the claim from the two cells' measurements (nil: the cell was not measured).

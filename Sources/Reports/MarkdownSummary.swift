@@ -17,6 +17,7 @@ public enum MarkdownSummary {
         for o in claims {
             let c = o.claim
             s += "- **\(c.id)** — \(c.statement) (\(c.source)). Here: \(c.better) \(fmt(o.betterValue)) vs \(c.worse) \(fmt(o.worseValue))"
+            if let r = o.ratio, let bound = o.bound { s += String(format: ", ratio %.3g (claimed %@)", r, bound) }
             if let p = o.pValue, let t = o.test {
                 // A resampling test's p can be exactly 0: no resample reversed the sign.
                 s += (p == 0 ? ", p ≈ 0" : String(format: ", p = %.3g", p)) + " (\(t), \(o.pairs) pairs)"

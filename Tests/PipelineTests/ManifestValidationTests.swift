@@ -89,6 +89,17 @@ final class ManifestValidationTests: XCTestCase {
         assertFails(m, field: "evaluations[\(m.evaluations.count - 1)]", value: "\"peak\"")
     }
 
+    /// A model metric is one number per row: a claim on it must be a ratio, and a ratio needs a bound.
+    func testClaimsOnModelMetricsMustBeRatios() {
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations.append(.modelMetric("peak", metric: "peakResidentGB", lowerIsBetter: true, description: "peak"))
+        let (a, b) = (m.rows[0].label, m.rows[m.rows.count - 1].label)
+        m.claims = [ClaimSpec("paired-peak", "a beats b", source: "test", better: .init(a, "peak"), worse: .init(b, "peak"))]
+        assertFails(m, field: "claims[0]", value: "\"peak\"")
+        m.claims = [.ratio("no-bound", "a over b", source: "test", .init(a, "peak"), over: .init(b, "peak"))]
+        assertFails(m, field: "claims[0].ratio", value: "\"no-bound\"")
+    }
+
     func testNothingIsComputedOrCreatedOnFailure() throws {
         let dir = try Fixtures.temporaryDirectory()
         let log = dir.appendingPathComponent("log")

@@ -61,4 +61,17 @@ final class ReportsTests: XCTestCase {
         XCTAssertEqual(try claim.evaluate(better: high, worse: low, test: SignTest()).verdict, .fails)
         XCTAssertEqual(try claim.evaluate(better: nil, worse: low, test: SignTest()).verdict, .notMeasured)
     }
+
+    func testRatioClaimVerdictsAndSummary() {
+        let claim = ClaimCheck(id: "mem", statement: "A needs about B's memory", source: "T1", better: "A", worse: "B", lowerIsBetter: true)
+        let within = claim.evaluateRatio(better: 1.38, worse: 1.32, atMost: 1.1, atLeast: nil)
+        XCTAssertEqual(within.verdict, .holds)
+        XCTAssertEqual(within.ratio!, 1.38 / 1.32, accuracy: 1e-12)
+        XCTAssertEqual(claim.evaluateRatio(better: 1.5, worse: 1.32, atMost: 1.1, atLeast: nil).verdict, .fails)
+        XCTAssertEqual(claim.evaluateRatio(better: 1.5, worse: 1.32, atMost: 1.2, atLeast: 1.0).verdict, .holds)
+        XCTAssertEqual(claim.evaluateRatio(better: 1.2, worse: 1.32, atMost: 1.2, atLeast: 1.0).verdict, .fails)
+        XCTAssertEqual(claim.evaluateRatio(better: nil, worse: 1.32, atMost: 1.1, atLeast: nil).verdict, .notMeasured)
+        let md = MarkdownSummary.render(title: "t", profile: "tiny", notes: [], rows: [], claims: [within])
+        XCTAssert(md.contains("ratio 1.05 (claimed ≤ 1.1): **holds**"), md)
+    }
 }

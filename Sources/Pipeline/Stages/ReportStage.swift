@@ -59,6 +59,10 @@ public struct ReportStage: Stage {
             let lower = layout.columns.first { $0.label == c.better.column }!.lowerIsBetter
             let check = ClaimCheck(id: c.id, statement: c.statement, source: c.source, better: "\(c.better.row) (\(c.better.column))",
                                    worse: "\(c.worse.row) (\(c.worse.column))", lowerIsBetter: lower)
+            if let bound = c.ratio {
+                func value(_ cell: ClaimSpec.Cell) -> Double? { rows.first { $0.row == cell.row && $0.column == cell.column }?.value }
+                return check.evaluateRatio(better: value(c.better), worse: value(c.worse), atMost: bound.atMost, atLeast: bound.atLeast)
+            }
             return try check.evaluate(better: measurements[ReportLayout.inputName(row: c.better.row, column: c.better.column)],
                                       worse: measurements[ReportLayout.inputName(row: c.worse.row, column: c.worse.column)], test: test)
         }
