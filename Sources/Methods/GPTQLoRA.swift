@@ -6,10 +6,12 @@ import Training
 /// GPTQ+LoRA ("4&16"): the GPTQ-quantized base frozen, a float LoRA on the target projections
 /// trained with AdamW, and the adapter left unmerged at deployment (a low-bit base plus a 16-bit
 /// path). Options: those of `gptq` (bits, groupSize, extra.actOrder) and of LoRA (rank, alpha,
-/// dropout, targets). Needs `MethodContext.calibration`.
+/// dropout, targets). Needs `MethodContext.calibration`. The frozen base is the GPTQ grid itself
+/// (`GridLinear`, whose weight is bit-identical to the dequantized model's), so the deployed model
+/// runs packed low-bit kernels under its float adapters.
 public final class GPTQLoRA: FineTuningMethod {
     public static let name = "gptq-lora"
-    public static let version = "1"
+    public static let version = "2"
     public let options: MethodOptions
     private let gptq: GPTQMethod
     private var base: QuantizedModel?
@@ -24,7 +26,10 @@ public final class GPTQLoRA: FineTuningMethod {
         let q = try gptq.quantize(context)
         base = q
         var random = SeededRandom(seed: context.seed)
-        return TrainableLlama(q.weights) { site, dense in FrozenBaseLoRA(options: options).wrap(site, dense, random: &random) }
+        let grids = QuantizedBase(q)
+        return TrainableLlama(q.weights) { site, _ in
+            FrozenBaseLoRA(options: options).wrap(site, GridLinear(grids.grid(site)), random: &random)
+        }
     }
 
     public func parameterGroups(_ model: TrainableLlama) -> [ParameterGroup] {

@@ -27,6 +27,11 @@ final class PerChannelMethodsTests: XCTestCase {
             XCTAssertLessThan(after, before - 0.01, name)
             let exported = try method.export(trainer.model)
             XCTAssertEqual(exported.precision, .mixed(bits: 3), name)
+            if name == "gptq-lora" {
+                // The deployed base is the integer grid (packed for decoding), not a dense copy.
+                let adapter = try XCTUnwrap(exported.model.blocks[0].down as? LoRALinear)
+                XCTAssert(adapter.base is GridLinear)
+            }
         }
         assertInvalidOption("groupSize") {
             _ = try MethodRegistry.make("gptq-lora", options: MethodOptions(bits: 3, groupSize: 4))
