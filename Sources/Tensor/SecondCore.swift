@@ -7,7 +7,8 @@ import Synchronization
 /// threading (or a GCD hand-off, ≈ 10 µs) to pay, yet they are half the decode time. Inside
 /// `splitting { }` OpenBLAS is held to one thread and `run` executes part 0 on the calling thread
 /// and part 1 on a persistent worker that spins between jobs, so a hand-off costs well under a
-/// microsecond. Outside that scope `run` is serial and the worker sleeps, leaving both cores to
+/// microsecond (after a few microseconds of spinning both sides yield the core on every poll, so
+/// a busy machine does not turn the split into two threads spinning for one core). Outside that scope `run` is serial and the worker sleeps, leaving both cores to
 /// OpenBLAS: the thread count never exceeds two.
 public final class SecondCore: @unchecked Sendable {
     public static let shared = SecondCore()
@@ -56,7 +57,7 @@ public final class SecondCore: @unchecked Sendable {
                     wake.unlock()
                 }
                 body(0)
-                while finished.load(ordering: .acquiring) < n {}
+                Self.wait { finished.load(ordering: .acquiring) >= n }
                 job = nil
             }
         } : nil
@@ -66,11 +67,28 @@ public final class SecondCore: @unchecked Sendable {
         }
     }
 
+    /// Polls `done` until it holds. Past `spinPolls` polls (a few microseconds, longer than a
+    /// balanced hand-off takes) each poll also yields the core: when another process holds the
+    /// other core, the partner thread is waiting for this one, and a pure spin would starve it.
+    @inline(__always) private static func wait(until done: () -> Bool) {
+        var polls = 0
+        while !done() {
+            polls += 1
+            if polls > spinPolls { sched_yield() }
+        }
+    }
+
+    private static let spinPolls = 2_000
+
     private func work() {
-        var seen = 0
+        var seen = 0, polls = 0
         while true {
             while posted.load(ordering: .acquiring) == seen {
-                if isSplitting { continue }
+                if isSplitting {
+                    polls += 1
+                    if polls > Self.spinPolls { sched_yield() }
+                    continue
+                }
                 // Announce the sleep, then re-check under the lock the poster signals under: either
                 // the poster sees `sleeping` or this thread sees the new job (both are sequentially
                 // consistent), so no wake-up is lost.
@@ -81,6 +99,7 @@ public final class SecondCore: @unchecked Sendable {
                 wake.unlock()
             }
             seen += 1
+            polls = 0
             job!(1)
             finished.store(seen, ordering: .releasing)
         }
