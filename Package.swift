@@ -5,6 +5,10 @@ import PackageDescription
 /// its full vector width (AVX-512 here).
 let fast: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "native"], .when(configuration: .release))]
 
+/// The C kernels get the same host-CPU targeting; without it (debug builds) they compile to their
+/// portable scalar form.
+let nativeC: [CSetting] = [.unsafeFlags(["-march=native"], .when(configuration: .release))]
+
 let package = Package(
     name: "qaft",
     platforms: [.macOS(.v14)],
@@ -20,9 +24,10 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CKernels", cSettings: nativeC),
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["Tensor"], swiftSettings: fast),
-        .target(name: "Quantization", dependencies: ["Tensor", "Models", "CBLAS"], swiftSettings: fast),
+        .target(name: "Quantization", dependencies: ["Tensor", "Models", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Tensor", "Models"], swiftSettings: fast),
         .target(
             name: "Evaluation",

@@ -24,8 +24,15 @@ public struct SamplingOptions: Sendable, Equatable {
 /// new token costs one single-row forward (matrix–vector products) with the head on that row only.
 public final class Generator {
     public let model: Llama
+    /// The activation precision of the packed layers' products in the one-token steps. Default
+    /// `.int8`: decode is where the integer kernels pay, and nothing compares generated text bit
+    /// for bit; the prompt's prefill and every other forward keep float activations.
+    public let decodeActivations: ActivationPrecision
 
-    public init(model: Llama) { self.model = model }
+    public init(model: Llama, decodeActivations: ActivationPrecision = .int8) {
+        self.model = model
+        self.decodeActivations = decodeActivations
+    }
 
     /// Continues `prompt` by up to `maxNewTokens` tokens, stopping early at `stop` tokens. `onToken`
     /// sees each new token as it is produced and may return false to stop.
@@ -38,14 +45,17 @@ public final class Generator {
         var rng = SeededRandom(seed: options.seed)
         var logits = try model.forward(TokenBatch(prompt), cache: cache, logits: .lastOfEachSequence)
         var produced: [Int] = []
-        // One-token steps are chains of small products: split them over the cores ourselves.
-        try SecondCore.shared.splitting {
-            while produced.count < maxNewTokens {
-                let next = logits.storage.withUnsafeMutableBufferPointer { Self.choose($0, options, &rng) }
-                produced.append(next)
-                if stop.contains(next) || !onToken(next) { break }
-                if produced.count == maxNewTokens || cache.lengths[0] >= cache.capacity { break }
-                logits = try model.forward(TokenBatch([next]), cache: cache, logits: .lastOfEachSequence)
+        // One-token steps are chains of small products: run them at `decodeActivations` and split
+        // them over the cores ourselves.
+        try model.withDecodeActivations(decodeActivations) {
+            try SecondCore.shared.splitting {
+                while produced.count < maxNewTokens {
+                    let next = logits.storage.withUnsafeMutableBufferPointer { Self.choose($0, options, &rng) }
+                    produced.append(next)
+                    if stop.contains(next) || !onToken(next) { break }
+                    if produced.count == maxNewTokens || cache.lengths[0] >= cache.capacity { break }
+                    logits = try model.forward(TokenBatch([next]), cache: cache, logits: .lastOfEachSequence)
+                }
             }
         }
         return produced

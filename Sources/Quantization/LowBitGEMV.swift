@@ -1,3 +1,4 @@
+import Models
 import Tensor
 
 /// Decode-time matrix–vector products (batch 1) that dequantize on the fly.
@@ -76,13 +77,7 @@ extension PackedWeights {
                                 }
                             }
                         }
-                        if rows * cols < BLAS.splitGEMVWeights {
-                            run(0..<tiles)
-                        } else {
-                            // Halves of the tiles on both cores: the rows are independent.
-                            let half = (tiles + 1) / 2
-                            SecondCore.shared.run { part in run(part == 0 ? 0..<half : half..<tiles) }
-                        }
+                        forTileHalves(run)
                     }
                 }
             }
@@ -90,14 +85,29 @@ extension PackedWeights {
     }
 }
 
+extension PackedWeights {
+    /// Runs `body` over all row tiles: at once for a small product, else as two halves on the two
+    /// cores (`SecondCore`, which runs them one after the other outside a decode scope). The rows
+    /// are independent, so the split changes no result.
+    func forTileHalves(_ body: (Range<Int>) -> Void) {
+        if rows * cols < BLAS.splitGEMVWeights {
+            body(0..<tiles)
+        } else {
+            let half = (tiles + 1) / 2
+            SecondCore.shared.run { part in body(part == 0 ? 0..<half : half..<tiles) }
+        }
+    }
+}
+
 extension MixedPrecisionWeights {
-    /// y[rows] = W · x[cols] with the low-bit part and the fp weak block. In the QEFT (tail)
+    /// y[rows] = W · x[cols] with the low-bit part (at `activations` precision, see
+    /// `PackedWeights.gemv(_:_:activations:)`) and the fp weak block. In the QEFT (tail)
     /// layout both read contiguous slices of x; otherwise (OWQ, scattered weak columns) x is first
     /// gathered into the stored column order.
-    public func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    public func gemv(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, activations: ActivationPrecision = .float32) {
         let k = weakIndices.count
         withInputInStoredOrder(x, rows: 1, ld: cols) { xs, _ in
-            lowBit.gemv(xs, y)
+            lowBit.gemv(xs, y, activations: activations)
             guard k > 0 else { return }
             weak.storage.withUnsafeBufferPointer { w in
                 BLAS.gemv(m: rows, n: k, a: w.baseAddress!, lda: k, x: xs + (cols - k), beta: 1, y: y)

@@ -1,19 +1,25 @@
 import Models
 import Tensor
 
-/// A packed low-bit projection: the fused dequantizing GEMV for one row (decode),
-/// dequantize-then-sgemm for more (prefill), and the input gradient for training through it as a
-/// frozen base.
-public final class QuantizedLinear: InputGradientLinear {
+/// A packed low-bit projection: the fused dequantizing GEMV for one row (decode), on float or int8
+/// activations (`decodeActivations`), dequantize-then-sgemm for more (prefill), and the input
+/// gradient for training through it as a frozen base.
+public final class QuantizedLinear: InputGradientLinear, DecodeActivationSelectable {
     public let weights: PackedWeights
+    /// Precision of x in single-row products; `.float32` unless set (`Generator` sets `.int8` for
+    /// its decode steps through `Llama.withDecodeActivations`).
+    public var decodeActivations: ActivationPrecision
     public var inFeatures: Int { weights.cols }
     public var outFeatures: Int { weights.rows }
 
-    public init(_ weights: PackedWeights) { self.weights = weights }
+    public init(_ weights: PackedWeights, decodeActivations: ActivationPrecision = .float32) {
+        self.weights = weights
+        self.decodeActivations = decodeActivations
+    }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         if rows == 1 {
-            weights.gemv(x, y)
+            weights.gemv(x, y, activations: decodeActivations)
         } else {
             weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
         }
@@ -26,9 +32,11 @@ public final class QuantizedLinear: InputGradientLinear {
 
 /// An OWQ/QEFT projection: packed low-bit columns plus the float weak block. With the weak columns
 /// at the tail (QEFT after reordering) both parts read contiguous slices of x; scattered weak
-/// columns (OWQ, and QEFT's o_proj) gather x first.
-public final class MixedPrecisionLinear: LinearOperator {
+/// columns (OWQ, and QEFT's o_proj) gather x first. `decodeActivations` applies to the low-bit part
+/// of single-row products; the weak block always takes float x.
+public final class MixedPrecisionLinear: LinearOperator, DecodeActivationSelectable {
     public let weights: MixedPrecisionWeights
+    public var decodeActivations: ActivationPrecision = .float32
     public var inFeatures: Int { weights.cols }
     public var outFeatures: Int { weights.rows }
 
@@ -36,7 +44,7 @@ public final class MixedPrecisionLinear: LinearOperator {
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         if rows == 1 {
-            weights.gemv(x, y)
+            weights.gemv(x, y, activations: decodeActivations)
         } else {
             weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
         }

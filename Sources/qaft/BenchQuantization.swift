@@ -5,25 +5,19 @@ import Tensor
 
 extension Bench {
     /// Low-bit kernels against the fp32 cblas path on SmolLM2's projection shapes, as speed-ups
-    /// (fp32 time / low-bit time, both medians from this run): decode-shaped GEMV (one row) and
-    /// prefill-shaped GEMM (512 rows), for 4/3/2-bit packed layers and QEFT's mixed layout (4-bit,
-    /// k = 16 weak columns at the tail); then whole-model decode with every projection RTN w4 g64.
+    /// (fp32 time / low-bit time, both medians from this run): decode-shaped GEMV (one row) on float
+    /// and on int8 activations, and prefill-shaped GEMM (512 rows), for 4/3/2-bit packed layers and
+    /// QEFT's mixed layout (4-bit, k = 16 weak columns at the tail); the head (49152×576) on its
+    /// Q8_0 grid, GEMV only; then whole-model decode with every projection RTN w4 g64, the head
+    /// float or Q8_0, on float or int8 activations.
     func quantizationSection(_ weights: LlamaWeights) throws {
-        print("\n## quantized kernels (speed-up over fp32 cblas; GEMV ×200 split over both cores, GEMM n=512 per timing)")
-        print("  shape (out×in)   kernel          GEMV µs  ×fp32   GEMM ms  ×fp32")
-        let n = 512, calls = 200
+        print("\n## quantized kernels (speed-up over fp32 cblas; GEMV split over both cores, GEMM n=512 per timing)")
+        print("  shape (out×in)   kernel         GEMV µs  ×fp32  int8-act µs  ×fp32   GEMM ms  ×fp32")
+        let n = 512
         var rng = SeededRandom(seed: 3)
-        for (rows, cols) in [(576, 576), (1536, 576), (576, 1536)] {
+        for (rows, cols) in [(576, 576), (192, 576), (1536, 576), (576, 1536)] {
             let w = Matrix(rows: rows, cols: cols, storage: (0..<(rows * cols)).map { _ in rng.nextGaussian() * 0.05 })
             let x = (0..<(n * cols)).map { _ in rng.nextGaussian() }
-            var y = [Float](repeating: 0, count: n * rows)
-            func time(_ layer: any LinearOperator) -> (gemv: Double, gemm: Double) {
-                // Decode conditions: both cores split each product (`SecondCore`).
-                let v = SecondCore.shared.splitting { median { for _ in 0..<calls { layer.apply(x, rows: 1, into: &y) } } } / Double(calls)
-                let m = median { layer.apply(x, rows: n, into: &y) }
-                return (v, m)
-            }
-            let fp = time(DenseLinear(w))
             var layers: [(String, any LinearOperator)] = []
             for bits in [4, 3, 2] {
                 layers.append(("w\(bits) g64", QuantizedLinear(try PackedWeights(UniformQuantizer(bits: bits).quantize(w, groupSize: 64)))))
@@ -33,22 +27,60 @@ extension Bench {
             let qeft = try GPTQ.quantize(weight: w, hessian: identity, quantizer: UniformQuantizer(bits: 4),
                                          options: .init(groupSize: 64), weakColumns: Array((cols - 16)..<cols))
             layers.append(("QEFT w4 k16", MixedPrecisionLinear(try qeft.packed())))
-            print(String(format: "  %4d×%-4d        fp32 cblas     %8.1f   1.00   %7.2f   1.00", rows, cols, fp.gemv * 1e6, fp.gemm * 1e3))
-            for (name, layer) in layers {
-                let t = time(layer)
-                print(String(format: "  %4d×%-4d        %-12@   %8.1f  %5.2f   %7.2f  %5.2f", rows, cols, name as NSString,
-                             t.gemv * 1e6, fp.gemv / t.gemv, t.gemm * 1e3, fp.gemm / t.gemm))
-            }
+            try compare(rows: rows, cols: cols, fp: DenseLinear(w), layers, x: x, gemmRows: n)
         }
+        let head = weights.head
+        try compare(rows: head.rows, cols: head.cols, fp: DenseLinear(head),
+                    [("Q8_0 g32", QuantizedLinear(try PackedWeights(try Q8Zero.quantize(head))))],
+                    x: (0..<head.cols).map { _ in rng.nextGaussian() }, gemmRows: nil)
 
         let quantized = try ModelQuantizer.quantize(weights, options: .init(method: .rtn, bits: 4, groupSize: 64), calibration: nil)
         let prompt = (0..<16).map { _ in Int(rng.next() % UInt64(weights.config.vocabSize)) }
-        func decodeRate(_ model: Llama) throws -> Double { try DecodeSpeed.tokensPerSecond(model, prompt: prompt, repeats: repeats) }
-        let fpRate = try decodeRate(Llama(weights)), qRate = try decodeRate(quantized.llama())
+        func decodeRate(_ model: Llama, _ activations: ActivationPrecision) throws -> Double {
+            try DecodeSpeed.tokensPerSecond(model, prompt: prompt, repeats: repeats, activations: activations)
+        }
         let q8Head = quantized.llama()
         try q8Head.quantizeHead()
-        let q8Rate = try decodeRate(q8Head)
-        print(String(format: "  whole-model decode, batch 1: fp32 %.1f tokens/s; RTN w4 g64 (%.2f bits/weight) %.1f tokens/s = %.2f×, with the head on the checkpoint's Q8_0 grid as in llama.cpp's Q4_0 file %.1f tokens/s = %.2f×",
-                     fpRate, quantized.bitsPerWeight, qRate, qRate / fpRate, q8Rate, q8Rate / fpRate))
+        let fpRate = try decodeRate(Llama(weights), .float32)
+        let rates = try [quantized.llama(), q8Head].map { m in try [ActivationPrecision.float32, .int8].map { try decodeRate(m, $0) } }
+        print(String(format: "  whole-model decode, batch 1 (tokens/s, ×fp32): fp32 %.1f; RTN w4 g64 (%.2f bits/weight) on float activations %.1f (%.2f×), on int8 activations %.1f (%.2f×)",
+                     fpRate, quantized.bitsPerWeight, rates[0][0], rates[0][0] / fpRate, rates[0][1], rates[0][1] / fpRate))
+        print(String(format: "  with the head on the checkpoint's Q8_0 grid as in llama.cpp's Q4_0 file: float activations %.1f (%.2f×), int8 activations %.1f (%.2f×)",
+                     rates[1][0], rates[1][0] / fpRate, rates[1][1], rates[1][1] / fpRate))
+    }
+
+    /// One shape's table rows: `fp`, then each layer's GEMV on float and int8 activations (both cores
+    /// splitting each product, as in decode) and, when `gemmRows` is given, its GEMM over that many rows.
+    private func compare(rows: Int, cols: Int, fp: any LinearOperator, _ layers: [(String, any LinearOperator)],
+                         x: [Float], gemmRows: Int?) throws {
+        // About 0.1 s of fp32 sgemv per timing: 200 calls at 576×576, fewer on larger shapes.
+        let calls = max(5, 200 * 576 * 576 / (rows * cols))
+        var y = [Float](repeating: 0, count: (gemmRows ?? 1) * rows)
+        func gemv(_ layer: any LinearOperator) -> Double {
+            SecondCore.shared.splitting { median { for _ in 0..<calls { layer.apply(x, rows: 1, into: &y) } } } / Double(calls)
+        }
+        func gemm(_ layer: any LinearOperator) -> Double? { gemmRows.map { n in median { layer.apply(x, rows: n, into: &y) } } }
+        func column(_ t: Double?, _ reference: Double?, scale: Double) -> String {
+            guard let t, let reference else { return "       –      –" }
+            return String(format: "%8.2f  %5.2f", t * scale, reference / t)
+        }
+        // Every GEMV before any GEMM: OpenBLAS's threads keep spinning for a while after a GEMM and
+        // would compete with the split GEMVs for the two cores.
+        let fpGEMV = gemv(fp)
+        let gemvs = layers.map { _, layer in
+            let selectable = layer as? DecodeActivationSelectable
+            let float = gemv(layer)
+            selectable?.decodeActivations = .int8
+            defer { selectable?.decodeActivations = .float32 }
+            return (float: float, int8: gemv(layer))
+        }
+        let fpGEMM = gemm(fp)
+        print(String(format: "  %5d×%-5d      %-12@ %8.1f   1.00  %@      %@", rows, cols, "fp32 cblas" as NSString, fpGEMV * 1e6,
+                     column(nil, nil, scale: 1) as NSString, column(fpGEMM, fpGEMM, scale: 1e3) as NSString))
+        for ((name, layer), t) in zip(layers, gemvs) {
+            print(String(format: "  %5d×%-5d      %-12@ %8.1f  %5.2f  %@      %@", rows, cols, name as NSString, t.float * 1e6,
+                         fpGEMV / t.float, column(t.int8, fpGEMV, scale: 1e6) as NSString,
+                         column(gemm(layer), fpGEMM, scale: 1e3) as NSString))
+        }
     }
 }

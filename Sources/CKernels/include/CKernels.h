@@ -1,0 +1,36 @@
+#ifndef QAFT_CKERNELS_H
+#define QAFT_CKERNELS_H
+
+#include <stdint.h>
+
+/// Integer-SIMD kernels for batch-1 decode on packed low-bit weights (layout: Quantization's
+/// `BitPacking`), with the activation vector quantized to int8 per block. Written in C because
+/// Swift cannot reach vpmaddubsw: its SIMD integer conversions and even/odd lane sums compile to
+/// out-of-line calls and scalar loops. Built with -march=native on release; without AVX2 every
+/// function falls back to a portable scalar form with the same integer results.
+
+/// x[cols] to int8 per block of `block_size` columns (the last block may be short):
+/// amax = max |x_j|, scale = amax / 127, q_j = round-half-even(x_j · (127 / amax)) (0 for an all-zero
+/// block), sum = Σ q_j. Writes q[0..<padded_cols] (zero past cols), scale[blocks], sum[blocks].
+void qaft_quantize_activations(const float *x, int cols, int padded_cols, int block_size,
+                               int8_t *q, float *scale, int32_t *sum);
+
+/// The order the kernel reads int8 activations in: within each run of 16 columns, the permutation
+/// that lines x up with the bytes the `bits`-wide codes are unpacked into (identity for the scalar
+/// form). q and out hold padded_cols bytes (a multiple of 32).
+void qaft_arrange_activations(int bits, const int8_t *q, int padded_cols, int8_t *out);
+
+/// Whether `qaft_int8_gemv` has an integer kernel for this code width (2, 3, 4 and 8 bits).
+int qaft_int8_gemv_supports(int bits);
+
+/// y[r] = Σ_g s[r,g] · d_g · (Σ_{j∈g} c[r,j] · q_j − z[r,g] · Σ_{j∈g} q_j) for the rows of tiles
+/// [tile_begin, tile_end) (y indexed by row; rows ≥ `rows` are not written).
+/// words: packed codes (`chunks` 32-column chunks per tile); lane_scales, lane_zeros: the
+/// (tile, group, lane) parameters; xq: `qaft_arrange_activations` output for the same bits; x_scale,
+/// x_sum: per group, as `qaft_quantize_activations` computed them with block = group size.
+void qaft_int8_gemv(const uint32_t *words, int bits, int rows, int chunks, int group_size, int groups,
+                    const float *lane_scales, const float *lane_zeros,
+                    const int8_t *xq, const float *x_scale, const int32_t *x_sum,
+                    int tile_begin, int tile_end, float *y);
+
+#endif
