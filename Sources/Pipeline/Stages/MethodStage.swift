@@ -25,7 +25,8 @@ import Training
 /// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
 /// model in its deployed form (`ExportedModel.packForDecoding`) after a 64-token prompt, as
 /// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
-/// alone (stages run one at a time).
+/// alone (stages run one at a time); `decodeActivations` (`float32`, the default, or `int8`) is
+/// the packed layers' activation precision in those steps (`ActivationPrecision`).
 ///
 /// A `finetune.*` stage also measures the shape of L4Q Table 1/10/11 on its real run: the process's
 /// peak resident memory from just before `prepare` to the end of training (`peakResidentGB`, and
@@ -51,7 +52,7 @@ public struct MethodStage: Stage {
 
     static let methodParameters = ["bits", "groupSize", "rank", "alpha", "dropout", "weakColumns", "targets", "extra"]
     static let calibrationParameters = ["calibrationWindows", "calibrationLength"]
-    static let measurementParameters = ["decodeSteps"]
+    static let measurementParameters = ["decodeSteps", "decodeActivations"]
     static let trainingParameters = ["steps", "sequenceLength", "microBatch", "accumulation", "learningRate", "warmup",
                                      "weightDecay", "clip", "heldOut", "format"]
     static let checkpointSeconds: TimeInterval = 30
@@ -65,6 +66,7 @@ public struct MethodStage: Stage {
         try p.allowOnly(Self.methodParameters + Self.calibrationParameters + Self.measurementParameters
                         + (training ? Self.trainingParameters : []))
         _ = try p.optionalInt("decodeSteps", in: 0...4096)
+        _ = try decodeActivations(p)
         let made = try makeMethod(p)
         if training {
             _ = try TrainingSettings(p)
@@ -126,10 +128,17 @@ public struct MethodStage: Stage {
             exported.packForDecoding()
             let vocabulary = exported.model.config.vocabSize
             let prompt = (0..<64).map { 1 + $0 * 97 % (vocabulary - 1) }
-            output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps)
+            output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps,
+                                                                                    activations: decodeActivations(p))
         }
         context.progress(1, 1)
         return output
+    }
+
+    /// Absent means float32, the precision the speeds cached before the int8 kernels were measured at.
+    private func decodeActivations(_ p: Parameters) throws -> ActivationPrecision {
+        guard p.values["decodeActivations"] != nil else { return .float32 }
+        return ActivationPrecision(rawValue: try p.string("decodeActivations", oneOf: ActivationPrecision.allCases.map(\.rawValue)))!
     }
 
     private func makeMethod(_ p: Parameters) throws -> (method: any FineTuningMethod, isPostTraining: Bool) {
