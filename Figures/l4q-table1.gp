@@ -12,13 +12,13 @@ set grid ytics
 set xtics rotate by -30
 set yrange [0:*]
 $data << EOD
-"LoRA (fp)" 1.320996864 0.0 0.739377152 0.0
+"LoRA (fp)" 1.327931392 0.0 0.74973184 0.0
 "QLoRA (NF4)" 1.395310592 0.0 0.807960576 0.0
 "LoftQ* w4" 1.866010624 0.0 1.284210688 0.0
 "QA-LoRA w4" 2.56016384 0.0 1.355132928 0.0
 "QAT w4 (LSQ, all weights)" 4.820733952 0.0 4.233478144 0.0
 "QAT-LoRA w4" 1.853575168 0.0 1.266253824 0.0
-"L4Q w4" 1.377533952 0.0 0.799711232 0.0
+"L4Q w4" 1.376288768 0.0 0.798040064 0.0
 EOD
 plot $data using 2:3:xtic(1) title "peak memory (GB)", \
      $data using 4:5 title "above start (GB)"
