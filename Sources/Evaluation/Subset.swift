@@ -40,16 +40,20 @@ public struct Subset: Codable, Equatable, Hashable, Sendable {
         let root = SeededRandom(seed: seed)
         var chosen: [Int] = []
         for (k, subtask) in order.enumerated() {
-            var pool = members[subtask]!
-            guard perSubtask <= pool.count else {
-                throw EvaluationError.subsetTooLarge(task: task, stratum: subtask, requested: perSubtask, available: pool.count)
-            }
-            var rng = root.split(UInt64(k))
-            for j in 0..<perSubtask {
-                pool.swapAt(j, j + PairedComparison.uniformIndex(below: pool.count - j, &rng))
-            }
-            chosen += pool[0..<perSubtask]
+            chosen += try draw(from: members[subtask]!, stratum: subtask, root.split(UInt64(k)))
         }
         return chosen.sorted().map { documents[$0] }
+    }
+
+    /// `perSubtask` members of `pool`: the first ones after a partial Fisher–Yates shuffle by `rng`.
+    func draw(from pool: [Int], stratum: String, _ rng: SeededRandom) throws -> ArraySlice<Int> {
+        guard perSubtask <= pool.count else {
+            throw EvaluationError.subsetTooLarge(task: task, stratum: stratum, requested: perSubtask, available: pool.count)
+        }
+        var pool = pool, rng = rng
+        for j in 0..<perSubtask {
+            pool.swapAt(j, j + PairedComparison.uniformIndex(below: pool.count - j, &rng))
+        }
+        return pool[0..<perSubtask]
     }
 }

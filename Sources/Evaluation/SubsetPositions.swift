@@ -17,14 +17,6 @@ extension Subset {
     /// The positions (ascending) chosen among `count` items of a task without subtasks: the
     /// partial Fisher–Yates draw of `select(from:)`'s first subtask, `SeededRandom(seed).split(0)`.
     public func positions(among count: Int) throws -> [Int] {
-        guard perSubtask <= count else {
-            throw EvaluationError.subsetTooLarge(task: task, stratum: task, requested: perSubtask, available: count)
-        }
-        var pool = Array(0..<count)
-        var rng = SeededRandom(seed: seed).split(0)
-        for j in 0..<perSubtask {
-            pool.swapAt(j, j + PairedComparison.uniformIndex(below: count - j, &rng))
-        }
-        return pool[0..<perSubtask].sorted()
+        try draw(from: Array(0..<count), stratum: task, SeededRandom(seed: seed).split(0)).sorted()
     }
 }

@@ -47,7 +47,7 @@ struct LayerQuantization: Equatable {
 
     /// The group size as `PackedWeights` stores it: a whole-row group rounded up to a multiple of 16
     /// (still one group per row, the last and only group being short).
-    func packedGroupSize(inputs: Int) -> Int { perChannel ? (inputs + 15) / 16 * 16 : groupSize }
+    func packedGroupSize(inputs: Int) -> Int { PackedWeights.storedGroupSize(groupSize(inputs: inputs), cols: inputs) }
 
     /// Packed storage holds 2, 3, 4 or 8 bits; 5–7-bit codes are stored in bytes.
     var storageBits: Int { BitPacking.supportedBits.contains(bits) ? bits : 8 }
