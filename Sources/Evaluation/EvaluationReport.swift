@@ -3,19 +3,22 @@ import Foundation
 /// Everything one `qaft eval` invocation measured, written in the layout of lm-eval's results file:
 /// `results` keyed by task / subtask / group with `"<metric>,none"` and `"<metric>_stderr,none"`
 /// entries, `versions`, `n-shot`, `n-samples`, `config`, plus the CSQA-7 average when all seven
-/// commonsense tasks ran. Per-item records are not in it: they go to the
-/// samples file (an array of `TaskRun`), which `qaft compare` pairs.
+/// commonsense tasks ran. Per-item records are not in it: they go to the samples file (an array of
+/// `TaskRun`, which `qaft compare` pairs) and, for generation tasks, the generations file.
 public struct EvaluationReport: Encodable {
     public let choiceRuns: [TaskRun]
     public let perplexityRuns: [PerplexityRun]
+    public let generationRuns: [GenerationRun]
     /// Wall-clock seconds per task name.
     public let seconds: [String: Double]
     /// Settings of the invocation not already in each run's `RunConfig` (e.g. max_length, batch).
     public let settings: [String: String]
 
-    public init(choiceRuns: [TaskRun], perplexityRuns: [PerplexityRun], seconds: [String: Double], settings: [String: String]) {
+    public init(choiceRuns: [TaskRun], perplexityRuns: [PerplexityRun], generationRuns: [GenerationRun] = [],
+                seconds: [String: Double], settings: [String: String]) {
         self.choiceRuns = choiceRuns
         self.perplexityRuns = perplexityRuns
+        self.generationRuns = generationRuns
         self.seconds = seconds
         self.settings = settings
     }
@@ -44,6 +47,14 @@ public struct EvaluationReport: Encodable {
             for (metric, value) in run.metrics.sorted(by: { $0.key < $1.key }) { try e.encode(value, forKey: Key("\(metric),none")) }
             try e.encode(run.protocolDescription, forKey: Key("protocol"))
         }
+        for run in generationRuns {
+            var e = results.nestedContainer(keyedBy: Key.self, forKey: Key(run.task))
+            try e.encode(run.task, forKey: Key("alias"))
+            try e.encode(run.accuracy, forKey: Key("exact_match,none"))
+            if let se = run.stderr { try e.encode(se, forKey: Key("exact_match_stderr,none")) }
+            else { try e.encode("N/A", forKey: Key("exact_match_stderr,none")) }
+            try e.encode(run.evaluationProtocol.canonical, forKey: Key("protocol"))
+        }
         if let csqa = commonsenseAverage { try c.encode(csqa, forKey: Key("csqa7")) }
         var versions: [String: String] = [:], shots: [String: Int] = [:], items: [String: String] = [:]
         var samples: [String: [String: Int]] = [:]
@@ -56,6 +67,12 @@ public struct EvaluationReport: Encodable {
         for run in perplexityRuns {
             items[run.task] = run.config.items
             samples[run.task] = ["effective": run.documents]
+        }
+        for run in generationRuns {
+            versions[run.task] = run.evaluationProtocol.version
+            shots[run.task] = 0
+            items[run.task] = run.items
+            samples[run.task] = ["effective": run.samples.count]
         }
         try c.encode(versions, forKey: Key("versions"))
         try c.encode(shots, forKey: Key("n-shot"))

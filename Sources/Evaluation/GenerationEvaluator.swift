@@ -36,7 +36,7 @@ public struct GenerationEvaluator {
             : []
         let stopped = produced.last.map(stop.contains) ?? false
         return GenerationRecord(id: item.id, promptTokens: prompt.count, generatedTokens: produced.count, stoppedAtEOS: stopped,
-                                prediction: tokenizer.decode(Array(stopped ? produced.dropLast() : produced[...])),
+                                prediction: tokenizer.decode(produced, skippingSpecial: true),
                                 referenceSolution: item.answer)
     }
 

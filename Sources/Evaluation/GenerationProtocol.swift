@@ -8,14 +8,15 @@
 /// asked in the form it was trained on (qaft trains on plain "Question: …\nAnswer: " prompts, no chat
 /// template); the rest is the paper's rule. Decoding is batch 1, so nothing is padded and every
 /// item gets `maxLength` − its own prompt length (the paper's left-padded batches of 64 count the
-/// padding of the batch's longest prompt against the 512). The stopping EOS is left out of the
-/// prediction; any other special token a model writes stays in its text (HF's
-/// `skip_special_tokens=True` would drop it).
+/// padding of the batch's longest prompt against the 512). Special tokens (the stopping EOS, and any
+/// other a model writes, e.g. a stray `<|endoftext|>` before `max_length`) are left out of the
+/// prediction, as the reference's `skip_special_tokens=True` decoding does; kept, one would
+/// break the exact match of the answer it follows.
 public struct GenerationProtocol: Codable, Equatable, Sendable {
     /// Where the question goes in `promptTemplate`.
     public static let questionPlaceholder = "{question}"
     /// Bump when anything below changes how items are prompted, decoded or scored.
-    public static let currentVersion = "1"
+    public static let currentVersion = "2"
 
     /// The task name (`GSM8K.name`).
     public let task: String
@@ -38,7 +39,7 @@ public struct GenerationProtocol: Codable, Equatable, Sendable {
         self.promptTemplate = promptTemplate
         self.maxLength = maxLength
         decoding = "greedy (argmax, ties to the lowest id), batch 1, KV cache"
-        stop = "the tokenizer's EOS (left out of the prediction) or max_length"
+        stop = "the tokenizer's EOS or max_length; special tokens left out of the prediction"
         scoring = "exact match of text after the last \(FinalAnswer.marker), Python-stripped (HALO/LoTA-QAF is_correct)"
     }
 

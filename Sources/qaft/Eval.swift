@@ -2,13 +2,15 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import Models
+import Pipeline
 
 /// `qaft eval`: lm-eval-compatible multiple-choice accuracy and WikiText perplexity.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model on lm-eval tasks (accuracy) and WikiText-2 (perplexity).",
+        abstract: "Evaluate a model on lm-eval tasks (accuracy), WikiText-2 (perplexity) and GSM8K (generation).",
         discussion: "Multiple-choice tasks: \(TaskRegistry.names.joined(separator: ", ")). Perplexity: "
-            + "wikitext (lm-eval word/byte perplexity), wikitext2_gptq (GPTQ-style token perplexity).")
+            + "wikitext (lm-eval word/byte perplexity), wikitext2_gptq (GPTQ-style token perplexity). Generation: "
+            + "\(GSM8K.name) (greedy, exact match after the last ####, prompted as the fine-tuning data is; LoTA-QAF's rule).")
 
     @OptionGroup var modelOptions: ModelOptions
 
@@ -36,6 +38,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Window length of wikitext2_gptq.")
     var seqlen = 2048
 
+    @Option(help: "GSM8K: most tokens of prompt plus generation (LoTA-QAF's max_length).")
+    var generationLength = 512
+
     @Option(help: "Data directory with SHA256SUMS.")
     var data = "Experiments/Data"
 
@@ -45,22 +50,31 @@ struct Eval: ParsableCommand {
     @Option(help: "Write every item's record here (input of `qaft compare`).")
     var samples: String?
 
+    @Option(help: "Write GSM8K's generations (prediction, extracted answer and verdict per item) here.")
+    var generations: String?
+
     func validate() throws {
         if limit != nil && subset != nil { throw ValidationError("--limit and --subset exclude each other") }
         if let n = limit ?? subset, n < 1 { throw ValidationError("--limit/--subset must be at least 1") }
         if shots < 0 { throw ValidationError("--shots must not be negative") }
-        if maxLength < 2 || seqlen < 2 { throw ValidationError("--max-length and --seqlen must be at least 2") }
+        if maxLength < 2 || seqlen < 2 || generationLength < 2 {
+            throw ValidationError("--max-length, --seqlen and --generation-length must be at least 2")
+        }
     }
 
     func run() throws {
         let names = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let known = TaskRegistry.names + PerplexityRun.taskNames
+        let known = TaskRegistry.names + PerplexityRun.taskNames + [GSM8K.name]
         for n in names where !known.contains(n) { throw EvaluationError.unknownTask(name: n, known: known) }
         let choiceTasks = try names.filter(TaskRegistry.names.contains).map { try TaskRegistry.task(named: $0, numFewShot: shots) }
         let directory = try DataDirectory(root: URL(fileURLWithPath: data))
         // Select (and so reject a too-large --limit or --subset) before the model is loaded.
         let selections = choiceTasks.map(selection)
         for (task, items) in zip(choiceTasks, selections) { _ = try items.select(from: task.documents(from: directory), task: task.name) }
+        let generationRules = GSM8KStage.evaluationProtocol(maxLength: generationLength)
+        let generationSelection: ItemSelection = limit.map(ItemSelection.first)
+            ?? subset.map { .subset(Subset(generationTask: GSM8K.name, version: GSM8K.version, count: $0, seed: seed)) } ?? .all
+        let gsm8kItems = names.contains(GSM8K.name) ? try GSM8K.select(GSM8K.items(from: directory), generationSelection) : []
         if subset != nil, let n = names.first(where: PerplexityRun.taskNames.contains) {
             throw EvaluationError.selectionNotApplicable(task: n, selection: "--subset (use --limit for the first N pages/windows)")
         }
@@ -71,7 +85,8 @@ struct Eval: ParsableCommand {
         let (model, tokenizer, _) = try modelOptions.loadModel()
         let addBOS = bos ?? tokenizer.addsBOSByDefault
         let modelName = (modelOptions.model as NSString).lastPathComponent
-        var choiceRuns: [TaskRun] = [], perplexityRuns: [PerplexityRun] = [], seconds: [String: Double] = [:]
+        var choiceRuns: [TaskRun] = [], perplexityRuns: [PerplexityRun] = [], generationRuns: [GenerationRun] = []
+        var seconds: [String: Double] = [:]
         for name in names {
             let started = Date()
             let progress = Progress(name, quiet: modelOptions.quiet)
@@ -84,6 +99,14 @@ struct Eval: ParsableCommand {
                 choiceRuns.append(run)
                 note(String(format: "%@: %d items, %d tokens forwarded in %.1fs", name, run.samples.count, scorer.forwardedTokens,
                             Date().timeIntervalSince(started)))
+            } else if name == GSM8K.name {
+                let evaluator = GenerationEvaluator(model: model, tokenizer: tokenizer, evaluationProtocol: generationRules)
+                var correct = 0
+                let run = try evaluator.run(gsm8kItems, selection: generationSelection, model: modelName) { records in
+                    if records[records.count - 1].correct { correct += 1 }
+                    progress.update(records.count, of: gsm8kItems.count, unit: "items · \(correct) correct")
+                }
+                generationRuns.append(run)
             } else if name == PerplexityRun.lmEvalWikiText {
                 // One window at a time: rolling windows share no context.
                 let scorer = ModelScorer(model: model, maxLength: maxLength, contextSlots: 1, forkSlots: 1, rowBudget: maxLength)
@@ -99,12 +122,14 @@ struct Eval: ParsableCommand {
         }
 
         let settings = ["max_length": "\(Swift.min(maxLength, model.rope.maxPositions))", "gptq_seqlen": "\(seqlen)", "num_fewshot": "\(shots)"]
-        let report = EvaluationReport(choiceRuns: choiceRuns, perplexityRuns: perplexityRuns, seconds: seconds, settings: settings)
+        let report = EvaluationReport(choiceRuns: choiceRuns, perplexityRuns: perplexityRuns, generationRuns: generationRuns,
+                                      seconds: seconds, settings: settings)
         printTable(report, shownEntries: shownEntries)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         if let output { try write(encoder.encode(report), to: output) }
         if let samples { try write(encoder.encode(choiceRuns), to: samples) }
+        if let generations { try write(encoder.encode(generationRuns), to: generations) }
     }
 
     private func selection(_ task: any MultipleChoiceTask) -> ItemSelection {
@@ -135,6 +160,12 @@ struct Eval: ParsableCommand {
                       + String(format: "%.0fs", report.seconds[run.task] ?? 0))
             }
             print("  protocol: \(run.protocolDescription)")
+        }
+        for run in report.generationRuns {
+            print(pad(run.task, 26) + pad("exact_match", 17) + pad(String(format: "%.4f", run.accuracy), 9)
+                  + pad(run.stderr.map { String(format: "± %.4f", $0) } ?? "± N/A", 10) + pad("\(run.samples.count)", 7)
+                  + String(format: "%.0fs", report.seconds[run.task] ?? 0))
+            print("  protocol: \(run.evaluationProtocol.canonical)")
         }
         if let csqa = report.commonsenseAverage {
             print(String(format: "CSQA-7 (mean of the seven commonsense tasks at their * metric): %.4f", csqa))

@@ -72,7 +72,7 @@ final class GSM8KTests: XCTestCase {
                            + "for her friends every day with four. She sells the remainder at the farmers' market daily for $2 per fresh "
                            + "duck egg. How much in dollars does she make every day at the farmers' market?\nAnswer: ")
         XCTAssertEqual(rules.canonical,
-                       "generation:v1;task=gsm8k;template=\"Question: {question}\\nAnswer: \";max_length=512;"
+                       "generation:v2;task=gsm8k;template=\"Question: {question}\\nAnswer: \";max_length=512;"
                            + "decoding=\(rules.decoding);stop=\(rules.stop);scoring=\(rules.scoring)")
         XCTAssertNotEqual(rules.canonical, GenerationProtocol(gsm8kPromptTemplate: template, maxLength: 256).canonical)
         // A question holding the placeholder text is inserted, not expanded again.

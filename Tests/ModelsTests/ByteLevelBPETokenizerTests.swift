@@ -120,6 +120,17 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
         }
     }
 
+    /// Hugging Face's `decode(ids, skip_special_tokens=True)`: control tokens (special added tokens)
+    /// go, user-defined added tokens stay.
+    func testDecodeSkippingSpecialDropsControlTokensOnly() throws {
+        let (smol, tiny) = try (Self.tokenizers()[0], Self.tokenizers()[1])
+        let chat = "<|im_start|>user\n#### 18<|im_end|><|endoftext|>"
+        XCTAssertEqual(smol.decode(smol.encode(chat)), chat)
+        XCTAssertEqual(smol.decode(smol.encode(chat), skippingSpecial: true), "user\n#### 18")
+        let note = "<s>[NOTE] a<|user|> b</s>"
+        XCTAssertEqual(tiny.decode(tiny.encode(note), skippingSpecial: true), "[NOTE] a b")
+    }
+
     func testEncodeBytesInvertsExactlyEvenForInvalidUTF8() throws {
         var rng = SeededRandom(seed: 11)
         var inputs: [[UInt8]] = [[], [0x80], [0xFF, 0xFE], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],

@@ -32,6 +32,30 @@ final class LotaGSM8KTests: XCTestCase {
         XCTAssertEqual(evaluator.promptTokens(item), Array(sequence.tokens[..<sequence.responseStart]))
     }
 
+    /// `qaft eval --tasks gsm8k` runs the stage's protocol outside the pipeline: lm-eval-style
+    /// results with the exact-match accuracy and protocol, every generation in the generations file,
+    /// predictions free of special tokens.
+    func testEvalCommandScoresGSM8K() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let results = dir.appendingPathComponent("results.json"), generations = dir.appendingPathComponent("gsm8k.json")
+        let log = dir.appendingPathComponent("eval.log")
+        XCTAssertEqual(try QaftProcess.run(["eval", "-m", Fixtures.stories260K.path, "--tasks", "gsm8k", "--limit", "2",
+                                            "--generation-length", "200", "--output", results.path, "--generations", generations.path,
+                                            "--quiet"], log: log), 0, QaftProcess.text(log))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: results)) as? [String: Any])
+        let entry = try XCTUnwrap((json["results"] as? [String: Any])?["gsm8k"] as? [String: Any])
+        let runs = try JSONDecoder().decode([GenerationRun].self, from: Data(contentsOf: generations))
+        XCTAssertEqual(runs.count, 1)
+        XCTAssertEqual(runs[0].samples.map(\.id), ["gsm8k/0", "gsm8k/1"])
+        XCTAssertEqual(entry["exact_match,none"] as? Double, runs[0].accuracy)
+        XCTAssertEqual(entry["protocol"] as? String, GSM8KStage.evaluationProtocol(maxLength: 200).canonical)
+        for r in runs[0].samples {
+            XCTAssertLessThanOrEqual(r.promptTokens + r.generatedTokens, 200)
+            XCTAssertFalse(r.prediction.contains("<s>") || r.prediction.contains("</s>"), r.prediction)
+        }
+        XCTAssertTrue(QaftProcess.text(log).contains("exact_match"), QaftProcess.text(log))
+    }
+
     func testPlansInEveryProfileWithTheSettingsInTheKey() throws {
         for profile in Profile.allCases {
             let m = LotaGSM8K.manifest(profile)

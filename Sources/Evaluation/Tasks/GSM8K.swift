@@ -6,6 +6,9 @@ public enum GSM8K {
     public static let name = "gsm8k"
     /// The test split (1,319 problems) under the data folder; verified against its SHA256SUMS.
     public static let testFile = "gsm8k/test.jsonl"
+    /// The item set's version (in subset identities): bump when the items or their ids change. How
+    /// they are prompted and scored is versioned apart, by `GenerationProtocol`.
+    public static let version = "1"
 
     /// One problem.
     public struct Item: Codable, Equatable, Sendable {

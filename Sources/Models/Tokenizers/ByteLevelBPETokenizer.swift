@@ -33,6 +33,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     private let byteToken: [Int32]
     private let merges: PairTable
     private let specials: SpecialTokenMatcher
+    /// Control tokens (GGUF type 3, HF `special: true`), left out by `decode(_:skippingSpecial:)`.
+    private let controlTokens: Set<Int>
     private let splitter: ByteLevelPreTokenizer
     /// GGUF token types that are matched verbatim in text and decode to their literal text:
     /// 3 = control (e.g. `<|im_start|>`), 4 = user-defined (HF's non-special added tokens).
@@ -123,6 +125,7 @@ public struct ByteLevelBPETokenizer: Tokenizer {
         missingBytes = Set((0..<256).filter { byteToken[$0] < 0 }.map(UInt8.init))
         merges = table
         specials = SpecialTokenMatcher(literal)
+        controlTokens = Set(types.indices.filter { types[$0] == 3 })
         splitter = ByteLevelPreTokenizer(splitsDigits: preTokenizer == .smollm)
     }
 
@@ -149,6 +152,8 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     public func bytes(of token: Int) -> [UInt8] {
         tokenBytes.indices.contains(token) ? tokenBytes[token] : []
     }
+
+    public func isSpecial(_ token: Int) -> Bool { controlTokens.contains(token) || token == bosToken || token == eosToken }
 
     /// Buffers and the word cache of one `encode` call. Words repeat a lot in real text, so each
     /// distinct word is merged once per call; keys point into the caller's buffer, which outlives

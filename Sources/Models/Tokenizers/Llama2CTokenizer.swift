@@ -127,4 +127,7 @@ public struct Llama2CTokenizer: Tokenizer {
     public func bytes(of token: Int) -> [UInt8] {
         decoded.indices.contains(token) ? decoded[token] : []
     }
+
+    /// <unk>, BOS and EOS (ids 0–2), as SentencePiece's control and unknown pieces.
+    public func isSpecial(_ token: Int) -> Bool { (0..<3).contains(token) }
 }

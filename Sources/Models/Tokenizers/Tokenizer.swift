@@ -14,6 +14,9 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) -> [Int]
     /// The raw bytes a token stands for (byte-level tokens mapped back to bytes; specials to their text).
     func bytes(of token: Int) -> [UInt8]
+    /// Whether `token` is a special (control) token — BOS, EOS, chat markers — that
+    /// `decode(_:skippingSpecial:)` drops, as Hugging Face's `skip_special_tokens=True` does.
+    func isSpecial(_ token: Int) -> Bool
 }
 
 extension Tokenizer {
@@ -24,10 +27,14 @@ extension Tokenizer {
         return ids
     }
 
-    /// Concatenated bytes of the tokens decoded as UTF-8 (invalid sequences become U+FFFD).
-    public func decode(_ tokens: [Int]) -> String {
+    /// Concatenated bytes of the tokens decoded as UTF-8 (invalid sequences become U+FFFD); with
+    /// `skippingSpecial`, special tokens are left out.
+    public func decode(_ tokens: [Int], skippingSpecial: Bool = false) -> String {
         var out: [UInt8] = []
-        for t in tokens { out.append(contentsOf: bytes(of: t)) }
+        for t in tokens where !(skippingSpecial && isSpecial(t)) { out.append(contentsOf: bytes(of: t)) }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// BOS and EOS, for vocabularies that mark no other token as special.
+    public func isSpecial(_ token: Int) -> Bool { token == bosToken || token == eosToken }
 }
