@@ -126,6 +126,15 @@ public enum SIMDMath {
         while i < n { y[i] += x[i]; i += 1 }
     }
 
+    /// y[i] += a · x[i].
+    @inlinable
+    public static func add(_ x: UnsafePointer<Float>, scaledBy a: Float, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        let va = Float16x(repeating: a)
+        var i = 0
+        while i + 16 <= n { store(load(y + i).addingProduct(load(x + i), va), y + i); i += 16 }
+        while i < n { y[i] += a * x[i]; i += 1 }
+    }
+
     @inlinable @inline(__always)
     public static func load(_ p: UnsafePointer<Float>) -> Float16x {
         UnsafeRawPointer(p).loadUnaligned(as: Float16x.self)

@@ -3,7 +3,7 @@ import Models
 import Tensor
 import XCTest
 
-/// The BLAS-based attention (prefill and the grouped decode path, split key segments) against a
+/// Attention (the BLAS prefill path, the grouped decode loops, split key segments) against a
 /// direct transcription of softmax(QKᵀ/√d + causal mask)·V.
 final class AttentionTests: XCTestCase {
     func naive(q: [Float], k: [Float], v: [Float], T: Int, past: Int, heads: Int, kvHeads: Int, hd: Int) -> [Float] {

@@ -35,19 +35,29 @@ public enum CausalAttention {
         let group = heads / kvHeads
         let scale = 1 / Float(hd).squareRoot()
         if T == 1 {
-            // Decode: the `group` query heads sharing a KV head are contiguous, so one (group × L)
-            // product per KV head replaces `group` matrix–vector products.
+            // Decode: the `group` query heads sharing a KV head read each key and value row once, in
+            // plain SIMD loops. At (group × L × hd) the products are far too small for sgemm, whose
+            // packing copies took as long as all the layers' weight products together.
             for kvh in 0..<kvHeads {
-                let qh = q + kvh * group * hd
+                let qh = q + kvh * group * hd, o = out + kvh * group * hd
                 var col = 0
                 for s in segments {
-                    BLAS.gemm(transB: true, m: group, n: s.count, k: hd, alpha: scale,
-                              a: qh, lda: hd, b: s.keys + kvh * hd, ldb: s.stride, c: scores + col, ldc: L)
+                    for j in 0..<s.count {
+                        let key = s.keys + j * s.stride + kvh * hd
+                        for g in 0..<group { scores[g * L + col + j] = scale * SIMDMath.dot(qh + g * hd, key, hd) }
+                    }
                     col += s.count
                 }
                 for g in 0..<group { softmaxRow(scores + g * L, visible: L) }
-                accumulate(scores, rows: group, L: L, segments: segments, kvOffset: kvh * hd, hd: hd,
-                           out: out + kvh * group * hd, ldOut: hd)
+                o.update(repeating: 0, count: group * hd)
+                col = 0
+                for s in segments {
+                    for j in 0..<s.count {
+                        let value = s.values + j * s.stride + kvh * hd
+                        for g in 0..<group { SIMDMath.add(value, scaledBy: scores[g * L + col + j], into: o + g * hd, hd) }
+                    }
+                    col += s.count
+                }
             }
             return
         }
