@@ -11,11 +11,17 @@ SMOL_SHA256  := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 APT_PACKAGES := libopenblas-dev libsqlite3-dev gnuplot-nox zlib1g-dev
 SWIFT_FLAGS  := -c release
 TEST_FLAGS   := $(SWIFT_FLAGS) -Xswiftc -enable-testing
+LLAMA_CPP_SDIST   := llama-cpp-python==0.3.36
+LLAMA_CPP_ARCHIVE := llama_cpp_python-0.3.36.tar.gz
+LLAMA_CPP_SHA256  := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
+LLAMA_CPP_DIR     := $(CACHE)/llama.cpp
+LLAMA_BENCH       := $(LLAMA_CPP_DIR)/build/bin/llama-bench
+LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
 # OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.
 export OPENBLAS_NUM_THREADS ?= 2
 export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
 
-.PHONY: setup apt-packages model build test bench clean
+.PHONY: setup apt-packages model build test bench llama-cpp clean
 
 setup: apt-packages model
 
@@ -47,8 +53,30 @@ test: setup
 	swift build $(TEST_FLAGS) --build-tests
 	swift test $(TEST_FLAGS) --skip-build
 
+# `make bench` compares whole-model decode with llama.cpp on this machine: its source from the pinned
+# llama-cpp-python sdist (sha256-checked), only llama-bench and llama-quantize built, and SmolLM2
+# re-quantized to Q4_0 (its head stays Q8_0). Best effort: without it the bench says it did not compare.
 bench: build
-	.build/release/qaft bench
+	-@$(MAKE) --no-print-directory llama-cpp || echo "bench: llama.cpp could not be built; decode is not compared with it"
+	if [ -x $(LLAMA_BENCH) ] && [ -f $(LLAMA_Q4_0) ]; then \
+	  .build/release/qaft bench --llama-bench $(LLAMA_BENCH) --llama-model $(LLAMA_Q4_0); \
+	else .build/release/qaft bench; fi
+
+llama-cpp: $(LLAMA_Q4_0)
+
+$(LLAMA_BENCH):
+	@mkdir -p $(LLAMA_CPP_DIR)/sdist
+	pip download --no-deps --quiet -d $(LLAMA_CPP_DIR)/sdist $(LLAMA_CPP_SDIST)
+	echo "$(LLAMA_CPP_SHA256)  $(LLAMA_CPP_DIR)/sdist/$(LLAMA_CPP_ARCHIVE)" | sha256sum -c --quiet
+	tar xzf $(LLAMA_CPP_DIR)/sdist/$(LLAMA_CPP_ARCHIVE) -C $(LLAMA_CPP_DIR) --strip-components=3 --wildcards '*/vendor/llama.cpp/*'
+	command -v cmake >/dev/null || pip install --quiet cmake
+	cmake -S $(LLAMA_CPP_DIR) -B $(LLAMA_CPP_DIR)/build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
+	cmake --build $(LLAMA_CPP_DIR)/build -j2 --target llama-bench llama-quantize >/dev/null
+
+$(LLAMA_Q4_0): $(LLAMA_BENCH) $(SMOL_GGUF)
+	$(LLAMA_CPP_DIR)/build/bin/llama-quantize --allow-requantize $(SMOL_GGUF) $@.part Q4_0 >/dev/null
+	mv $@.part $@
 
 clean:
 	rm -rf .build

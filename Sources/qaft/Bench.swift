@@ -13,8 +13,14 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per measurement (the median is reported).")
     var repeats = 5
 
-    @Option(help: "Run only these sections (comma-separated: forward, training, ...; default all).")
+    @Option(help: "Run only these sections (comma-separated: forward, training, evaluation, quantization, decode, methods; default all but methods' own runs).")
     var only: String?
+
+    @Option(help: "llama.cpp's llama-bench executable: the decode section compares against it (needs --llama-model).")
+    var llamaBench: String?
+
+    @Option(help: "The llama.cpp 4-bit GGUF llama-bench decodes (SmolLM2-135M-Instruct Q4_0 in `make bench`).")
+    var llamaModel: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(section)) } ?? true }
 
@@ -27,6 +33,7 @@ struct Bench: ParsableCommand {
         if wants("training") { try trainingSection(loaded.weights, gemmRate: gemmRate) }
         if wants("evaluation") { try evaluationSection(loaded) }
         if wants("quantization") { try quantizationSection(loaded.weights) }
+        if wants("decode") { try decodeSection(loaded.weights) }
     }
 
     /// Median wall time of `body` in seconds over `repeats` calls, after one warm-up call.

@@ -8,8 +8,7 @@ extension Bench {
     /// (fp32 time / low-bit time, both medians from this run): decode-shaped GEMV (one row) on float
     /// and on int8 activations, and prefill-shaped GEMM (512 rows), for 4/3/2-bit packed layers and
     /// QEFT's mixed layout (4-bit, k = 16 weak columns at the tail); the head (49152×576) on its
-    /// Q8_0 grid, GEMV only; then whole-model decode with every projection RTN w4 g64, the head
-    /// float or Q8_0, on float or int8 activations.
+    /// Q8_0 grid, GEMV only.
     func quantizationSection(_ weights: LlamaWeights) throws {
         print("\n## quantized kernels (speed-up over fp32 cblas; GEMV split over both cores, GEMM n=512 per timing)")
         print("  shape (out×in)   kernel         GEMV µs  ×fp32  int8-act µs  ×fp32   GEMM ms  ×fp32")
@@ -33,20 +32,6 @@ extension Bench {
         try compare(rows: head.rows, cols: head.cols, fp: DenseLinear(head),
                     [("Q8_0 g32", QuantizedLinear(try PackedWeights(try Q8Zero.quantize(head))))],
                     x: (0..<head.cols).map { _ in rng.nextGaussian() }, gemmRows: nil)
-
-        let quantized = try ModelQuantizer.quantize(weights, options: .init(method: .rtn, bits: 4, groupSize: 64), calibration: nil)
-        let prompt = (0..<16).map { _ in Int(rng.next() % UInt64(weights.config.vocabSize)) }
-        func decodeRate(_ model: Llama, _ activations: ActivationPrecision) throws -> Double {
-            try DecodeSpeed.tokensPerSecond(model, prompt: prompt, repeats: repeats, activations: activations)
-        }
-        let q8Head = quantized.llama()
-        try q8Head.quantizeHead()
-        let fpRate = try decodeRate(Llama(weights), .float32)
-        let rates = try [quantized.llama(), q8Head].map { m in try [ActivationPrecision.float32, .int8].map { try decodeRate(m, $0) } }
-        print(String(format: "  whole-model decode, batch 1 (tokens/s, ×fp32): fp32 %.1f; RTN w4 g64 (%.2f bits/weight) on float activations %.1f (%.2f×), on int8 activations %.1f (%.2f×)",
-                     fpRate, quantized.bitsPerWeight, rates[0][0], rates[0][0] / fpRate, rates[0][1], rates[0][1] / fpRate))
-        print(String(format: "  with the head on the checkpoint's Q8_0 grid as in llama.cpp's Q4_0 file: float activations %.1f (%.2f×), int8 activations %.1f (%.2f×)",
-                     rates[1][0], rates[1][0] / fpRate, rates[1][1], rates[1][1] / fpRate))
     }
 
     /// One shape's table rows: `fp`, then each layer's GEMV on float and int8 activations (both cores
