@@ -72,7 +72,7 @@ public enum LotaGSM8K {
             title: profile == .tiny ? "LoTA-QAF's GSM8K regime on stories260K (pipeline check, not a paper table)"
                 : "LoTA-QAF Table 1, task-specific GSM8K, on SmolLM2-135M: 4/3/2-bit GPTQ fine-tuned on GSM8K",
             profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [accuracy, format],
-            paperModels: ["Llama-3.1-8B"], paperNumbers: paperNumbers, claims: claims, figureColumns: [accuracy.label],
+            paperModels: ["Llama-3.1-8B"], paperNumbers: paperNumbers, claims: claims, figureColumns: [accuracy.label, format.label],
             notes: ["Paper numbers: GSM8K accuracy (%) of Llama-3.1-8B, group 64, rank 64 (ω 48), one epoch at batch 64; "
                         + "ours are fractions, rank 4/8/16 (ω 12 = 0.75·r).",
                     "Expect GSM8K near 0 at 135M (spec §6): the column is kept for the protocol, and the #### rate shows "

@@ -12,17 +12,18 @@ set grid ytics
 set xtics rotate by -30
 set yrange [0:*]
 $data << EOD
-"GPTQ w4" 0.0 0.0
-"QA-LoRA w4" 0.0 0.0
-"GPTQ+LoRA w4" 0.0 0.0
-"LoTA-QAF w4" 0.0 0.0
-"GPTQ w3" 0.0 0.0
-"QA-LoRA w3" 0.0 0.0
-"GPTQ+LoRA w3" 0.0 0.0
-"LoTA-QAF w3" 0.0 0.0
-"GPTQ w2" 0.0 0.0
-"QA-LoRA w2" 0.0 0.0
-"GPTQ+LoRA w2" 0.0 0.0
-"LoTA-QAF w2" 0.0 0.0
+"GPTQ w4" 0.0 0.0 0.0 0.0
+"QA-LoRA w4" 0.0 0.0 0.0 0.0
+"GPTQ+LoRA w4" 0.0 0.0 0.0 0.0
+"LoTA-QAF w4" 0.0 0.0 0.4 0.0
+"GPTQ w3" 0.0 0.0 0.0 0.0
+"QA-LoRA w3" 0.0 0.0 0.0 0.0
+"GPTQ+LoRA w3" 0.0 0.0 0.05 0.0
+"LoTA-QAF w3" 0.0 0.0 0.2 0.0
+"GPTQ w2" 0.0 0.0 0.05 0.0
+"QA-LoRA w2" 0.0 0.0 0.0 0.0
+"GPTQ+LoRA w2" 0.0 0.0 0.0 0.0
+"LoTA-QAF w2" 0.0 0.0 0.0 0.0
 EOD
-plot $data using 2:3:xtic(1) title "GSM8K"
+plot $data using 2:3:xtic(1) title "GSM8K", \
+     $data using 4:5 title "GSM8K #### rate"
