@@ -4,7 +4,9 @@ import Foundation
 import Models
 import Pipeline
 
-/// `qaft eval`: lm-eval-compatible multiple-choice accuracy and WikiText perplexity.
+/// `qaft eval`: lm-eval-compatible multiple-choice accuracy, WikiText perplexity and GSM8K
+/// generation accuracy (the pipeline's `evaluate-gsm8k` protocol; BOS as the tokenizer adds it, as
+/// in fine-tuning, whatever `--bos` says).
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a model on lm-eval tasks (accuracy), WikiText-2 (perplexity) and GSM8K (generation).",
