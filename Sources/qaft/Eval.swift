@@ -75,7 +75,7 @@ struct Eval: ParsableCommand {
         for (task, items) in zip(choiceTasks, selections) { _ = try items.select(from: task.documents(from: directory), task: task.name) }
         let generationRules = GSM8KStage.evaluationProtocol(maxLength: generationLength)
         let generationSelection: ItemSelection = limit.map(ItemSelection.first)
-            ?? subset.map { .subset(Subset(generationTask: GSM8K.name, version: GSM8K.version, count: $0, seed: seed)) } ?? .all
+            ?? subset.map { .subset(GSM8K.subset(count: $0, seed: seed)) } ?? .all
         let gsm8kItems = names.contains(GSM8K.name) ? try GSM8K.select(GSM8K.items(from: directory), generationSelection) : []
         if subset != nil, let n = names.first(where: PerplexityRun.taskNames.contains) {
             throw EvaluationError.selectionNotApplicable(task: n, selection: "--subset (use --limit for the first N pages/windows)")

@@ -10,6 +10,11 @@ public enum GSM8K {
     /// they are prompted and scored is versioned apart, by `GenerationProtocol`.
     public static let version = "1"
 
+    /// A seeded subset of `count` test problems (its identity carries the item set's `version`).
+    public static func subset(count: Int, seed: UInt64) -> Subset {
+        Subset(generationTask: name, version: version, count: count, seed: seed)
+    }
+
     /// One problem.
     public struct Item: Codable, Equatable, Sendable {
         /// Stable across runs and machines: "gsm8k/<0-based line of its file>".

@@ -56,7 +56,7 @@ public struct GSM8KStage: Stage {
         let (count, seed, maxLength) = try settings(context.parameters)
         let rules = Self.evaluationProtocol(maxLength: maxLength)
         let selection: ItemSelection = count > 0
-            ? .subset(Subset(generationTask: GSM8K.name, version: GSM8K.version, count: count, seed: seed)) : .all
+            ? .subset(GSM8K.subset(count: count, seed: seed)) : .all
         // The items before the model: a missing or altered data file fails at once, naming the file.
         let data = try DataDirectory(root: try context.file("checksums").deletingLastPathComponent())
         let file = try Self.path(of: try context.file("data"), inside: data.root, stage: context.label)
