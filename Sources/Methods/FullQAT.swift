@@ -38,17 +38,11 @@ public final class FullQAT: FineTuningMethod {
     }
 
     public func export(_ model: TrainableLlama) throws -> ExportedModel {
-        let weights = try prepared(base, Self.name)
-        var budget = BitBudget()
-        let exported = try assembledModel(weights) { site in
-            guard let layer = model.layer(site) as? LearnedStepLinear else {
+        try integerExport(model, base: try prepared(base, Self.name), bits: options.bits) { site, layer in
+            guard let layer = layer as? LearnedStepLinear else {
                 throw MethodError.notMergeable(method: Self.name, reason: "\(site) is not a learned-step layer")
             }
-            let q = layer.quantizedMatrix(layout)
-            budget.add(q)
-            return QuantizedLinear(try PackedWeights(q))
+            return layer.quantizedMatrix(layout)
         }
-        return ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: budget.perWeight,
-                             mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
     }
 }

@@ -67,18 +67,12 @@ public final class L4Q: FineTuningMethod {
     }
 
     public func export(_ model: TrainableLlama) throws -> ExportedModel {
-        let weights = try prepared(base, Self.name)
-        var budget = BitBudget()
-        let exported = try assembledModel(weights) { site in
-            guard let layer = model.layer(site) as? L4QLinear else {
+        var result = try integerExport(model, base: try prepared(base, Self.name), bits: options.bits) { site, layer in
+            guard let layer = layer as? L4QLinear else {
                 throw MethodError.notMergeable(method: Self.name, reason: "\(site) is not an L4Q layer")
             }
-            let q = layer.quantizedMatrix(layout)
-            budget.add(q)
-            return QuantizedLinear(try PackedWeights(q))
+            return layer.quantizedMatrix(layout)
         }
-        var result = ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: budget.perWeight,
-                                   mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
         let post = Self.errors(model)
         result.metrics = ["postQuantizationError": post.quantization, "postClippingError": post.clipping]
         if let e = initialErrors {

@@ -1,4 +1,5 @@
 import Models
+import Quantization
 import Tensor
 import Training
 
@@ -39,4 +40,19 @@ public func logitDifference(_ a: Llama, _ b: Llama, probe: [Int]? = nil) throws 
 /// integer) per group: bits + (16 + zeroBits) / groupSize.
 public func uniformBitsPerWeight(bits: Int, groupSize: Int, zeroBits: Int = 16) -> Double {
     Double(bits) + Double(16 + zeroBits) / Double(groupSize)
+}
+
+/// The fully integer export shared by the methods that train the grid itself (L4Q, PEQA, QAT):
+/// every projection packed from the matrix `grid(site, layer)` reads off its trained layer, the
+/// bits counted, and the packed model compared with the training form on `base`.
+func integerExport(_ model: TrainableLlama, base: LlamaWeights, bits: Int,
+                   _ grid: (LinearSite, any TrainableLinear) throws -> QuantizedMatrix) throws -> ExportedModel {
+    var budget = BitBudget()
+    let exported = try assembledModel(base) { site in
+        let q = try grid(site, model.layer(site))
+        budget.add(q)
+        return QuantizedLinear(try PackedWeights(q))
+    }
+    return ExportedModel(model: exported, precision: .integer(bits: bits), bitsPerWeight: budget.perWeight,
+                         mergeDifference: try logitDifference(model.inferenceModel(base), exported))
 }

@@ -43,21 +43,16 @@ public final class PEQA: FineTuningMethod {
     }
 
     public func export(_ model: TrainableLlama) throws -> ExportedModel {
-        let weights = try prepared(base, Self.name)
-        var budget = BitBudget()
-        let exported = try assembledModel(weights) { site in
-            guard let layer = model.layer(site) as? PEQALinear else {
+        try integerExport(model, base: try prepared(base, Self.name), bits: options.bits) { site, layer in
+            guard let layer = layer as? PEQALinear else {
                 throw MethodError.notMergeable(method: Self.name, reason: "\(site) is not a PEQA layer")
             }
             var q = layout.emptyMatrix(rows: layer.outFeatures, cols: layer.inFeatures)
             q.codes = layer.grid.codes
             q.zeros = layer.grid.zeros
             q.scales = layer.scale.value.array(layer.scale.count)
-            budget.add(q)
-            return QuantizedLinear(try PackedWeights(q))
+            return q
         }
-        return ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: budget.perWeight,
-                             mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
     }
 }
 
