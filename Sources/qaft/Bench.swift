@@ -77,6 +77,31 @@ struct Bench: ParsableCommand {
         }
         let prefill = try median { _ = try model.forward(TokenBatch(prompt), cache: KVCache(config: c, slots: 1, capacity: 16), logits: .lastOfEachSequence) }
         print(String(format: "  decode batch 1 (KV cache)    %7.1f tokens/s", Double(steps) / (td - prefill)))
+        rowMaxLine(vocabulary: c.vocabSize)
+    }
+
+    /// The row maximum under every softmax, logSumExp and argmax (`SIMDMath.max`, compare and blend)
+    /// against the standard library's `pointwiseMax` loop it replaced, whose per-lane NaN rules
+    /// compile to scalar code, on one vocabulary-wide row.
+    func rowMaxLine(vocabulary n: Int) {
+        var rng = SeededRandom(seed: 2)
+        let row = (0..<n).map { _ in rng.nextGaussian() }
+        let calls = 100
+        var sink: Float = 0
+        row.withUnsafeBufferPointer { r in
+            let x = r.baseAddress!
+            let fast = median { for _ in 0..<calls { sink += SIMDMath.max(x, n) } }
+            let reference = median {
+                for _ in 0..<calls {
+                    var acc = SIMD16<Float>(repeating: -.infinity), i = 0
+                    while i + 16 <= n { acc = pointwiseMax(acc, SIMDMath.load(x + i)); i += 16 }
+                    sink += acc.max()
+                }
+            }
+            print(String(format: "  softmax row max (%d floats) %7.2f µs   %5.1f× the pointwiseMax loop",
+                         n, fast / Double(calls) * 1e6, reference / fast))
+        }
+        withExtendedLifetime(sink) {}
     }
 
     /// Attention's own FLOPs per token at sequence length L (QKᵀ and PV over the full causal square, as computed).
