@@ -6,11 +6,15 @@ public struct Evaluator {
     public var batchSize: Int
     /// Called after each batch with (documents done, documents in all); requests are scored in
     /// context order, not document order, so "done" is the scored requests' share of the documents.
+    /// Its first call reports the documents a journal resumed (0 without one).
     public var progress: ((Int, Int) -> Void)?
+    /// Where scored batches are recorded as they finish, so a stopped run resumes (`ScoreJournal`).
+    public var journal: ScoreJournal?
 
-    public init(encoder: LMEvalEncoder, batchSize: Int = 512, progress: ((Int, Int) -> Void)? = nil) {
+    public init(encoder: LMEvalEncoder, batchSize: Int = 512, journal: ScoreJournal? = nil, progress: ((Int, Int) -> Void)? = nil) {
         self.encoder = encoder
         self.batchSize = batchSize
+        self.journal = journal
         self.progress = progress
     }
 
@@ -37,15 +41,22 @@ public struct Evaluator {
             if a.continuation != b.continuation { return a.continuation.lexicographicallyPrecedes(b.continuation) }
             return i < j
         }
+        let journaled = try journal?.open(requests: requests, order: order, batchSize: batchSize) ?? [:]
         var results = [LogLikelihoodResult?](repeating: nil, count: requests.count)
-        var start = 0
-        while start < order.count {
+        var done = 0
+        for (start, scored) in journaled {
+            for (k, r) in zip(order[start...], scored) { results[k] = r }
+            done += scored.count
+        }
+        progress?(done * documents.count / max(order.count, 1), documents.count)
+        for start in stride(from: 0, to: order.count, by: batchSize) where journaled[start] == nil {
             let batch = Array(order[start..<min(start + batchSize, order.count)])
             let scored = try scorer.score(batch.map { requests[$0] })
             guard scored.count == batch.count else { throw EvaluationError.scorerResultCount(expected: batch.count, found: scored.count) }
+            try journal?.append(start: start, results: scored)
             for (k, r) in zip(batch, scored) { results[k] = r }
-            start += batch.count
-            progress?(start * documents.count / order.count, documents.count)
+            done += batch.count
+            progress?(done * documents.count / order.count, documents.count)
         }
         return documents.enumerated().map { i, d in
             ItemRecord(document: d, results: (0..<d.requests.count).map { results[firstRequest[i] + $0]! })

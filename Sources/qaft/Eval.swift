@@ -46,7 +46,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Data directory with SHA256SUMS.")
     var data = "Experiments/Data"
 
-    @Option(help: "Write the lm-eval-style results JSON here.")
+    @Option(help: ArgumentHelp("Write the lm-eval-style results JSON here.",
+                               discussion: "Multiple-choice tasks journal their scored batches beside it (OUTPUT.TASK.journal) until it is "
+                                   + "written, so a stopped run resumes when rerun with the same arguments."))
     var output: String?
 
     @Option(help: "Write every item's record here (input of `qaft compare`).")
@@ -87,6 +89,12 @@ struct Eval: ParsableCommand {
         let (model, tokenizer, _) = try modelOptions.loadModel()
         let addBOS = bos ?? tokenizer.addsBOSByDefault
         let modelName = (modelOptions.model as NSString).lastPathComponent
+        // Journals are only worth their digest of the model when there is an output to resume towards.
+        let modelIdentity = try output.map { _ in
+            try ([modelOptions.model] + (modelOptions.tokenizer.map { [$0] } ?? [])).map { try FileDigest.content(of: URL(fileURLWithPath: $0)) }
+                .joined(separator: " ") + " maxLength \(maxLength)"
+        }
+        var journals: [ScoreJournal] = []
         var choiceRuns: [TaskRun] = [], perplexityRuns: [PerplexityRun] = [], generationRuns: [GenerationRun] = []
         var seconds: [String: Double] = [:]
         for name in names {
@@ -94,7 +102,20 @@ struct Eval: ParsableCommand {
             let progress = Progress(name, quiet: modelOptions.quiet)
             if let i = choiceTasks.firstIndex(where: { $0.name == name }) {
                 let scorer = ModelScorer(model: model, maxLength: maxLength)
-                let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: tokenizer, addBOS: addBOS)) { done, total in
+                var journal: ScoreJournal?
+                if let output, let modelIdentity {
+                    journal = ScoreJournal(url: URL(fileURLWithPath: "\(output).\(name).journal"), identity: modelIdentity)
+                    journals.append(journal!)
+                }
+                var first = true
+                let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: tokenizer, addBOS: addBOS), journal: journal) { done, total in
+                    if first {
+                        first = false
+                        guard done > 0, let journal else { return }
+                        progress.resumedAt = done
+                        note("\(name): resuming after \(done) of \(total) items scored before (\(journal.url.path))")
+                        return
+                    }
                     progress.update(done, of: total, unit: "items")
                 }
                 let run = try evaluator.run(choiceTasks[i], data: directory, scorer: scorer, model: modelName, items: selections[i])
@@ -132,6 +153,7 @@ struct Eval: ParsableCommand {
         if let output { try write(encoder.encode(report), to: output) }
         if let samples { try write(encoder.encode(choiceRuns), to: samples) }
         if let generations { try write(encoder.encode(generationRuns), to: generations) }
+        for journal in journals { try journal.remove() }
     }
 
     private func selection(_ task: any MultipleChoiceTask) -> ItemSelection {

@@ -77,7 +77,11 @@ public struct TaskStage: Stage {
         for i in runs.count..<tasks.count {
             let scorer = ModelScorer(model: model, maxLength: maxLength)
             let before = done, started = Date()
-            let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault)) { d, _ in
+            // The stage key names model, data, selection and settings; the journal resumes a killed task mid-way.
+            let journal = ScoreJournal(url: context.checkpoint.url.appendingPathComponent(tasks[i].name + ".journal"),
+                                       identity: "stage \(context.key.hex) maxLength \(maxLength)")
+            let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault),
+                                      journal: journal) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
             }
             let records = try evaluator.score(documents[i], scorer: scorer)
