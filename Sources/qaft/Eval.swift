@@ -34,8 +34,9 @@ struct Eval: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Prepend BOS to every encoding (default: the tokenizer's own setting).")
     var bos: Bool?
 
-    @Option(help: "lm-eval max_length: longer inputs are cut from the left; also the rolling window of wikitext.")
-    var maxLength = 2048
+    @Option(help: ArgumentHelp("lm-eval max_length: longer inputs are cut from the left; also the rolling window of wikitext.",
+                               discussion: "Default: the model's context length, which lm-eval reads from the model's config."))
+    var maxLength: Int?
 
     @Option(help: "Window length of wikitext2_gptq.")
     var seqlen = 2048
@@ -61,7 +62,7 @@ struct Eval: ParsableCommand {
         if limit != nil && subset != nil { throw ValidationError("--limit and --subset exclude each other") }
         if let n = limit ?? subset, n < 1 { throw ValidationError("--limit/--subset must be at least 1") }
         if shots < 0 { throw ValidationError("--shots must not be negative") }
-        if maxLength < 2 || seqlen < 2 || generationLength < 2 {
+        if (maxLength ?? 2) < 2 || seqlen < 2 || generationLength < 2 {
             throw ValidationError("--max-length, --seqlen and --generation-length must be at least 2")
         }
     }
@@ -89,6 +90,7 @@ struct Eval: ParsableCommand {
         let (model, tokenizer, _) = try modelOptions.loadModel()
         let addBOS = bos ?? tokenizer.addsBOSByDefault
         let modelName = (modelOptions.model as NSString).lastPathComponent
+        let maxLength = Swift.min(self.maxLength ?? model.rope.maxPositions, model.rope.maxPositions)
         // Journals are only worth their digest of the model when there is an output to resume towards.
         let modelIdentity = try output.map { _ in
             try ([modelOptions.model] + (modelOptions.tokenizer.map { [$0] } ?? [])).map { try FileDigest.content(of: URL(fileURLWithPath: $0)) }
@@ -144,7 +146,7 @@ struct Eval: ParsableCommand {
             seconds[name] = Date().timeIntervalSince(started)
         }
 
-        let settings = ["max_length": "\(Swift.min(maxLength, model.rope.maxPositions))", "gptq_seqlen": "\(seqlen)", "num_fewshot": "\(shots)"]
+        let settings = ["max_length": "\(maxLength)", "gptq_seqlen": "\(seqlen)", "num_fewshot": "\(shots)"]
         let report = EvaluationReport(choiceRuns: choiceRuns, perplexityRuns: perplexityRuns, generationRuns: generationRuns,
                                       seconds: seconds, settings: settings)
         printTable(report, shownEntries: shownEntries)

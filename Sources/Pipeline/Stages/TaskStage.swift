@@ -14,7 +14,7 @@ import Tensor
 /// sample of that many per subtask, e.g. per MMLU subject), `subtasks` (0 = all; else only that
 /// many subtasks, drawn with `subsetSeed`: 5-shot MMLU's cost is its 57 subject prefixes, so the
 /// quick profile scores fewer subjects rather than fewer questions), `subsetSeed`, `maxLength` (lm-eval's
-/// max_length, default 2048). File `checksums`: the data folder's SHA256SUMS; the tasks read their
+/// max_length, default the model's context length, which lm-eval reads from the model's config). File `checksums`: the data folder's SHA256SUMS; the tasks read their
 /// files from its folder and verify them against it, so the key covers the data's contents.
 /// Each finished task is checkpointed; a killed run resumes at the next task.
 ///
@@ -24,8 +24,9 @@ import Tensor
 public struct TaskStage: Stage {
     public static let kindName = "evaluate-tasks"
     public var kind: String { Self.kindName }
-    /// 2: every headline and group metric, and per-task seconds, in the output.
-    public var version: String { "2" }
+    /// 2: every headline and group metric, and per-task seconds, in the output. 3: max_length
+    /// defaults to the model's context length (was 2048; SmolLM2's is 8192), as lm-eval's.
+    public var version: String { "3" }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { ["checksums"] }
     public var isStochastic: Bool { false }
@@ -73,7 +74,7 @@ public struct TaskStage: Stage {
         var runs = finished.runs, seconds = finished.seconds
         if !runs.isEmpty { context.resumed(runs.count) }
         var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
-        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? 2048
+        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? model.rope.maxPositions
         for i in runs.count..<tasks.count {
             let scorer = ModelScorer(model: model, maxLength: maxLength)
             let before = done, started = Date()
