@@ -42,7 +42,7 @@ public final class ScoreJournal {
             words += r.continuation.lazy.map { Int32(truncatingIfNeeded: $0) }
             words.withUnsafeBytes { h.update(bufferPointer: $0) }
         }
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Checksum.hex(h.finalize())
     }
 
     /// Opens the journal for the run `requests` (scored in `order`, `batchSize` at a time) and

@@ -1,4 +1,5 @@
 import Crypto
+import Evaluation
 import Foundation
 
 /// sha256 of file contents and of directory trees, streamed in 1 MiB reads.
@@ -10,7 +11,7 @@ public enum FileDigest {
         defer { try? h.close() }
         var hasher = SHA256()
         while let chunk = try h.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hex(hasher.finalize())
+        return Checksum.hex(hasher.finalize())
     }
 
     /// A data input's digest: `sha256` for a file, `tree` for a directory (e.g. MMLU's 114 CSVs).
@@ -28,7 +29,7 @@ public enum FileDigest {
             let size = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
             hasher.update(data: Data("\(rel)\u{0}\(size)\u{0}\(try sha256(of: url))\n".utf8))
         }
-        return hex(hasher.finalize())
+        return Checksum.hex(hasher.finalize())
     }
 
     /// Regular files under `dir` as (relative path, URL), sorted; symbolic links are refused
@@ -46,7 +47,4 @@ public enum FileDigest {
         return out.sorted { $0.0 < $1.0 }
     }
 
-    static func hex<D: Sequence>(_ d: D) -> String where D.Element == UInt8 {
-        d.map { String(format: "%02x", $0) }.joined()
-    }
 }

@@ -1,4 +1,5 @@
 import Crypto
+import Evaluation
 import Foundation
 
 /// The identity of a stage result: sha256 of its key components. Two stages with equal keys
@@ -36,7 +37,7 @@ public struct KeyComponents: Codable, Equatable, Sendable {
         for name in entries.keys.sorted() {
             h.update(data: Data((name + "=" + entries[name]! + "\n").utf8))
         }
-        return StageKey(hex: h.finalize().map { String(format: "%02x", $0) }.joined())
+        return StageKey(hex: Checksum.hex(h.finalize()))
     }
 
     /// One component that differs between two versions of a stage's key.

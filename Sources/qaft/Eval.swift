@@ -111,11 +111,10 @@ struct Eval: ParsableCommand {
                 }
                 var first = true
                 let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: tokenizer, addBOS: addBOS), journal: journal) { done, total in
+                    // The first call reports what a journal resumed.
                     if first {
                         first = false
-                        guard done > 0, let journal else { return }
-                        progress.resumedAt = done
-                        note("\(name): resuming after \(done) of \(total) items scored before (\(journal.url.path))")
+                        if done > 0 { progress.resumedAt = done; note("\(name): resuming after \(done) of \(total) items scored before") }
                         return
                     }
                     progress.update(done, of: total, unit: "items")

@@ -4,11 +4,13 @@ import Crypto
 /// identity hashes. Backed by swift-crypto (BoringSSL on Linux, CryptoKit on Apple platforms).
 public enum Checksum {
     /// 64 lower-case hex digits of sha256(`bytes`).
-    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+    public static func sha256Hex(_ bytes: [UInt8]) -> String { hex(Crypto.SHA256.hash(data: bytes)) }
+
+    /// Lower-case hex digits of `bytes` (a finished digest, streamed hashers included).
+    public static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for b in Crypto.SHA256.hash(data: bytes) {
+        for b in bytes {
             out.append(digits[Int(b >> 4)])
             out.append(digits[Int(b & 15)])
         }

@@ -13,10 +13,12 @@ import Tensor
 /// Parameters: `tasks` (names), `shots`, `perSubtask` (0 = every item; else a seeded stratified
 /// sample of that many per subtask, e.g. per MMLU subject), `subtasks` (0 = all; else only that
 /// many subtasks, drawn with `subsetSeed`: 5-shot MMLU's cost is its 57 subject prefixes, so the
-/// quick profile scores fewer subjects rather than fewer questions), `subsetSeed`, `maxLength` (lm-eval's
-/// max_length, default the model's context length, which lm-eval reads from the model's config). File `checksums`: the data folder's SHA256SUMS; the tasks read their
-/// files from its folder and verify them against it, so the key covers the data's contents.
-/// Each finished task is checkpointed; a killed run resumes at the next task.
+/// quick profile scores fewer subjects rather than fewer questions), `subsetSeed`, `maxLength`
+/// (lm-eval's max_length, default the model's context length, which lm-eval reads from the
+/// model's config). File `checksums`: the data folder's SHA256SUMS; the tasks read their files
+/// from its folder and verify them against it, so the key covers the data's contents. Each
+/// finished task is checkpointed, and its scored batches are journaled (`ScoreJournal`), so a
+/// killed run resumes inside the task it was scoring.
 ///
 /// Metrics besides the reported ones: every metric of each task's headline and groups as
 /// `<entry>.<metric>` and `<entry>.<metric>_stderr` (e.g. `hellaswag.acc`, `mmlu_stem.acc`), and
@@ -78,9 +80,9 @@ public struct TaskStage: Stage {
         for i in runs.count..<tasks.count {
             let scorer = ModelScorer(model: model, maxLength: maxLength)
             let before = done, started = Date()
-            // The stage key names model, data, selection and settings; the journal resumes a killed task mid-way.
+            // The stage key covers model, data, selection and settings.
             let journal = ScoreJournal(url: context.checkpoint.url.appendingPathComponent(tasks[i].name + ".journal"),
-                                       identity: "stage \(context.key.hex) maxLength \(maxLength)")
+                                       identity: "stage \(context.key.hex)")
             let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault),
                                       journal: journal) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
