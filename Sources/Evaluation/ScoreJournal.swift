@@ -19,7 +19,8 @@ public final class ScoreJournal {
     public let identity: String
     private var handle: FileHandle?
 
-    static let magic = "qaft-score-journal v1"
+    /// v2: batches scored from an empty cache each (`ModelScorer`), so v1's are not mixed in.
+    static let magic = "qaft-score-journal v2"
 
     public init(url: URL, identity: String) {
         self.url = url

@@ -7,7 +7,8 @@ import Tensor
 ///   x (N, D) → [RMSNorm → q (N, D), k (N, KV), v (N, KV) → RoPE → attention → o] + x
 ///            → [RMSNorm → gate, up (N, H) → SwiGLU → down] + x → RMSNorm → head (rows asked, V)
 /// Every projection is a `LinearOperator`, so quantized or adapted layers replace dense ones in place.
-/// Not reentrant: one forward at a time per instance (the workspace is reused across calls).
+/// Not reentrant: one forward at a time per instance (the workspace is reused across calls); use
+/// `replica()` for concurrent forwards.
 public final class Llama {
     /// One transformer block's parameters.
     public struct Block {
@@ -40,6 +41,25 @@ public final class Llama {
         head = DenseLinear(weights.head)
         rope = RoPE(style: c.ropeStyle, headDim: c.headDim, theta: c.ropeTheta,
                     maxPositions: maxPositions ?? c.contextLength)
+    }
+
+    /// Another instance over the same weights with its own workspace, so two threads can run
+    /// forwards at once (data-parallel scoring); nil when a layer keeps scratch state of its own
+    /// (quantized kernels, adapters) and so must not be shared. The replica holds the layers this
+    /// model holds now: later swaps of `blocks` or `head` do not reach it.
+    public func replica() -> Llama? {
+        let layers: [any LinearOperator] = blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [head]
+        guard layers.allSatisfy({ $0 is any ReentrantLinear }) else { return nil }
+        return Llama(config: config, blocks: blocks, tokenEmbedding: tokenEmbedding, finalNorm: finalNorm, head: head, rope: rope)
+    }
+
+    private init(config: LlamaConfig, blocks: [Block], tokenEmbedding: Matrix, finalNorm: [Float], head: any LinearOperator, rope: RoPE) {
+        self.config = config
+        self.blocks = blocks
+        self.tokenEmbedding = tokenEmbedding
+        self.finalNorm = finalNorm
+        self.head = head
+        self.rope = rope
     }
 
     /// Runs the packed batch and returns logits (rows asked, V) in the order the rows were asked

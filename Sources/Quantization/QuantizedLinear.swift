@@ -4,7 +4,8 @@ import Tensor
 /// A packed low-bit projection: the fused dequantizing GEMV for one row (decode), on float or int8
 /// activations (`decodeActivations`), dequantize-then-sgemm for more (prefill), and the input
 /// gradient for training through it as a frozen base.
-public final class QuantizedLinear: InputGradientLinear, DecodeActivationSelectable {
+/// Reentrant: every product works in temporaries of its own call.
+public final class QuantizedLinear: InputGradientLinear, ReentrantLinear, DecodeActivationSelectable {
     public let weights: PackedWeights
     /// Precision of x in single-row products; `.float32` unless set (`Generator` sets `.int8` for
     /// its decode steps through `Llama.withDecodeActivations`).
@@ -34,7 +35,7 @@ public final class QuantizedLinear: InputGradientLinear, DecodeActivationSelecta
 /// at the tail (QEFT after reordering) both parts read contiguous slices of x; scattered weak
 /// columns (OWQ, and QEFT's o_proj) gather x first. `decodeActivations` applies to the low-bit part
 /// of single-row products; the weak block always takes float x.
-public final class MixedPrecisionLinear: LinearOperator, DecodeActivationSelectable {
+public final class MixedPrecisionLinear: ReentrantLinear, DecodeActivationSelectable {
     public let weights: MixedPrecisionWeights
     public var decodeActivations: ActivationPrecision = .float32
     public var inFeatures: Int { weights.cols }

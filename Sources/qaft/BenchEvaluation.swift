@@ -4,10 +4,13 @@ import Models
 
 extension Bench {
     /// MMLU 5-shot scoring speed: `ModelScorer` (prefix reuse, packed waves) against
-    /// `FullSequenceScorer` (every request's full sequence, packed too) on the same questions, and
-    /// the wall time of the whole 14,042-question MMLU this implies. The plain scorer reads ~30× more
-    /// tokens, so it runs on the first `plainQuestions` of the sample only; rates are per question.
-    func evaluationSection(_ loaded: LoadedModel, questions: Int = 200, plainQuestions: Int = 20) throws {
+    /// `FullSequenceScorer` (every request's full sequence, packed too) on the same questions, one
+    /// worker (one thread) each, and
+    /// the wall time of the whole 14,042-question MMLU this implies, then prefix reuse with one
+    /// worker per core. The plain scorer reads ~30× more tokens, so it runs on the first
+    /// `plainQuestions` of the sample only; rates are per question. 256 questions make two equal
+    /// evaluator batches, one per worker on two cores.
+    func evaluationSection(_ loaded: LoadedModel, questions: Int = 256, plainQuestions: Int = 20) throws {
         print("\n## evaluation: MMLU 5-shot scoring (\(questions) questions; plain scoring on the first \(plainQuestions))")
         let data = try DataDirectory.vendored(repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         let task = MMLU(numFewShot: 5)
@@ -39,9 +42,20 @@ extension Bench {
 
         // Whole-MMLU estimate: scale the measured time by the uncached prompt text (each question's
         // text after its subject's shared 5-shot prefix, plus each prefix once).
-        let estimate = reuseSeconds * uncachedCharacters(all) / uncachedCharacters(sample)
-        print(String(format: "  estimated whole MMLU 5-shot (14,042 questions) with reuse: %@ (plain: %@)",
-                     Progress.clock(estimate), Progress.clock(estimate * reuseRate / plainRate)))
+        let scale = uncachedCharacters(all) / uncachedCharacters(sample)
+        print(String(format: "  estimated whole MMLU 5-shot (14,042 questions) with reuse, one worker: %@ (plain: %@)",
+                     Progress.clock(reuseSeconds * scale), Progress.clock(reuseSeconds * scale * reuseRate / plainRate)))
+
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workers = ModelScorer.workers(cores, model: model)
+        t0 = Date()
+        let parallel = try evaluator.score(sample, scorers: workers)
+        let parallelSeconds = Date().timeIntervalSince(t0)
+        let identical = zip(parallel, reused).allSatisfy { $0.logLikelihoods == $1.logLikelihoods }
+        print(String(format: "  reuse, %d workers: %7.2f questions/s, %.2f× one worker; log-likelihoods %@; "
+                     + "whole MMLU 5-shot estimated at %@",
+                     workers.count, Double(sample.count) / parallelSeconds, reuseSeconds / parallelSeconds,
+                     identical ? "bit-identical" : "DIFFER", Progress.clock(parallelSeconds * scale)))
     }
 
     /// Characters the scorer must run: per subject the shared prefix once, then every question's rest.

@@ -44,6 +44,10 @@ struct Eval: ParsableCommand {
     @Option(help: "GSM8K: most tokens of prompt plus generation (LoTA-QAF's max_length).")
     var generationLength = 512
 
+    @Option(help: ArgumentHelp("Multiple-choice scoring threads, each on one BLAS thread (results do not depend on it).",
+                               discussion: "Default: the machine's cores. Models whose layers keep scratch state (quantized, adapted) use one."))
+    var workers = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: "Data directory with SHA256SUMS.")
     var data = "Experiments/Data"
 
@@ -62,6 +66,7 @@ struct Eval: ParsableCommand {
         if limit != nil && subset != nil { throw ValidationError("--limit and --subset exclude each other") }
         if let n = limit ?? subset, n < 1 { throw ValidationError("--limit/--subset must be at least 1") }
         if shots < 0 { throw ValidationError("--shots must not be negative") }
+        if workers < 1 { throw ValidationError("--workers must be at least 1") }
         if (maxLength ?? 2) < 2 || seqlen < 2 || generationLength < 2 {
             throw ValidationError("--max-length, --seqlen and --generation-length must be at least 2")
         }
@@ -103,7 +108,7 @@ struct Eval: ParsableCommand {
             let started = Date()
             let progress = Progress(name, quiet: modelOptions.quiet)
             if let i = choiceTasks.firstIndex(where: { $0.name == name }) {
-                let scorer = ModelScorer(model: model, maxLength: maxLength)
+                let scorers = ModelScorer.workers(workers, model: model, maxLength: maxLength)
                 var journal: ScoreJournal?
                 if let output, let modelIdentity {
                     journal = ScoreJournal(url: URL(fileURLWithPath: "\(output).\(name).journal"), identity: modelIdentity)
@@ -119,10 +124,10 @@ struct Eval: ParsableCommand {
                     }
                     progress.update(done, of: total, unit: "items")
                 }
-                let run = try evaluator.run(choiceTasks[i], data: directory, scorer: scorer, model: modelName, items: selections[i])
+                let run = try evaluator.run(choiceTasks[i], data: directory, scorers: scorers, model: modelName, items: selections[i])
                 choiceRuns.append(run)
-                note(String(format: "%@: %d items, %d tokens forwarded in %.1fs", name, run.samples.count, scorer.forwardedTokens,
-                            Date().timeIntervalSince(started)))
+                note(String(format: "%@: %d items, %d tokens forwarded in %.1fs by %d worker(s)", name, run.samples.count,
+                            scorers.reduce(0) { $0 + $1.forwardedTokens }, Date().timeIntervalSince(started), scorers.count))
             } else if name == GSM8K.name {
                 let evaluator = GenerationEvaluator(model: model, tokenizer: tokenizer, evaluationProtocol: generationRules)
                 var correct = 0

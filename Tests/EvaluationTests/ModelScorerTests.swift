@@ -1,5 +1,6 @@
 import Evaluation
 import Models
+import Tensor
 import TestSupport
 import XCTest
 
@@ -56,5 +57,56 @@ final class ModelScorerTests: XCTestCase {
             XCTAssertEqual(r.logLikelihood, ll, accuracy: 1e-4)
             XCTAssertEqual(r.isGreedy, greedy)
         }
+    }
+
+    /// Data-parallel scoring: the evaluator's batches spread over two workers (two threads, each
+    /// scorer on its own replica of the model) give the same bits as one worker, and a scorer's
+    /// call does not depend on what it scored before.
+    func testWorkersGiveTheSameBitsAsOneScorer() throws {
+        let loaded = try ModelLoader.load(Fixtures.stories260K)
+        let model = Llama(loaded.weights)
+        let story = "Once upon a time, there was a little girl. She had a red ball and a big dog."
+        let documents = (0..<24).map { i in
+            TaskDocument.sharedContext(id: "story-\(i)", subtask: i < 12 ? "ball" : "dog",
+                                       context: story + (i < 12 ? " The ball was" : " The dog was") + String(repeating: " very", count: i % 5),
+                                       choices: ["red", "happy", "big and soft", "sad."], gold: i % 4)
+        }
+        // Batches of 8 requests: 12 batches, some straddling the two contexts' shared prefixes.
+        let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: true), batchSize: 8)
+        let one = ModelScorer(model: model, maxLength: 64)
+        let first = try evaluator.score(documents, scorer: one)
+        let again = try evaluator.score(documents, scorer: one)
+        XCTAssertEqual(first.map(\.logLikelihoods), again.map(\.logLikelihoods))
+
+        let workers = ModelScorer.workers(2, model: model, maxLength: 64)
+        XCTAssertEqual(workers.count, 2)
+        XCTAssertFalse(workers[0].model === workers[1].model, "each worker needs its own workspace")
+        let blasThreads = BLAS.threads
+        let parallel = try evaluator.score(documents, scorers: workers)
+        XCTAssertEqual(BLAS.threads, blasThreads, "the evaluator restores OpenBLAS's thread count")
+        XCTAssertEqual(parallel.map(\.logLikelihoods), first.map(\.logLikelihoods))
+        XCTAssertEqual(parallel.map(\.prediction), first.map(\.prediction))
+        XCTAssertGreaterThan(workers[0].forwardedTokens, 0)
+        XCTAssertGreaterThan(workers[1].forwardedTokens, 0)
+    }
+
+    /// A layer with scratch state of its own cannot be shared between threads: no replica, one worker.
+    func testModelWithStatefulLayerGetsOneWorker() throws {
+        final class Stateful: LinearOperator {
+            let base: DenseLinear
+            var calls = 0
+            init(_ base: DenseLinear) { self.base = base }
+            var inFeatures: Int { base.inFeatures }
+            var outFeatures: Int { base.outFeatures }
+            func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+                calls += 1
+                base.apply(x, rows: rows, into: y)
+            }
+        }
+        let model = Llama(try ModelLoader.load(Fixtures.stories260K).weights)
+        XCTAssertNotNil(model.replica())
+        model.blocks[1].up = Stateful(model.blocks[1].up as! DenseLinear)
+        XCTAssertNil(model.replica())
+        XCTAssertEqual(ModelScorer.workers(2, model: model).count, 1)
     }
 }

@@ -9,6 +9,10 @@ public protocol LinearOperator: AnyObject {
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>)
 }
 
+/// An operator whose `apply` keeps no state between calls (no scratch buffers), so forwards on
+/// several threads may share it (`Llama.replica`).
+public protocol ReentrantLinear: LinearOperator {}
+
 /// A linear layer that can send gradients back to its input: what a frozen base layer must offer
 /// for training, since it needs no weight gradient of its own.
 public protocol InputGradientLinear: LinearOperator {
@@ -53,7 +57,7 @@ public enum Linear {
 }
 
 /// A float32 weight applied with cblas.
-public final class DenseLinear: InputGradientLinear {
+public final class DenseLinear: InputGradientLinear, ReentrantLinear {
     public var weight: Matrix
     public var inFeatures: Int { weight.cols }
     public var outFeatures: Int { weight.rows }

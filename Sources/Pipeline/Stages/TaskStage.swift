@@ -27,7 +27,9 @@ public struct TaskStage: Stage {
     public static let kindName = "evaluate-tasks"
     public var kind: String { Self.kindName }
     /// 2: every headline and group metric, and per-task seconds, in the output. 3: max_length
-    /// defaults to the model's context length (was 2048; SmolLM2's is 8192), as lm-eval's.
+    /// defaults to the model's context length (was 2048; SmolLM2's is 8192), as lm-eval's. Still 3
+    /// after scoring moved to one worker per core with a fresh cache per batch: that moves scores
+    /// only in the last float bits, not enough to recompute every cached evaluation.
     public var version: String { "3" }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { ["checksums"] }
@@ -78,7 +80,8 @@ public struct TaskStage: Stage {
         var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
         let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? model.rope.maxPositions
         for i in runs.count..<tasks.count {
-            let scorer = ModelScorer(model: model, maxLength: maxLength)
+            // Results do not depend on the worker count, so it stays out of the stage key.
+            let scorers = ModelScorer.workers(ProcessInfo.processInfo.activeProcessorCount, model: model, maxLength: maxLength)
             let before = done, started = Date()
             // The stage key covers model, data, selection and settings.
             let journal = ScoreJournal(url: context.checkpoint.url.appendingPathComponent(tasks[i].name + ".journal"),
@@ -87,7 +90,7 @@ public struct TaskStage: Stage {
                                       journal: journal) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
             }
-            let records = try evaluator.score(documents[i], scorer: scorer)
+            let records = try evaluator.score(documents[i], scorers: scorers)
             runs.append(Evaluator.aggregate(tasks[i], items: records, groups: try tasks[i].groups(from: data),
                                             config: RunConfig(model: "stage \(context.key.hex.prefix(12))", addBOS: evaluator.encoder.addBOS,
                                                               items: selections[i])))
