@@ -107,11 +107,8 @@ public struct Evaluator {
         }
         let blasThreads = BLAS.threads
         BLAS.setThreads(1)
-        if scorers.count == 1 {
-            work(scorers[0])
-        } else {
-            DispatchQueue.concurrentPerform(iterations: scorers.count) { work(scorers[$0]) }
-        }
+        // One iteration runs on the calling thread.
+        DispatchQueue.concurrentPerform(iterations: scorers.count) { work(scorers[$0]) }
         BLAS.setThreads(blasThreads)
         if let failure { throw failure }
         return documents.enumerated().map { i, d in

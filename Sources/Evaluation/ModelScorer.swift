@@ -1,3 +1,4 @@
+import Foundation
 import Models
 import Tensor
 
@@ -58,7 +59,8 @@ public final class ModelScorer: LogLikelihoodScorer {
     /// `count` scorers for data-parallel evaluation (`Evaluator.score(_:scorers:)`), each on its
     /// own replica of `model`; a single one when the model's layers cannot be shared between
     /// threads (`Llama.replica`).
-    public static func workers(_ count: Int, model: Llama, maxLength: Int = 2048) -> [ModelScorer] {
+    public static func workers(_ count: Int = ProcessInfo.processInfo.activeProcessorCount, model: Llama,
+                               maxLength: Int = 2048) -> [ModelScorer] {
         var models = [model]
         while models.count < count, let replica = model.replica() { models.append(replica) }
         return models.map { ModelScorer(model: $0, maxLength: maxLength) }

@@ -45,7 +45,7 @@ public final class Llama {
 
     /// Another instance over the same weights with its own workspace, so two threads can run
     /// forwards at once (data-parallel scoring); nil when a layer keeps scratch state of its own
-    /// (quantized kernels, adapters) and so must not be shared. The replica holds the layers this
+    /// (adapters, training layers) and so must not be shared. The replica holds the layers this
     /// model holds now: later swaps of `blocks` or `head` do not reach it.
     public func replica() -> Llama? {
         let layers: [any LinearOperator] = blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [head]

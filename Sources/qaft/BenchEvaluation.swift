@@ -5,9 +5,8 @@ import Models
 extension Bench {
     /// MMLU 5-shot scoring speed: `ModelScorer` (prefix reuse, packed waves) against
     /// `FullSequenceScorer` (every request's full sequence, packed too) on the same questions, one
-    /// worker (one thread) each, and
-    /// the wall time of the whole 14,042-question MMLU this implies, then prefix reuse with one
-    /// worker per core. The plain scorer reads ~30× more tokens, so it runs on the first
+    /// worker (one thread) each, and the wall time of the whole 14,042-question MMLU this implies,
+    /// then prefix reuse with one worker per core. The plain scorer reads ~30× more tokens, so it runs on the first
     /// `plainQuestions` of the sample only; rates are per question. 256 questions make two equal
     /// evaluator batches, one per worker on two cores.
     func evaluationSection(_ loaded: LoadedModel, questions: Int = 256, plainQuestions: Int = 20) throws {
@@ -46,8 +45,7 @@ extension Bench {
         print(String(format: "  estimated whole MMLU 5-shot (14,042 questions) with reuse, one worker: %@ (plain: %@)",
                      Progress.clock(reuseSeconds * scale), Progress.clock(reuseSeconds * scale * reuseRate / plainRate)))
 
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let workers = ModelScorer.workers(cores, model: model)
+        let workers = ModelScorer.workers(model: model)
         t0 = Date()
         let parallel = try evaluator.score(sample, scorers: workers)
         let parallelSeconds = Date().timeIntervalSince(t0)

@@ -45,7 +45,7 @@ struct Eval: ParsableCommand {
     var generationLength = 512
 
     @Option(help: ArgumentHelp("Multiple-choice scoring threads, each on one BLAS thread (results do not depend on it).",
-                               discussion: "Default: the machine's cores. Models whose layers keep scratch state (quantized, adapted) use one."))
+                               discussion: "Default: the machine's cores. Models whose layers keep scratch state (adapters) use one."))
     var workers = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Data directory with SHA256SUMS.")

@@ -81,7 +81,7 @@ public struct TaskStage: Stage {
         let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? model.rope.maxPositions
         for i in runs.count..<tasks.count {
             // Results do not depend on the worker count, so it stays out of the stage key.
-            let scorers = ModelScorer.workers(ProcessInfo.processInfo.activeProcessorCount, model: model, maxLength: maxLength)
+            let scorers = ModelScorer.workers(model: model, maxLength: maxLength)
             let before = done, started = Date()
             // The stage key covers model, data, selection and settings.
             let journal = ScoreJournal(url: context.checkpoint.url.appendingPathComponent(tasks[i].name + ".journal"),
