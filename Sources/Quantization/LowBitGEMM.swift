@@ -2,10 +2,13 @@ import Tensor
 
 /// Prefill/training products Y = X · Wᵀ for packed weights. Row tiles of W are dequantized with
 /// the SIMD decoders into a scratch Wᵀ (the layout hands out 16 rows per column, so writing the
-/// transpose is contiguous), then handed to `BLAS.gemm`; the dequantization cost is amortised over
-/// all n rows of X. Measured on SmolLM2 shapes (n = 128), narrow tiles (≤ 256 KiB) made OpenBLAS
-/// up to 2× slower than one sgemm over the whole dequantized matrix, so a tile holds up to 4 MiB:
-/// every SmolLM2 layer is a single tile, larger layers stream in 4 MiB pieces.
+/// transpose is contiguous), transposed back to W, and handed to `BLAS.gemm` exactly as the dense
+/// `Linear` calls it (X · Wᵀ with W row-major): OpenBLAS's SkylakeX small-matrix kernels sum the
+/// NN and NT products in different orders, and a lossless export must give the dense training
+/// form's logits bit for bit. The dequantization and transpose are amortised over all n rows of X.
+/// Measured on SmolLM2 shapes (n = 128), narrow tiles (≤ 256 KiB) made OpenBLAS up to 2× slower
+/// than one sgemm over the whole dequantized matrix, so a tile holds up to 4 MiB: every SmolLM2
+/// layer is a single tile, larger layers stream in 4 MiB pieces.
 extension PackedWeights {
     /// Row tiles dequantized per pass: up to 2²⁰ floats of scratch.
     func tilesPerPass() -> Int { min(tiles, max(1, (1 << 20) / (paddedCols * BitPacking.tileRows))) }
@@ -14,12 +17,14 @@ extension PackedWeights {
     public func gemm(_ x: UnsafePointer<Float>, ldx: Int, n: Int,
                      _ y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float = 0) {
         let pass = tilesPerPass(), ld = pass * BitPacking.tileRows
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols * ld) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * paddedCols * ld) { scratch in
+            let wt = scratch.baseAddress!, w = wt + paddedCols * ld
             for t0 in stride(from: 0, to: tiles, by: pass) {
-                let t1 = min(t0 + pass, tiles), r0 = t0 * BitPacking.tileRows
-                dequantizeTransposed(tiles: t0..<t1, into: scratch.baseAddress!, ld: ld)
-                BLAS.gemm(m: n, n: min(rows, t1 * BitPacking.tileRows) - r0, k: cols, a: x, lda: ldx,
-                          b: scratch.baseAddress!, ldb: ld, beta: beta, c: y + r0, ldc: ldy)
+                let t1 = min(t0 + pass, tiles), r0 = t0 * BitPacking.tileRows, r = min(rows, t1 * BitPacking.tileRows) - r0
+                dequantizeTransposed(tiles: t0..<t1, into: wt, ld: ld)
+                BLAS.transpose(rows: cols, cols: r, a: wt, lda: ld, b: w, ldb: cols)
+                BLAS.gemm(transB: true, m: n, n: r, k: cols, a: x, lda: ldx,
+                          b: w, ldb: cols, beta: beta, c: y + r0, ldc: ldy)
             }
         }
     }

@@ -21,6 +21,14 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// B[cols×rows] (row stride `ldb`) = Aᵀ for A[rows×cols] (row stride `lda`): OpenBLAS's
+    /// blocked out-of-place transpose.
+    @inlinable
+    public static func transpose(rows: Int, cols: Int, a: UnsafePointer<Float>, lda: Int,
+                                 b: UnsafeMutablePointer<Float>, ldb: Int) {
+        cblas_somatcopy(CblasRowMajor, CblasTrans, Int32(rows), Int32(cols), 1, a, Int32(lda), b, Int32(ldb))
+    }
+
     /// y[m] = alpha · op(A) · x + beta · y, A row-major m×n (op(A) = Aᵀ when `trans`). Inside a
     /// `SecondCore.splitting` scope a large untransposed product runs as two row halves on the two
     /// cores, since OpenBLAS is then held to one thread.
