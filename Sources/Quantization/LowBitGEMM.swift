@@ -1,8 +1,7 @@
 import Tensor
 
 /// Prefill/training products Y = X · Wᵀ for packed weights. Row tiles of W are dequantized with
-/// the SIMD decoders into a scratch Wᵀ (the layout hands out 16 rows per column, so writing the
-/// transpose is contiguous), transposed back to W, and handed to `BLAS.gemm` exactly as the dense
+/// the SIMD decoders (`dequantize(tiles:)`) and handed to `BLAS.gemm` exactly as the dense
 /// `Linear` calls it (X · Wᵀ with W row-major): OpenBLAS's SkylakeX small-matrix kernels sum the
 /// NN and NT products in different orders, and a lossless export must give the dense training
 /// form's logits bit for bit. The dequantization and transpose are amortised over all n rows of X.
@@ -18,11 +17,10 @@ extension PackedWeights {
                      _ y: UnsafeMutablePointer<Float>, ldy: Int, beta: Float = 0) {
         let pass = tilesPerPass(), ld = pass * BitPacking.tileRows
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * paddedCols * ld) { scratch in
-            let wt = scratch.baseAddress!, w = wt + paddedCols * ld
+            let w = scratch.baseAddress!, wt = w + paddedCols * ld
             for t0 in stride(from: 0, to: tiles, by: pass) {
                 let t1 = min(t0 + pass, tiles), r0 = t0 * BitPacking.tileRows, r = min(rows, t1 * BitPacking.tileRows) - r0
-                dequantizeTransposed(tiles: t0..<t1, into: wt, ld: ld)
-                BLAS.transpose(rows: cols, cols: r, a: wt, lda: ld, b: w, ldb: cols)
+                dequantize(tiles: t0..<t1, into: w, scratch: wt)
                 BLAS.gemm(transB: true, m: n, n: r, k: cols, a: x, lda: ldx,
                           b: w, ldb: cols, beta: beta, c: y + r0, ldc: ldy)
             }

@@ -98,12 +98,22 @@ public struct PackedWeights: Equatable, Sendable {
 
     /// Every weight, dequantized with the SIMD decoders.
     public func dequantized() -> Matrix {
-        let pr = BitPacking.paddedRows(rows)
-        var t = [Float](repeating: 0, count: paddedCols * pr)
-        t.withUnsafeMutableBufferPointer { dequantizeTransposed(tiles: 0..<tiles, into: $0.baseAddress!, ld: pr) }
         var m = Matrix(zeros: rows, cols)
-        for r in 0..<rows { for c in 0..<cols { m.storage[r * cols + c] = t[c * pr + r] } }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols * BitPacking.paddedRows(rows)) { scratch in
+            m.storage.withUnsafeMutableBufferPointer {
+                dequantize(tiles: 0..<tiles, into: $0.baseAddress!, scratch: scratch.baseAddress!)
+            }
+        }
         return m
+    }
+
+    /// Writes the rows of tiles `range` row-major into `out` (row stride `cols`), by way of their
+    /// transpose as the decoders write it into `scratch` (paddedCols · 16 · range.count floats).
+    func dequantize(tiles range: Range<Int>, into out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let lanes = BitPacking.tileRows, ld = lanes * range.count
+        dequantizeTransposed(tiles: range, into: scratch, ld: ld)
+        BLAS.transpose(rows: cols, cols: min(rows, lanes * range.upperBound) - lanes * range.lowerBound,
+                       a: scratch, lda: ld, b: out, ldb: cols)
     }
 
     /// Writes Wᵀ for row tiles `range` into `out`: column c of tile i's rows goes to
