@@ -8,11 +8,7 @@ extension LlamaWeights {
     public func mapLinears(_ transform: (LinearSite, Matrix) throws -> Matrix) rethrows -> LlamaWeights {
         var out = self
         for l in layers.indices {
-            let w = layers[l]
-            func t(_ p: Projection, _ m: Matrix) throws -> Matrix { try transform(LinearSite(layer: l, projection: p), m) }
-            out.layers[l] = LlamaLayerWeights(
-                attnNorm: w.attnNorm, wq: try t(.q, w.wq), wk: try t(.k, w.wk), wv: try t(.v, w.wv), wo: try t(.o, w.wo),
-                ffnNorm: w.ffnNorm, gate: try t(.gate, w.gate), up: try t(.up, w.up), down: try t(.down, w.down))
+            for p in Projection.allCases { out.layers[l][p] = try transform(LinearSite(layer: l, projection: p), layers[l][p]) }
         }
         return out
     }

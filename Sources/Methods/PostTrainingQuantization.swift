@@ -44,21 +44,6 @@ func quantizeModel(_ context: MethodContext, _ options: ModelQuantizationOptions
     return try context.quantizations?.model(options, compute: compute) ?? compute()
 }
 
-extension LinearSite {
-    /// The projection as Quantization's whole-model quantizer keys it.
-    var blockProjection: BlockProjection {
-        switch projection {
-        case .q: return .q
-        case .k: return .k
-        case .v: return .v
-        case .o: return .o
-        case .gate: return .gate
-        case .up: return .up
-        case .down: return .down
-        }
-    }
-}
-
 extension QuantizedModel {
     /// The PTQ training form: the dequantized weights, every projection frozen.
     func frozen() -> TrainableLlama { TrainableLlama(weights) }

@@ -61,7 +61,7 @@ public final class QEFT: FineTuningMethod {
         let q = try quantizeModel(context, quantization, method: Self.name)
         base = q
         return try TrainableLlama(q.weights) { site, dense in
-            guard case .mixed(let m) = q.layers[site.layer][site.blockProjection] else { return FrozenLinear(dense) }
+            guard case .mixed(let m) = q.layers[site.layer][site.projection] else { return FrozenLinear(dense) }
             return try WeakColumnLinear(low: DenseLinear(Self.lowBitPart(m)), weak: m.weak, weakIndices: m.weakIndices,
                                         name: site.description)
         }
@@ -85,8 +85,8 @@ public final class QEFT: FineTuningMethod {
             for p in Projection.allCases {
                 let site = LinearSite(layer: l, projection: p)
                 guard let wct = model.layer(site) as? WeakColumnLinear,
-                      case .mixed(let m) = q.layers[l][site.blockProjection] else { continue }
-                q.layers[l][site.blockProjection] = .mixed(
+                      case .mixed(let m) = q.layers[l][site.projection] else { continue }
+                q.layers[l][site.projection] = .mixed(
                     try MixedPrecisionWeights(lowBit: m.lowBit, weak: wct.weak.matrix, weakIndices: m.weakIndices))
             }
         }

@@ -47,7 +47,7 @@ struct QuantizedBase {
         for (l, block) in model.layers.enumerated() {
             for p in Projection.allCases {
                 let site = LinearSite(layer: l, projection: p)
-                layers[site] = block[site.blockProjection]!.lowBit.unpacked()
+                layers[site] = block[site.projection]!.lowBit.unpacked()
             }
         }
         self.layers = layers
@@ -68,10 +68,7 @@ func requireNoDropout(_ options: MethodOptions, method: String) throws {
 func assembledModel(_ weights: LlamaWeights, _ layer: (LinearSite) throws -> any LinearOperator) rethrows -> Llama {
     let model = Llama(weights)
     for l in model.blocks.indices {
-        func op(_ p: Projection) throws -> any LinearOperator { try layer(LinearSite(layer: l, projection: p)) }
-        model.blocks[l].q = try op(.q); model.blocks[l].k = try op(.k); model.blocks[l].v = try op(.v)
-        model.blocks[l].o = try op(.o); model.blocks[l].gate = try op(.gate); model.blocks[l].up = try op(.up)
-        model.blocks[l].down = try op(.down)
+        for p in Projection.allCases { model.blocks[l][p] = try layer(LinearSite(layer: l, projection: p)) }
     }
     return model
 }

@@ -3,8 +3,10 @@ import Tensor
 /// The LLaMA decoder: pre-norm blocks of causal GQA attention with RoPE and a SwiGLU MLP, a final
 /// RMSNorm and a (possibly tied) head.
 ///
-/// Shape legend: B sequences packed into N = Σ Tᵢ rows; D = dim, H = hidden, V = vocab, KV = kvDim.
-///   x (N, D) → [RMSNorm → q (N, D), k (N, KV), v (N, KV) → RoPE → attention → o] + x
+/// Shape legend: B sequences packed into N = Σ Tᵢ rows; D = dim, Q = heads·headDim, H = hidden,
+/// V = vocab, KV = kvDim.
+///   x (N, D) → [RMSNorm → q (N, Q), k (N, KV), v (N, KV) (+ biases) → RoPE → attention (sliding
+///            window in the layers that have one) → o] + x
 ///            → [RMSNorm → gate, up (N, H) → SwiGLU → down] + x → RMSNorm → head (rows asked, V)
 /// Every projection is a `LinearOperator`, so quantized or adapted layers replace dense ones in place.
 /// Not reentrant: one forward at a time per instance (the workspace is reused across calls); use
@@ -16,6 +18,41 @@ public final class Llama {
         public var q, k, v, o: any LinearOperator
         public var ffnNorm: [Float]
         public var gate, up, down: any LinearOperator
+        /// Float biases added after their projection, whatever form the projection takes.
+        public var biases: [Projection: [Float]] = [:]
+
+        /// The projection `p`.
+        public subscript(p: Projection) -> any LinearOperator {
+            get {
+                switch p {
+                case .q: return q
+                case .k: return k
+                case .v: return v
+                case .o: return o
+                case .gate: return gate
+                case .up: return up
+                case .down: return down
+                }
+            }
+            set {
+                switch p {
+                case .q: q = newValue
+                case .k: k = newValue
+                case .v: v = newValue
+                case .o: o = newValue
+                case .gate: gate = newValue
+                case .up: up = newValue
+                case .down: down = newValue
+                }
+            }
+        }
+
+        /// y (rows, out) = p(x), plus p's bias when it has one.
+        func apply(_ p: Projection, _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+            let layer = self[p]
+            layer.apply(x, rows: rows, into: y)
+            if let b = biases[p] { Bias.add(b, to: y, rows: rows) }
+        }
     }
 
     public let config: LlamaConfig
@@ -34,13 +71,12 @@ public final class Llama {
         blocks = weights.layers.map { l in
             Block(attnNorm: l.attnNorm, q: DenseLinear(l.wq), k: DenseLinear(l.wk), v: DenseLinear(l.wv),
                   o: DenseLinear(l.wo), ffnNorm: l.ffnNorm,
-                  gate: DenseLinear(l.gate), up: DenseLinear(l.up), down: DenseLinear(l.down))
+                  gate: DenseLinear(l.gate), up: DenseLinear(l.up), down: DenseLinear(l.down), biases: l.biases)
         }
         tokenEmbedding = weights.tokenEmbedding
         finalNorm = weights.finalNorm
         head = DenseLinear(weights.head)
-        rope = RoPE(style: c.ropeStyle, headDim: c.headDim, theta: c.ropeTheta,
-                    maxPositions: maxPositions ?? c.contextLength)
+        rope = RoPE(c, maxPositions: maxPositions)
     }
 
     /// Another instance over the same weights with its own workspace, so two threads can run
@@ -48,7 +84,7 @@ public final class Llama {
     /// (adapters, training layers) and so must not be shared. The replica holds the layers this
     /// model holds now: later swaps of `blocks` or `head` do not reach it.
     public func replica() -> Llama? {
-        let layers: [any LinearOperator] = blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } + [head]
+        let layers: [any LinearOperator] = blocks.flatMap { b in Projection.allCases.map { b[$0] } } + [head]
         guard layers.allSatisfy({ $0 is any ReentrantLinear }) else { return nil }
         return Llama(config: config, blocks: blocks, tokenEmbedding: tokenEmbedding, finalNorm: finalNorm, head: head, rope: rope)
     }
@@ -158,19 +194,19 @@ public final class Llama {
     /// One pre-norm block in place on x (N, D): attention with RoPE (keys/values into `cache` when
     /// given), then the SwiGLU MLP, each added to the residual stream.
     private func runBlock(_ l: Int, _ x: UnsafeMutablePointer<Float>, batch: TokenBatch, past: [Int], cache: KVCache?) {
-        let c = config, N = batch.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim, b = blocks[l]
-        let xb = ws.xb.reserve(N * D), att = ws.att.reserve(N * D)
-        let q = ws.q.reserve(N * D), k = ws.k.reserve(N * KV), v = ws.v.reserve(N * KV)
+        let c = config, N = batch.rowCount, D = c.dim, Q = c.queryDim, KV = c.kvDim, H = c.hiddenDim, b = blocks[l]
+        let xb = ws.xb.reserve(N * D), att = ws.att.reserve(N * Q)
+        let q = ws.q.reserve(N * Q), k = ws.k.reserve(N * KV), v = ws.v.reserve(N * KV)
         let h1 = ws.h1.reserve(N * H), h2 = ws.h2.reserve(N * H)
         let maxT = batch.sequences.map(\.count).max() ?? 0
         let maxL = zip(batch.sequences, past).map { $0.count + $1 }.max() ?? 0
         let scores = ws.scores.reserve(Swift.max(maxT, c.headCount) * maxL)
         b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-        b.q.apply(xb, rows: N, into: q)
-        b.k.apply(xb, rows: N, into: k)
-        b.v.apply(xb, rows: N, into: v)
+        b.apply(.q, xb, rows: N, into: q)
+        b.apply(.k, xb, rows: N, into: k)
+        b.apply(.v, xb, rows: N, into: v)
         ws.positions.withUnsafeBufferPointer { pos in
-            rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+            rope.apply(q, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)
             rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
         }
         for (s, p) in zip(batch.sequences, past) {
@@ -188,20 +224,19 @@ public final class Llama {
                 segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
             }
             CausalAttention.forward(
-                q: q + s.offset * D, queries: s.count, qStride: D, segments: segs, past: p,
-                heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                out: att + s.offset * D, outStride: D, scores: scores)
+                q: q + s.offset * Q, queries: s.count, qStride: Q, segments: segs, past: p,
+                heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
+                out: att + s.offset * Q, outStride: Q, scores: scores)
         }
-        b.o.apply(att, rows: N, into: xb)
+        b.apply(.o, att, rows: N, into: xb)
         SIMDMath.add(xb, into: x, N * D)
 
         b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-        b.gate.apply(xb, rows: N, into: h1)
-        b.up.apply(xb, rows: N, into: h2)
+        b.apply(.gate, xb, rows: N, into: h1)
+        b.apply(.up, xb, rows: N, into: h2)
         SwiGLU.forward(gate: h1, up: h2, count: N * H, into: h1)
-        b.down.apply(h1, rows: N, into: xb)
+        b.apply(.down, h1, rows: N, into: xb)
         SIMDMath.add(xb, into: x, N * D)
-
     }
 
     /// Checks tokens, slots and lengths; returns each sequence's starting position.

@@ -6,7 +6,9 @@ public enum RoPEStyle: String, Codable, Sendable {
     case rotateHalf
 }
 
-/// Shape and constants of a LLaMA-architecture model.
+/// Shape and constants of a LLaMA-architecture model: LLaMA-1/2/3, Mistral and Qwen2 differ only in
+/// what this describes (head dimension, RoPE scaling, sliding windows) and in which projections
+/// carry a bias (`LlamaLayerWeights.biases`).
 public struct LlamaConfig: Codable, Equatable, Sendable {
     public var dim: Int
     public var hiddenDim: Int
@@ -20,10 +22,19 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     public var ropeStyle: RoPEStyle
     /// The output head shares the token-embedding matrix.
     public var tiedEmbeddings: Bool
+    /// Dimension of one attention head (Mistral and Qwen configs may set it apart from dim / heads).
+    public var headDim: Int
+    /// How RoPE frequencies are rescaled for long contexts.
+    public var ropeScaling: RoPEScaling
+    /// Keys a query sees in sliding-window layers, its own included (Mistral, Qwen2); nil: full causal attention.
+    public var slidingWindow: Int?
+    /// The layers that use `slidingWindow`; nil means all of them.
+    public var slidingLayers: [Int]?
 
     public init(
         dim: Int, hiddenDim: Int, layerCount: Int, headCount: Int, kvHeadCount: Int, vocabSize: Int,
-        contextLength: Int, ropeTheta: Float, normEps: Float, ropeStyle: RoPEStyle, tiedEmbeddings: Bool
+        contextLength: Int, ropeTheta: Float, normEps: Float, ropeStyle: RoPEStyle, tiedEmbeddings: Bool,
+        headDim: Int? = nil, ropeScaling: RoPEScaling = .none, slidingWindow: Int? = nil, slidingLayers: [Int]? = nil
     ) {
         self.dim = dim
         self.hiddenDim = hiddenDim
@@ -36,14 +47,26 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         self.normEps = normEps
         self.ropeStyle = ropeStyle
         self.tiedEmbeddings = tiedEmbeddings
+        self.headDim = headDim ?? (headCount > 0 ? dim / headCount : 0)
+        self.ropeScaling = ropeScaling
+        self.slidingWindow = slidingWindow
+        self.slidingLayers = slidingLayers
     }
 
-    public var headDim: Int { dim / headCount }
+    /// Width of the concatenated query heads (q's output, o's input).
+    public var queryDim: Int { headCount * headDim }
     public var kvDim: Int { kvHeadCount * headDim }
+
+    /// The sliding window of layer `l`, nil when it attends to every earlier position.
+    public func window(layer l: Int) -> Int? {
+        guard let w = slidingWindow else { return nil }
+        if let layers = slidingLayers, !layers.contains(l) { return nil }
+        return w
+    }
 
     /// Forward FLOPs per token at short context (2 per multiply–add of every weight, head included).
     public var flopsPerToken: Double {
-        let attn = 2 * dim * dim + 2 * dim * kvDim
+        let attn = 2 * dim * queryDim + 2 * dim * kvDim
         let ffn = 3 * dim * hiddenDim
         return 2 * Double(layerCount * (attn + ffn) + dim * vocabSize)
     }
@@ -58,10 +81,15 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
                           ("vocabSize", vocabSize), ("contextLength", contextLength)] {
             try check(v > 0, name, "must be positive, is \(v)")
         }
-        try check(dim % headCount == 0, "headCount", "\(headCount) does not divide dim \(dim)")
+        try check(headDim > 0, "headDim", "must be positive, is \(headDim)")
         try check(headCount % kvHeadCount == 0, "kvHeadCount",
                   "\(kvHeadCount) does not divide headCount \(headCount)")
-        try check(headDim % 2 == 0, "headCount", "head dimension \(headDim) must be even for RoPE")
+        try check(headDim % 2 == 0, "headDim", "head dimension \(headDim) must be even for RoPE")
+        if let w = slidingWindow { try check(w > 0, "slidingWindow", "must be positive, is \(w)") }
+        for l in slidingLayers ?? [] {
+            try check((0..<layerCount).contains(l), "slidingLayers", "layer \(l) is outside 0..<\(layerCount)")
+        }
+        try ropeScaling.validate(headDim: headDim, source: source)
         try check(ropeTheta > 0 && ropeTheta.isFinite, "ropeTheta", "must be positive, is \(ropeTheta)")
         try check(normEps > 0 && normEps.isFinite, "normEps", "must be positive, is \(normEps)")
     }

@@ -1,6 +1,7 @@
 import Tensor
 
-/// The weights of one transformer block. Linear weights are (out, in) row-major.
+/// The weights of one transformer block. Linear weights are (out, in) row-major; a projection may
+/// carry a bias (Qwen2's q/k/v, LLaMA's `attention_bias`/`mlp_bias`), added after it and never trained.
 public struct LlamaLayerWeights: Sendable {
     public var attnNorm: [Float]
     public var wq: Matrix
@@ -11,9 +12,11 @@ public struct LlamaLayerWeights: Sendable {
     public var gate: Matrix
     public var up: Matrix
     public var down: Matrix
+    /// (out) bias of each projection that has one.
+    public var biases: [Projection: [Float]]
 
     public init(attnNorm: [Float], wq: Matrix, wk: Matrix, wv: Matrix, wo: Matrix,
-                ffnNorm: [Float], gate: Matrix, up: Matrix, down: Matrix) {
+                ffnNorm: [Float], gate: Matrix, up: Matrix, down: Matrix, biases: [Projection: [Float]] = [:]) {
         self.attnNorm = attnNorm
         self.wq = wq
         self.wk = wk
@@ -23,6 +26,33 @@ public struct LlamaLayerWeights: Sendable {
         self.gate = gate
         self.up = up
         self.down = down
+        self.biases = biases
+    }
+
+    /// The (out, in) weight of projection `p`.
+    public subscript(p: Projection) -> Matrix {
+        get {
+            switch p {
+            case .q: return wq
+            case .k: return wk
+            case .v: return wv
+            case .o: return wo
+            case .gate: return gate
+            case .up: return up
+            case .down: return down
+            }
+        }
+        set {
+            switch p {
+            case .q: wq = newValue
+            case .k: wk = newValue
+            case .v: wv = newValue
+            case .o: wo = newValue
+            case .gate: gate = newValue
+            case .up: up = newValue
+            case .down: down = newValue
+            }
+        }
     }
 }
 
@@ -67,14 +97,12 @@ public struct LlamaWeights: Sendable {
         }
         for (i, l) in layers.enumerated() {
             try expect("layer \(i) attn_norm", l.attnNorm, c.dim)
-            try expect("layer \(i) wq", l.wq, c.dim, c.dim)
-            try expect("layer \(i) wk", l.wk, c.kvDim, c.dim)
-            try expect("layer \(i) wv", l.wv, c.kvDim, c.dim)
-            try expect("layer \(i) wo", l.wo, c.dim, c.dim)
             try expect("layer \(i) ffn_norm", l.ffnNorm, c.dim)
-            try expect("layer \(i) gate", l.gate, c.hiddenDim, c.dim)
-            try expect("layer \(i) up", l.up, c.hiddenDim, c.dim)
-            try expect("layer \(i) down", l.down, c.dim, c.hiddenDim)
+            for p in Projection.allCases {
+                let (rows, cols) = p.shape(c)
+                try expect("layer \(i) \(p.ggufName)", l[p], rows, cols)
+                if let b = l.biases[p] { try expect("layer \(i) \(p.ggufName) bias", b, rows) }
+            }
         }
         try expect("final_norm", finalNorm, c.dim)
         if let o = output { try expect("output", o, c.vocabSize, c.dim) }

@@ -5,11 +5,11 @@ import Tensor
 /// reordered model computes exactly the same function.
 ///
 /// * `residual` permutes the hidden (residual-stream) dimension of the whole network: embedding
-///   columns, every RMSNorm weight, the input columns of q/k/v/gate/up, the output rows of o/down,
-///   the head's columns. RMSNorm commutes with a permutation (rms(Px) = rms(x)), so every block
+///   columns, every RMSNorm weight, the input columns of q/k/v/gate/up, the output rows (and
+///   biases) of o/down, the head's columns. RMSNorm commutes with a permutation (rms(Px) = rms(x)), so every block
 ///   sees P·x and the logits do not change. A tied head *is* the embedding: it is permuted once.
 /// * `intermediate[l]` permutes block l's MLP dimension: gate/up output rows and down's input
-///   columns (SwiGLU is element-wise, so it commutes).
+///   columns, gate/up biases (SwiGLU is element-wise, so it commutes).
 ///
 /// An order lists, for each new position i, the old index placed there.
 public struct GlobalReordering: Equatable, Sendable {
@@ -57,15 +57,22 @@ public struct GlobalReordering: Equatable, Sendable {
             var n = layer
             n.attnNorm = residual.map { layer.attnNorm[$0] }
             n.ffnNorm = residual.map { layer.ffnNorm[$0] }
-            for site in BlockProjection.allCases {
-                var m = layer[site]
+            for site in Projection.allCases {
+                var m = layer[site], bias = layer.biases[site]
                 if site.readsResidual { m = Self.permuteColumns(m, residual) }
-                if site == .o || site == .down { m = Self.permuteRows(m, residual) }
+                if site.writesResidual {
+                    m = Self.permuteRows(m, residual)
+                    bias = bias.map { b in residual.map { b[$0] } }
+                }
                 if let p = intermediate[l] {
-                    if site == .gate || site == .up { m = Self.permuteRows(m, p) }
+                    if site == .gate || site == .up {
+                        m = Self.permuteRows(m, p)
+                        bias = bias.map { b in p.map { b[$0] } }
+                    }
                     if site == .down { m = Self.permuteColumns(m, p) }
                 }
                 n[site] = m
+                n.biases[site] = bias
             }
             w.layers[l] = n
         }

@@ -12,10 +12,10 @@ public enum ModelQuantizer {
         let quantizer = try options.quantizer()
         if options.method == .rtn {
             var out = weights
-            let layers = try weights.layers.indices.map { l -> [BlockProjection: QuantizedLayer] in
+            let layers = try weights.layers.indices.map { l -> [Projection: QuantizedLayer] in
                 defer { progress(l + 1, weights.layers.count) }
-                var block: [BlockProjection: QuantizedLayer] = [:]
-                for site in BlockProjection.allCases {
+                var block: [Projection: QuantizedLayer] = [:]
+                for site in Projection.allCases {
                     let q = QuantizedLayer.packed(try PackedWeights(quantizer.quantize(weights.layers[l][site], groupSize: options.groupSize(columns: weights.layers[l][site].cols))))
                     block[site] = q
                     out.layers[l][site] = q.dequantized()
@@ -36,7 +36,7 @@ public enum ModelQuantizer {
             reordering = try GlobalReordering(residual: order, intermediate: Array(repeating: nil, count: weights.config.layerCount))
             base = try reordering!.apply(to: weights)
         }
-        var layers: [[BlockProjection: QuantizedLayer]] = []
+        var layers: [[Projection: QuantizedLayer]] = []
         var intermediate: [[Int]?] = []
         var out = base
         try walk.run(Llama(base)) { l, stats in
@@ -57,7 +57,7 @@ public enum ModelQuantizer {
     static func globalWeakIndex(_ weights: LlamaWeights, _ walk: SequentialCalibration, k: Int) throws -> [Int] {
         var diagonals: [[Double]] = []
         try walk.run(Llama(weights)) { _, stats in
-            for site in BlockProjection.allCases where site.readsResidual { diagonals.append(stats.hessian(for: site).diagonal()) }
+            for site in Projection.allCases where site.readsResidual { diagonals.append(stats.hessian(for: site).diagonal()) }
             return [:]
         }
         return try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: k)
@@ -65,11 +65,11 @@ public enum ModelQuantizer {
 
     /// One block's quantized layers and, for QEFT, the order folded into its MLP dimension.
     static func quantizeBlock(_ layer: LlamaLayerWeights, _ stats: BlockStatistics, _ options: ModelQuantizationOptions,
-                              _ quantizer: UniformQuantizer) throws -> (layers: [BlockProjection: QuantizedLayer], intermediate: [Int]?) {
+                              _ quantizer: UniformQuantizer) throws -> (layers: [Projection: QuantizedLayer], intermediate: [Int]?) {
         var layer = layer
         let k = options.weakColumns
-        var weak: [BlockProjection: [Int]] = [:]
-        var hessians = Dictionary(uniqueKeysWithValues: BlockProjection.Input.allCases.map { input in
+        var weak: [Projection: [Int]] = [:]
+        var hessians = Dictionary(uniqueKeysWithValues: Projection.Input.allCases.map { input in
             (input, stats.inputs[input]!.hessian())
         })
         var intermediate: [Int]?
@@ -77,13 +77,13 @@ public enum ModelQuantizer {
         case .rtn, .gptq:
             break
         case .owq:
-            for site in BlockProjection.allCases {
+            for site in Projection.allCases {
                 weak[site] = try owqWeakColumns(layer[site], stats.hessian(for: site).diagonal(), k, options)
             }
         case .qeft:
             // Residual readers: the global set, already moved to the tail by the reordering.
             let dim = layer.wq.cols
-            for site in BlockProjection.allCases where site.readsResidual { weak[site] = Array((dim - k)..<dim) }
+            for site in Projection.allCases where site.readsResidual { weak[site] = Array((dim - k)..<dim) }
             weak[.o] = try owqWeakColumns(layer.wo, stats.hessian(for: .o).diagonal(), k, options)
             // down: own set, folded into gate/up rows and down's columns so it becomes the tail.
             let order = try GlobalReordering.movingToEnd(
@@ -96,8 +96,8 @@ public enum ModelQuantizer {
             intermediate = order
         }
         let gptq = GPTQ.Options(groupSize: options.perChannel ? nil : options.groupSize, percentDamp: options.percentDamp, actOrder: options.actOrder)
-        var out: [BlockProjection: QuantizedLayer] = [:]
-        for site in BlockProjection.allCases {
+        var out: [Projection: QuantizedLayer] = [:]
+        for site in Projection.allCases {
             let r = try GPTQ.quantize(weight: layer[site], hessian: hessians[site.input]!, quantizer: quantizer,
                                       options: gptq, weakColumns: weak[site] ?? [])
             out[site] = (weak[site] ?? []).isEmpty ? .packed(try PackedWeights(r.quantized)) : .mixed(try r.packed())

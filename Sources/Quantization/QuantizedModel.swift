@@ -11,17 +11,17 @@ public struct QuantizedModel: Sendable {
     public let options: ModelQuantizationOptions
     public var weights: LlamaWeights
     /// One dictionary per block with all seven sites.
-    public var layers: [[BlockProjection: QuantizedLayer]]
+    public var layers: [[Projection: QuantizedLayer]]
     public var reordering: GlobalReordering?
 
-    public init(options: ModelQuantizationOptions, weights: LlamaWeights, layers: [[BlockProjection: QuantizedLayer]],
+    public init(options: ModelQuantizationOptions, weights: LlamaWeights, layers: [[Projection: QuantizedLayer]],
                 reordering: GlobalReordering?) throws {
         let c = weights.config
         guard layers.count == c.layerCount else {
             throw QuantizationError.shapeMismatch(what: "quantized blocks", expected: [c.layerCount], found: [layers.count])
         }
         for (l, block) in layers.enumerated() {
-            for site in BlockProjection.allCases {
+            for site in Projection.allCases {
                 let w = weights.layers[l][site]
                 guard let q = block[site] else {
                     throw QuantizationError.invalidOption(option: "layers[\(l)]", value: site.rawValue, reason: "missing")

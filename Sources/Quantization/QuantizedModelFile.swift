@@ -51,8 +51,8 @@ public enum QuantizedModelFile {
         for (k, v) in extra { w.set(k, v) }
 
         for (l, block) in model.layers.enumerated() {
-            for site in BlockProjection.allCases {
-                let name = "blk.\(l).\(site.rawValue)", layer = block[site]!, p = layer.lowBit
+            for site in Projection.allCases {
+                let name = "blk.\(l).\(site.ggufName)", layer = block[site]!, p = layer.lowBit
                 try w.addTensor(name + ".qcodes", dims: [p.words.count], type: .i32, data: p.words.withUnsafeBytes { Array($0) })
                 try w.addTensor(name + ".qscales", dims: [p.groupCount, p.rows], floats: p.scales)
                 try w.addTensor(name + ".qzeros", dims: [p.groupCount, p.rows], floats: p.zeros)
@@ -85,37 +85,13 @@ public enum QuantizedModelFile {
             throw ModelFormatError.invalidConfig(file: url.path, field: "qaft.quantization.*", reason: e.description)
         }
         let t = TensorReader(file: f)
-        var layers: [[BlockProjection: QuantizedLayer]] = []
-        var layerWeights: [LlamaLayerWeights] = []
-        for l in 0..<c.layerCount {
-            var block: [BlockProjection: QuantizedLayer] = [:]
-            var lw = LlamaLayerWeights(attnNorm: try t.vector("blk.\(l).attn_norm.weight", c.dim), wq: Matrix(zeros: 0, 0),
-                                       wk: Matrix(zeros: 0, 0), wv: Matrix(zeros: 0, 0), wo: Matrix(zeros: 0, 0),
-                                       ffnNorm: try t.vector("blk.\(l).ffn_norm.weight", c.dim), gate: Matrix(zeros: 0, 0),
-                                       up: Matrix(zeros: 0, 0), down: Matrix(zeros: 0, 0))
-            for site in BlockProjection.allCases {
-                let (rows, cols) = shape(site, c)
-                let layer = try t.layer("blk.\(l).\(site.rawValue)", rows: rows, cols: cols, options: options)
-                block[site] = layer
-                lw[site] = layer.dequantized()
-            }
-            layers.append(block)
-            layerWeights.append(lw)
+        var layers = [[Projection: QuantizedLayer]](repeating: [:], count: c.layerCount)
+        let weights = try f.llamaWeights { l, site, rows, cols in
+            let layer = try t.layer("blk.\(l).\(site.ggufName)", rows: rows, cols: cols, options: options)
+            layers[l][site] = layer
+            return layer.dequantized()
         }
-        let weights = LlamaWeights(
-            config: c, tokenEmbedding: try t.matrix("token_embd.weight", c.vocabSize, c.dim), layers: layerWeights,
-            finalNorm: try t.vector("output_norm.weight", c.dim),
-            output: c.tiedEmbeddings ? nil : try t.matrix("output.weight", c.vocabSize, c.dim))
         return try QuantizedModel(options: options, weights: weights, layers: layers, reordering: try readReordering(m, c))
-    }
-
-    static func shape(_ site: BlockProjection, _ c: LlamaConfig) -> (Int, Int) {
-        switch site {
-        case .q, .o: return (c.dim, c.dim)
-        case .k, .v: return (c.kvDim, c.dim)
-        case .gate, .up: return (c.hiddenDim, c.dim)
-        case .down: return (c.dim, c.hiddenDim)
-        }
     }
 
     private static func readOptions(_ m: MetadataReader) throws -> ModelQuantizationOptions {

@@ -36,10 +36,6 @@ struct TensorReader {
     let file: GGUFFile
     var path: String { file.url.path }
 
-    func vector(_ name: String, _ n: Int) throws -> [Float] {
-        try floats(name, [n])
-    }
-
     func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> Matrix {
         Matrix(rows: rows, cols: cols, storage: try floats(name, [cols, rows]))
     }

@@ -3,10 +3,10 @@ import Tensor
 
 /// The four input statistics of one block: q/k/v share the attention input, gate/up the MLP input.
 public struct BlockStatistics: Sendable {
-    public var inputs: [BlockProjection.Input: HessianAccumulator]
+    public var inputs: [Projection.Input: HessianAccumulator]
 
     /// The accumulator of the input `site` reads.
-    public func hessian(for site: BlockProjection) -> HessianAccumulator { inputs[site.input]! }
+    public func hessian(for site: Projection) -> HessianAccumulator { inputs[site.input]! }
 }
 
 /// GPTQ's block-by-block calibration walk (qeft.md §1.2). The calibration windows are embedded
@@ -37,7 +37,7 @@ public struct SequentialCalibration {
     /// Walks `model`'s blocks in order; `body(l, statistics)` returns the layers to install in
     /// block l (sites it leaves out keep their current layer).
     public func run(_ model: Llama,
-                    _ body: (Int, BlockStatistics) throws -> [BlockProjection: any LinearOperator]) throws {
+                    _ body: (Int, BlockStatistics) throws -> [Projection: any LinearOperator]) throws {
         let batches = stride(from: 0, to: windows.count, by: batchSize).map { i in
             TokenBatch(sequences: Array(windows[i..<min(i + batchSize, windows.count)]))
         }
@@ -45,11 +45,11 @@ public struct SequentialCalibration {
         for l in model.blocks.indices {
             let original = model.blocks[l]
             let c = model.config
-            let dims: [BlockProjection.Input: Int] = [.attention: c.dim, .heads: c.dim, .mlp: c.dim, .intermediate: c.hiddenDim]
+            let dims = Dictionary(Projection.allCases.map { ($0.input, $0.inputWidth(c)) }, uniquingKeysWith: { a, _ in a })
             let recorders = Dictionary(uniqueKeysWithValues: dims.map { ($0.key, HessianRecorder(dimension: $0.value)) })
-            for site in BlockProjection.allCases {
+            for site in Projection.allCases {
                 // One recorder per input: the first site reading it records, the others only forward.
-                let first = BlockProjection.allCases.first { $0.input == site.input } == site
+                let first = Projection.allCases.first { $0.input == site.input } == site
                 model.blocks[l][site] = RecordingLinear(original[site], recorder: recorders[site.input]!, records: first)
             }
             for (b, batch) in batches.enumerated() {

@@ -60,8 +60,3 @@ public struct LinearSite: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "blocks.\(layer).\(projection.rawValue)" }
 }
-
-/// The seven projections of a LLaMA block (the usual adapter targets).
-public enum Projection: String, CaseIterable, Codable, Sendable {
-    case q, k, v, o, gate, up, down
-}

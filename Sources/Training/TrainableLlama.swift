@@ -5,15 +5,17 @@ import Tensor
 /// `TrainableLinear`, activations kept for the backward, and a loss head that only computes the
 /// rows that carry loss, a chunk at a time (logits are never held for the whole batch).
 ///
-/// Shape legend: N packed rows, D = dim, KV = kvDim, H = hidden, V = vocab, C = head chunk rows.
-/// Embedding, norms and head are frozen (only their activation gradients are computed). Not
-/// reentrant: one forward/backward at a time per instance.
+/// Shape legend: N packed rows, D = dim, Q = heads·headDim, KV = kvDim, H = hidden, V = vocab,
+/// C = head chunk rows. Embedding, norms, biases and head are frozen (only their activation
+/// gradients are computed). Not reentrant: one forward/backward at a time per instance.
 public final class TrainableLlama {
     public struct Block {
         public var attnNorm: [Float]
         public var q, k, v, o: any TrainableLinear
         public var ffnNorm: [Float]
         public var gate, up, down: any TrainableLinear
+        /// Frozen float biases added after their projection.
+        public var biases: [Projection: [Float]] = [:]
 
         func layer(_ p: Projection) -> any TrainableLinear {
             switch p {
@@ -57,12 +59,13 @@ public final class TrainableLlama {
             }
             return Block(attnNorm: w.attnNorm, q: try make(.q, w.wq), k: try make(.k, w.wk), v: try make(.v, w.wv),
                          o: try make(.o, w.wo), ffnNorm: w.ffnNorm,
-                         gate: try make(.gate, w.gate), up: try make(.up, w.up), down: try make(.down, w.down))
+                         gate: try make(.gate, w.gate), up: try make(.up, w.up), down: try make(.down, w.down),
+                         biases: w.biases)
         }
         tokenEmbedding = weights.tokenEmbedding
         finalNorm = weights.finalNorm
         head = FrozenLinear(DenseLinear(weights.head))
-        rope = RoPE(style: c.ropeStyle, headDim: c.headDim, theta: c.ropeTheta, maxPositions: maxPositions ?? c.contextLength)
+        rope = RoPE(c, maxPositions: maxPositions)
         acts = TrainingActivations(layers: weights.layers.count)
     }
 
@@ -84,8 +87,7 @@ public final class TrainableLlama {
         let m = Llama(weights, maxPositions: rope.maxPositions)
         for l in m.blocks.indices {
             let b = blocks[l]
-            m.blocks[l].q = b.q; m.blocks[l].k = b.k; m.blocks[l].v = b.v; m.blocks[l].o = b.o
-            m.blocks[l].gate = b.gate; m.blocks[l].up = b.up; m.blocks[l].down = b.down
+            for p in Projection.allCases { m.blocks[l][p] = b.layer(p) }
         }
         return m
     }
@@ -123,45 +125,51 @@ public final class TrainableLlama {
     /// Runs blocks `range` from residual[range.lowerBound] into residual[range.upperBound], keeping
     /// their activations.
     func forwardBlocks(_ range: Range<Int>, tokens: TokenBatch, random: SeededRandom?) {
-        let c = config, N = tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim
+        let c = config, N = tokens.rowCount, D = c.dim, Q = c.queryDim, KV = c.kvDim, H = c.hiddenDim
         let a = acts
         a.positions.removeAll(keepingCapacity: true)
         for s in tokens.sequences { for t in 0..<s.count { a.positions.append(Int32(t)) } }
         let maxT = tokens.sequences.map(\.count).max() ?? 0
         let xb = a.normed.reserve(N * D), proj = a.projected.reserve(N * D), hidden = a.hidden.reserve(N * H)
         let scores = a.scores.reserve(maxT * maxT)
-        func run(_ layer: any TrainableLinear, _ site: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-            if let random { layer.forward(x, rows: N, into: y, random: random.split(UInt64(site))) } else { layer.apply(x, rows: N, into: y) }
-        }
         for l in range {
             let b = blocks[l], x = a.residual[l].pointer, site = l * Projection.allCases.count
-            let q = a.q[l].reserve(N * D), k = a.k[l].reserve(N * KV), v = a.v[l].reserve(N * KV)
-            let att = a.attention[l].reserve(N * D), mid = a.mid[l].reserve(N * D)
+            func run(_ p: Projection, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+                let layer = b.layer(p)
+                if let random {
+                    layer.forward(x, rows: N, into: y, random: random.split(UInt64(site + Projection.allCases.firstIndex(of: p)!)))
+                } else {
+                    layer.apply(x, rows: N, into: y)
+                }
+                if let bias = b.biases[p] { Bias.add(bias, to: y, rows: N) }
+            }
+            let q = a.q[l].reserve(N * Q), k = a.k[l].reserve(N * KV), v = a.v[l].reserve(N * KV)
+            let att = a.attention[l].reserve(N * Q), mid = a.mid[l].reserve(N * D)
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-            run(b.q, site, xb, q)
-            run(b.k, site + 1, xb, k)
-            run(b.v, site + 2, xb, v)
+            run(.q, xb, q)
+            run(.k, xb, k)
+            run(.v, xb, v)
             a.positions.withUnsafeBufferPointer { pos in
-                rope.apply(q, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+                rope.apply(q, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)
                 rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
             }
             for s in tokens.sequences where s.count > 0 {
                 CausalAttention.forward(
-                    q: q + s.offset * D, queries: s.count, qStride: D,
+                    q: q + s.offset * Q, queries: s.count, qStride: Q,
                     segments: [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)],
-                    past: 0, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                    out: att + s.offset * D, outStride: D, scores: scores)
+                    past: 0, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
+                    out: att + s.offset * Q, outStride: Q, scores: scores)
             }
-            run(b.o, site + 3, att, proj)
+            run(.o, att, proj)
             mid.update(from: x, count: N * D)
             SIMDMath.add(proj, into: mid, N * D)
 
             b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(mid, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
             let g = a.gate[l].reserve(N * H), u = a.up[l].reserve(N * H)
-            run(b.gate, site + 4, xb, g)
-            run(b.up, site + 5, xb, u)
+            run(.gate, xb, g)
+            run(.up, xb, u)
             SwiGLU.forward(gate: g, up: u, count: N * H, into: hidden)
-            run(b.down, site + 6, hidden, proj)
+            run(.down, hidden, proj)
             let next = a.residual[l + 1].reserve(N * D)
             next.update(from: mid, count: N * D)
             SIMDMath.add(proj, into: next, N * D)

@@ -61,11 +61,11 @@ extension TrainableLlama {
     /// Backward through blocks `range`, last to first, from dResidual = ∂L/∂residual[range.upperBound];
     /// leaves ∂L/∂residual[range.lowerBound] (for all blocks, the embedded input's gradient) in dResidual.
     func backwardBlocks(_ range: Range<Int>, tokens: TokenBatch) {
-        let c = config, N = tokens.rowCount, D = c.dim, KV = c.kvDim, H = c.hiddenDim, a = acts
+        let c = config, N = tokens.rowCount, D = c.dim, Q = c.queryDim, KV = c.kvDim, H = c.hiddenDim, a = acts
         let dx = a.dResidual.pointer
         let xb = a.normed.reserve(N * D), rstd = a.rstd.reserve(N), hidden = a.hidden.reserve(N * H)
-        let dxb = a.dNormed.reserve(N * D), datt = a.dAttention.reserve(N * D)
-        let dq = a.dq.reserve(N * D), dk = a.dk.reserve(N * KV), dv = a.dv.reserve(N * KV)
+        let dxb = a.dNormed.reserve(N * D), datt = a.dAttention.reserve(N * Q)
+        let dq = a.dq.reserve(N * Q), dk = a.dk.reserve(N * KV), dv = a.dv.reserve(N * KV)
         let dh = a.dHidden.reserve(N * H), du = a.dUp.reserve(N * H)
         let maxT = tokens.sequences.map(\.count).max() ?? 0
         let p = a.scores.reserve(maxT * maxT), dp = a.dScores.reserve(maxT * maxT)
@@ -87,19 +87,19 @@ extension TrainableLlama {
                 RMSNorm.backward(dxb, x: mid, weight: $0.baseAddress!, rstd: rstd, rows: N, dim: D, dx: dx)
             }
 
-            // Attention: dx now holds ∂L/∂mid[l].
+            // Attention: dx now holds ∂L/∂mid[l]. Biases pass gradients through unchanged (frozen).
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb, rstd: rstd) }
             b.o.backward(dx, input: att, rows: N, into: datt, accumulate: false)
             for s in tokens.sequences where s.count > 0 {
                 CausalAttention.backward(
-                    dOut: datt + s.offset * D, outStride: D, q: q + s.offset * D, qStride: D,
+                    dOut: datt + s.offset * Q, outStride: Q, q: q + s.offset * Q, qStride: Q,
                     keys: k + s.offset * KV, values: v + s.offset * KV, kvStride: KV,
-                    queries: s.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
-                    dq: dq + s.offset * D, dk: dk + s.offset * KV, dv: dv + s.offset * KV,
+                    queries: s.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
+                    dq: dq + s.offset * Q, dk: dk + s.offset * KV, dv: dv + s.offset * KV,
                     probabilities: p, dProbabilities: dp)
             }
             a.positions.withUnsafeBufferPointer { pos in
-                rope.backward(dq, rows: N, heads: c.headCount, stride: D, positions: pos.baseAddress!)
+                rope.backward(dq, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)
                 rope.backward(dk, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
             }
             b.q.backward(dq, input: xb, rows: N, into: dxb, accumulate: false)

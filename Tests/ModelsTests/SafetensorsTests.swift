@@ -123,8 +123,16 @@ final class SafetensorsTests: XCTestCase {
         guard case .invalidConfig(_, "num_hidden_layers", _)? = expectFormatError(mentions: ["config.json", "num_hidden_layers"], {
             _ = try HuggingFaceLlama.config(folder: dir)
         }) else { return XCTFail("wrong field type not reported") }
-        try editConfig(dir) { $0["num_hidden_layers"] = 5; $0["rope_scaling"] = ["type": "linear", "factor": 2.0] }
-        expectFormatError(mentions: ["config.json", "rope_scaling"]) { _ = try HuggingFaceLlama.config(folder: dir) }
+        try editConfig(dir) { $0["num_hidden_layers"] = 5; $0["rope_scaling"] = ["type": "dynamic", "factor": 2.0] }
+        XCTAssertEqual(expectFormatError(mentions: ["config.json", "rope_scaling.type", "dynamic"]) { _ = try HuggingFaceLlama.config(folder: dir) },
+                       .invalidConfig(file: config.path, field: "rope_scaling.type", reason: "'dynamic' is not supported (only default, linear, llama3)"))
+        try editConfig(dir) { $0["rope_scaling"] = nil; $0["model_type"] = "gemma" }
+        XCTAssertEqual(expectFormatError(mentions: ["config.json", "model_type", "gemma"]) { _ = try HuggingFaceLlama.config(folder: dir) },
+                       .invalidConfig(file: config.path, field: "model_type", reason: "'gemma' is not supported (only llama, mistral, qwen2)"))
+        try editConfig(dir) { $0["model_type"] = "llama"; $0["layer_types"] = ["full_attention", "chunked_attention", "full_attention", "full_attention", "full_attention"] }
+        XCTAssertEqual(expectFormatError(mentions: ["config.json", "layer_types", "chunked_attention"]) { _ = try HuggingFaceLlama.config(folder: dir) },
+                       .invalidConfig(file: config.path, field: "layer_types", reason: "'chunked_attention' is not supported (only full_attention, sliding_attention)"))
+        try editConfig(dir) { $0["layer_types"] = nil }
         try Data("{\"hidden_size\": 64,".utf8).write(to: config)
         guard case .corrupt? = expectFormatError(mentions: ["config.json", "JSON"], { _ = try HuggingFaceLlama.config(folder: dir) })
         else { return XCTFail("corrupt config.json not reported") }

@@ -23,13 +23,14 @@ enum Ref {
         return y
     }
 
-    static func rope(_ x: [Double], rows: Int, heads: Int, headDim hd: Int, theta: Double, style: RoPEStyle, positions: [Int]) -> [Double] {
+    static func rope(_ x: [Double], rows: Int, heads: Int, headDim hd: Int, theta: Double, style: RoPEStyle, positions: [Int],
+                     divisors: [Double]? = nil) -> [Double] {
         var y = x
         let stride = heads * hd
         for r in 0..<rows {
             for h in 0..<heads {
                 for i in 0..<(hd / 2) {
-                    let angle = Double(positions[r]) * pow(theta, -Double(2 * i) / Double(hd))
+                    let angle = Double(positions[r]) * pow(theta, -Double(2 * i) / Double(hd)) / (divisors?[i] ?? 1)
                     let (a, b) = style == .interleaved ? (2 * i, 2 * i + 1) : (i, i + hd / 2)
                     let base = r * stride + h * hd
                     y[base + a] = x[base + a] * cos(angle) - x[base + b] * sin(angle)
@@ -40,8 +41,10 @@ enum Ref {
         return y
     }
 
-    /// Causal GQA attention of one sequence; q, out (T, heads·hd), k, v (T, kvHeads·hd).
-    static func attention(_ q: [Double], _ k: [Double], _ v: [Double], T: Int, heads: Int, kvHeads: Int, headDim hd: Int) -> [Double] {
+    /// Causal GQA attention of one sequence; q, out (T, heads·hd), k, v (T, kvHeads·hd). With a
+    /// `window` W, query t sees only keys t − W + 1 ... t.
+    static func attention(_ q: [Double], _ k: [Double], _ v: [Double], T: Int, heads: Int, kvHeads: Int, headDim hd: Int,
+                          window: Int? = nil) -> [Double] {
         var out = [Double](repeating: 0, count: T * heads * hd)
         let D = heads * hd, KV = kvHeads * hd, group = heads / kvHeads
         for h in 0..<heads {
@@ -53,6 +56,7 @@ enum Ref {
                     for i in 0..<hd { d += q[t * D + h * hd + i] * k[j * KV + kh + i] }
                     s[j] = d / Double(hd).squareRoot()
                 }
+                if let w = window { for j in 0...t where j <= t - w { s[j] = -.infinity } }
                 let m = s.max()!
                 let e = s.map { exp($0 - m) }, z = e.reduce(0, +)
                 for j in 0...t { for i in 0..<hd { out[t * D + h * hd + i] += e[j] / z * v[j * KV + kh + i] } }
@@ -82,32 +86,41 @@ enum Ref {
 
         /// Mean loss over scored rows of `batch`, with `inputDelta` (N, D) added to the embedded input.
         func meanLoss(_ batch: TrainingBatch, inputDelta: [Double]? = nil) -> Double {
-            let c = weights.config, D = c.dim, KV = c.kvDim, H = c.hiddenDim, N = batch.tokens.rowCount
+            let c = weights.config, D = c.dim, KV = c.kvDim, N = batch.tokens.rowCount
             var x = [Double](repeating: 0, count: N * D)
             for (r, t) in batch.tokens.tokens.enumerated() { for i in 0..<D { x[r * D + i] = Double(weights.tokenEmbedding[t, i]) } }
             if let d = inputDelta { for i in x.indices { x[i] += d[i] } }
             var positions: [Int] = []
             for s in batch.tokens.sequences { positions += Array(0..<s.count) }
+            let divisors = c.ropeScaling.divisors(headDim: c.headDim, theta: Double(c.ropeTheta))
             for (l, w) in weights.layers.enumerated() {
-                let p = projections[l]
+                let p = projections[l], Q = c.queryDim
+                /// x·Wᵀ + b for projection `site` (out rows of its shape).
+                func project(_ x: [Double], _ site: Projection) -> [Double] {
+                    let (out, inp) = site.shape(c)
+                    var y = linear(x, p[site]!, rows: N, in: inp, out: out)
+                    if let b = w.biases[site] { for i in y.indices { y[i] += Double(b[i % out]) } }
+                    return y
+                }
                 let xb = rmsnorm(x, w.attnNorm.map(Double.init), eps: Double(c.normEps), rows: N, dim: D)
-                let q = rope(linear(xb, p[.q]!, rows: N, in: D, out: D), rows: N, heads: c.headCount, headDim: c.headDim,
-                             theta: Double(c.ropeTheta), style: c.ropeStyle, positions: positions)
-                let k = rope(linear(xb, p[.k]!, rows: N, in: D, out: KV), rows: N, heads: c.kvHeadCount, headDim: c.headDim,
-                             theta: Double(c.ropeTheta), style: c.ropeStyle, positions: positions)
-                let v = linear(xb, p[.v]!, rows: N, in: D, out: KV)
+                let q = rope(project(xb, .q), rows: N, heads: c.headCount, headDim: c.headDim,
+                             theta: Double(c.ropeTheta), style: c.ropeStyle, positions: positions, divisors: divisors)
+                let k = rope(project(xb, .k), rows: N, heads: c.kvHeadCount, headDim: c.headDim,
+                             theta: Double(c.ropeTheta), style: c.ropeStyle, positions: positions, divisors: divisors)
+                let v = project(xb, .v)
                 var att: [Double] = []
                 for s in batch.tokens.sequences {
-                    att += attention(Array(q[(s.offset * D)..<((s.offset + s.count) * D)]),
+                    att += attention(Array(q[(s.offset * Q)..<((s.offset + s.count) * Q)]),
                                      Array(k[(s.offset * KV)..<((s.offset + s.count) * KV)]),
                                      Array(v[(s.offset * KV)..<((s.offset + s.count) * KV)]),
-                                     T: s.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim)
+                                     T: s.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim,
+                                     window: c.window(layer: l))
                 }
-                let o = linear(att, p[.o]!, rows: N, in: D, out: D)
+                let o = project(att, .o)
                 for i in x.indices { x[i] += o[i] }
                 let xb2 = rmsnorm(x, w.ffnNorm.map(Double.init), eps: Double(c.normEps), rows: N, dim: D)
-                let h = swiglu(linear(xb2, p[.gate]!, rows: N, in: D, out: H), linear(xb2, p[.up]!, rows: N, in: D, out: H))
-                let dn = linear(h, p[.down]!, rows: N, in: H, out: D)
+                let h = swiglu(project(xb2, .gate), project(xb2, .up))
+                let dn = project(h, .down)
                 for i in x.indices { x[i] += dn[i] }
             }
             let xf = rmsnorm(x, weights.finalNorm.map(Double.init), eps: Double(c.normEps), rows: N, dim: D)

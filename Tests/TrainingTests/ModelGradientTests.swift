@@ -13,6 +13,34 @@ final class ModelGradientTests: XCTestCase {
         var w = Self.loaded.weights
         w.layers = Array(w.layers.prefix(2))
         w.config.layerCount = 2
+        try checkGradients(w)
+    }
+
+    /// The same check through what the other families add: a bias on every projection (frozen),
+    /// a head dimension apart from dim / heads (12 ≠ 64 / 8), Llama 3 RoPE scaling, and a sliding
+    /// window of 3 keys in the second block only, shorter than both sequences.
+    func testBiasesHeadDimRoPEScalingAndBandMaskGradients() throws {
+        var w = Self.loaded.weights
+        w.layers = Array(w.layers.prefix(2))
+        w.config.layerCount = 2
+        w.config.headDim = 12
+        w.config.ropeScaling = .llama3(factor: 4, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 8)
+        w.config.slidingWindow = 3
+        w.config.slidingLayers = [1]
+        var rng = SeededRandom(seed: 21)
+        func gaussian(_ n: Int) -> [Float] { (0..<n).map { _ in rng.nextGaussian() * 0.1 } }
+        for l in w.layers.indices {
+            for p in Projection.allCases {
+                let (rows, cols) = p.shape(w.config)
+                if p == .q || p == .k || p == .v || p == .o { w.layers[l][p] = Matrix(rows: rows, cols: cols, storage: gaussian(rows * cols)) }
+                w.layers[l].biases[p] = gaussian(rows)
+            }
+        }
+        try w.validateShapes(source: "test")
+        try checkGradients(w)
+    }
+
+    private func checkGradients(_ w: LlamaWeights) throws {
         var rng = SeededRandom(seed: 3)
         let lora = LoRAConfig(rank: 4, alpha: 8)
         var adapters: [LinearSite: LoRALinear] = [:]

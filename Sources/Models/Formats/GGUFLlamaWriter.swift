@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 
 /// Writing qaft's model types as a `llama`-architecture GGUF that `GGUFFile.llamaConfig` and
@@ -5,8 +6,10 @@ import Tensor
 extension LlamaWeights {
     /// A writer holding the config as `llama.*` metadata (plus `qaft.rope_style`, since a model
     /// converted from Hugging Face keeps rotate-half RoPE) and every float tensor in float32 under
-    /// llama.cpp's names. `projections: false` leaves out the seven projections of each block, for
-    /// containers that store them in their own form (`QuantizedModelFile`).
+    /// llama.cpp's names, biases included. `projections: false` leaves out the seven projection
+    /// weights of each block, for containers that store them in their own form (`QuantizedModelFile`).
+    /// Keys for features a model does not use are left out, so a plain LLaMA writes the same bytes
+    /// as before they existed (artifacts are content-addressed).
     public func ggufWriter(projections: Bool = true) throws -> GGUFWriter {
         let c = config
         var w = GGUFWriter()
@@ -20,6 +23,19 @@ extension LlamaWeights {
         w.set("llama.attention.layer_norm_rms_epsilon", .float32(c.normEps))
         w.set("llama.rope.freq_base", .float32(c.ropeTheta))
         w.set(GGUFFile.ropeStyleKey, .string(c.ropeStyle.rawValue))
+        if c.headDim * c.headCount != c.dim {
+            w.set("llama.attention.key_length", .uint32(UInt32(c.headDim)))
+            w.set("llama.attention.value_length", .uint32(UInt32(c.headDim)))
+        }
+        if c.ropeScaling != .none {
+            let json = JSONEncoder()
+            json.outputFormatting = .sortedKeys
+            w.set(GGUFFile.ropeScalingKey, .string(String(decoding: try json.encode(c.ropeScaling), as: UTF8.self)))
+        }
+        if let window = c.slidingWindow {
+            w.set("llama.attention.sliding_window", .uint32(UInt32(window)))
+            if let layers = c.slidingLayers { w.set(GGUFFile.slidingLayersKey, .array(layers.map { .uint32(UInt32($0)) })) }
+        }
         try w.addTensor("token_embd.weight", dims: [c.dim, c.vocabSize], floats: tokenEmbedding.storage)
         try w.addTensor("output_norm.weight", dims: [c.dim], floats: finalNorm)
         if let output { try w.addTensor("output.weight", dims: [c.dim, c.vocabSize], floats: output.storage) }
@@ -27,10 +43,11 @@ extension LlamaWeights {
             let p = "blk.\(l)."
             try w.addTensor(p + "attn_norm.weight", dims: [c.dim], floats: layer.attnNorm)
             try w.addTensor(p + "ffn_norm.weight", dims: [c.dim], floats: layer.ffnNorm)
-            guard projections else { continue }
-            for (name, m) in [("attn_q", layer.wq), ("attn_k", layer.wk), ("attn_v", layer.wv), ("attn_output", layer.wo),
-                              ("ffn_gate", layer.gate), ("ffn_up", layer.up), ("ffn_down", layer.down)] {
-                try w.addTensor(p + name + ".weight", dims: [m.cols, m.rows], floats: m.storage)
+            for site in Projection.allCases {
+                if let b = layer.biases[site] { try w.addTensor(p + site.ggufName + ".bias", dims: [b.count], floats: b) }
+                guard projections else { continue }
+                let m = layer[site]
+                try w.addTensor(p + site.ggufName + ".weight", dims: [m.cols, m.rows], floats: m.storage)
             }
         }
         return w

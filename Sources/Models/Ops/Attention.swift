@@ -4,7 +4,8 @@ import Tensor
 ///
 /// Shapes: q (T, heads·hd) row stride `qStride`; keys/values arrive as segments, each (count, kvHeads·hd)
 /// with row stride `kvStride`, which together hold positions 0 ..< L, L = past + T; out (T, heads·hd)
-/// row stride `outStride`. Query t sits at position past + t and sees keys 0 ... past + t.
+/// row stride `outStride`. Query t sits at position past + t and sees keys 0 ... past + t, or with a
+/// sliding `window` W only the last W of them, past + t − W + 1 ... past + t (Mistral's band mask).
 /// scores (T, L) is scratch. Forward saves for backward: nothing beyond q, k, v themselves; the
 /// backward recomputes each head's probabilities P (T, L), which costs one QKᵀ product per head
 /// instead of keeping heads·T² floats per layer alive between forward and backward.
@@ -27,7 +28,7 @@ public enum CausalAttention {
     public static func forward(
         q: UnsafePointer<Float>, queries T: Int, qStride: Int,
         segments: [KeyValueSegment], past: Int,
-        heads: Int, kvHeads: Int, headDim hd: Int,
+        heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil,
         out: UnsafeMutablePointer<Float>, outStride: Int,
         scores: UnsafeMutablePointer<Float>
     ) {
@@ -48,7 +49,7 @@ public enum CausalAttention {
                     }
                     col += s.count
                 }
-                for g in 0..<group { softmaxRow(scores + g * L, visible: L) }
+                for g in 0..<group { softmaxRow(scores + g * L, from: firstVisible(L - 1, window), visible: L) }
                 o.update(repeating: 0, count: group * hd)
                 col = 0
                 for s in segments {
@@ -69,7 +70,7 @@ public enum CausalAttention {
                           a: q + h * hd, lda: qStride, b: s.keys + kvOffset, ldb: s.stride, c: scores + col, ldc: L)
                 col += s.count
             }
-            for t in 0..<T { softmaxRow(scores + t * L, visible: past + t + 1, width: L) }
+            for t in 0..<T { softmaxRow(scores + t * L, from: firstVisible(past + t, window), visible: past + t + 1, width: L) }
             accumulate(scores, rows: T, L: L, segments: segments, kvOffset: kvOffset, hd: hd,
                        out: out + h * hd, ldOut: outStride)
         }
@@ -89,17 +90,27 @@ public enum CausalAttention {
         }
     }
 
-    /// Softmax over the first `visible` entries of a row; the causally hidden rest of the row (up to
-    /// `width`) is set to 0 so the P·V product ignores it.
+    /// The first key position a query at `position` sees: 0, or position − W + 1 inside a window W.
     @inline(__always)
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, width: Int? = nil) {
-        let m = SIMDMath.max(row, visible)
-        let total = SIMDMath.expShiftedInPlace(row, visible, shift: m)
-        SIMDMath.scale(row, visible, by: 1 / total)
+    static func firstVisible(_ position: Int, _ window: Int?) -> Int {
+        guard let window else { return 0 }
+        return Swift.max(0, position - window + 1)
+    }
+
+    /// Softmax over entries `start ..< visible` of a row; the hidden rest of the row (before `start`,
+    /// and after `visible` up to `width`) is set to 0 so the P·V product ignores it.
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, from start: Int = 0, visible: Int, width: Int? = nil) {
+        let seen = row + start, n = visible - start
+        let m = SIMDMath.max(seen, n)
+        let total = SIMDMath.expShiftedInPlace(seen, n, shift: m)
+        SIMDMath.scale(seen, n, by: 1 / total)
+        if start > 0 { row.update(repeating: 0, count: start) }
         if let w = width, w > visible { (row + visible).update(repeating: 0, count: w - visible) }
     }
 
-    /// Backward of `forward` for a training sequence (no cache: past = 0, L = T, one key/value run).
+    /// Backward of `forward` for a training sequence (no cache: past = 0, L = T, one key/value run),
+    /// with the same optional sliding `window`.
     ///
     /// Shapes: q, dq (T, heads·hd) row stride `qStride`; k, v, dk, dv (T, kvHeads·hd) row stride
     /// `kvStride`; dOut (T, heads·hd) row stride `outStride`; probabilities, dProbabilities (T, T) scratch.
@@ -109,7 +120,7 @@ public enum CausalAttention {
     public static func backward(
         dOut: UnsafePointer<Float>, outStride: Int,
         q: UnsafePointer<Float>, qStride: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
-        queries T: Int, heads: Int, kvHeads: Int, headDim hd: Int,
+        queries T: Int, heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         probabilities p: UnsafeMutablePointer<Float>, dProbabilities dp: UnsafeMutablePointer<Float>
     ) {
@@ -120,13 +131,13 @@ public enum CausalAttention {
             let first: Float = h % group == 0 ? 0 : 1
             BLAS.gemm(transB: true, m: T, n: T, k: hd, alpha: scale,
                       a: q + h * hd, lda: qStride, b: keys + kvOffset, ldb: kvStride, c: p, ldc: T)
-            for t in 0..<T { softmaxRow(p + t * T, visible: t + 1, width: T) }
+            for t in 0..<T { softmaxRow(p + t * T, from: firstVisible(t, window), visible: t + 1, width: T) }
             BLAS.gemm(transB: true, m: T, n: T, k: hd, a: dOut + h * hd, lda: outStride,
                       b: values + kvOffset, ldb: kvStride, c: dp, ldc: T)
             BLAS.gemm(transA: true, m: T, n: hd, k: T, a: p, lda: T, b: dOut + h * hd, ldb: outStride,
                       beta: first, c: dv + kvOffset, ldc: kvStride)
             for t in 0..<T {
-                // Columns past t hold P = 0, so dS is 0 there without a mask.
+                // Columns past t (and before the window) hold P = 0, so dS is 0 there without a mask.
                 let pr = p + t * T, dr = dp + t * T, n = t + 1
                 let shift = Float16x(repeating: SIMDMath.dot(pr, dr, n))
                 var i = 0

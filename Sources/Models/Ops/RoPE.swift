@@ -1,6 +1,7 @@
 import Foundation
 
-/// Rotary position embedding: each head's dimensions are rotated in pairs by angle p·θ^(−2i/d).
+/// Rotary position embedding: each head's dimensions are rotated in pairs by angle p·θ_i, θ_i =
+/// base^(−2i/d) divided by the model's `RoPEScaling` divisor.
 ///
 /// Shapes: x (rows, heads·headDim) with row stride `stride`; positions (rows); table (maxPositions, headDim/2).
 /// Pairs are (x[2i], x[2i+1]) for `.interleaved` and (x[i], x[i+d/2]) for `.rotateHalf`.
@@ -12,16 +13,29 @@ public struct RoPE: Sendable {
     private let cos: [Float]
     private let sin: [Float]
 
+    /// Plain frequencies θ_i = theta^(−2i/d).
     public init(style: RoPEStyle, headDim: Int, theta: Float, maxPositions: Int) {
+        self.init(style: style, frequencies: RoPEScaling.none.frequencies(headDim: headDim, theta: Double(theta)),
+                  maxPositions: maxPositions)
+    }
+
+    /// The rotation `config` describes (style, head dimension, base and scaling), for positions
+    /// below `maxPositions` (default: the context length).
+    public init(_ c: LlamaConfig, maxPositions: Int? = nil) {
+        self.init(style: c.ropeStyle, frequencies: c.ropeScaling.frequencies(headDim: c.headDim, theta: Double(c.ropeTheta)),
+                  maxPositions: maxPositions ?? c.contextLength)
+    }
+
+    /// Rotation by angle p·frequencies[i] of pair i (headDim = 2 · frequencies.count).
+    public init(style: RoPEStyle, frequencies: [Double], maxPositions: Int) {
         self.style = style
-        self.headDim = headDim
+        self.headDim = 2 * frequencies.count
         self.maxPositions = maxPositions
-        let half = headDim / 2
+        let half = frequencies.count
         var c = [Float](repeating: 0, count: maxPositions * half), s = c
         for p in 0..<maxPositions {
-            for i in 0..<half {
+            for (i, freq) in frequencies.enumerated() {
                 // Double precision angles: at p ≈ 8k, float angles lose ~3 digits.
-                let freq = 1 / Foundation.pow(Double(theta), Double(2 * i) / Double(headDim))
                 let a = Double(p) * freq
                 c[p * half + i] = Float(Foundation.cos(a))
                 s[p * half + i] = Float(Foundation.sin(a))
