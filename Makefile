@@ -82,15 +82,18 @@ clean:
 	rm -rf .build
 
 # Reproductions (`make reproduce-table2`, `make reproduce-tinytable`, …): cached and resumable;
-# PROFILE=tiny|default|full picks the profile. Reports land in Results/ and Figures/.
+# PROFILE=tiny|default|full picks the profile, MODEL=PATH (a GGUF or Hugging Face folder) another
+# model. Reports land in Results/ and Figures/.
 PROFILE ?= default
+MODEL ?=
+MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)")
 .PHONY: reproduce-all figures
 
 reproduce-%: build
-	.build/release/qaft reproduce $* --profile $(PROFILE)
+	.build/release/qaft reproduce $* --profile $(PROFILE) $(MODEL_FLAG)
 
 reproduce-all: build
-	.build/release/qaft reproduce all --profile $(PROFILE)
+	.build/release/qaft reproduce all --profile $(PROFILE) $(MODEL_FLAG)
 
 # Re-render every committed gnuplot script to its PNG (no computation).
 figures:

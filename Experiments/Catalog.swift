@@ -24,10 +24,18 @@ public enum Catalog {
 
     public static var names: [String] { targets.keys.sorted() }
 
-    /// The manifests of `target` (`all`: every target) under `profile`.
-    public static func manifests(_ target: String, profile: Profile) throws -> [Manifest] {
-        if target == "all" { return names.map { targets[$0]!(profile) } }
-        guard let make = targets[target] else { throw PipelineError.unknownTarget(target, known: names + ["all"]) }
-        return [make(profile)]
+    /// The manifests of `target` (`all`: every target) under `profile`, run on `model` instead of
+    /// the profile's model when given (a user's GGUF or Hugging Face folder; its content hash is in
+    /// every stage key, so its rows never mix with another model's).
+    public static func manifests(_ target: String, profile: Profile, model: ModelSource? = nil) throws -> [Manifest] {
+        var out: [Manifest]
+        if target == "all" {
+            out = names.map { targets[$0]!(profile) }
+        } else {
+            guard let make = targets[target] else { throw PipelineError.unknownTarget(target, known: names + ["all"]) }
+            out = [make(profile)]
+        }
+        if let model { for i in out.indices { out[i].model = model } }
+        return out
     }
 }

@@ -147,9 +147,10 @@ public struct MethodOptions: Codable, Equatable, Sendable {
     /// Checks the options shared by quantizing methods against the model shape.
     public func validateQuantization(for config: LlamaConfig) throws {
         guard (2...8).contains(bits) else { throw MethodError.invalidOption(option: "bits", value: "\(bits)", reason: "must be 2...8") }
-        for width in [config.dim, config.hiddenDim] where groupSize <= 0 || width % groupSize != 0 {
+        let widths = config.projectionInputWidths
+        for width in widths where groupSize <= 0 || width % groupSize != 0 {
             throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)",
-                                            reason: "must divide every input width (\(config.dim), \(config.hiddenDim))")
+                                            reason: "does not divide the input width \(width) (the model's are \(widths.map(String.init).joined(separator: ", ")))")
         }
     }
 

@@ -31,7 +31,7 @@ public final class LoftQ: FineTuningMethod {
     public func prepare(_ context: MethodContext) throws -> TrainableLlama {
         let config = context.weights.config
         try options.validateQuantization(for: config)
-        let limit = min(config.dim, config.kvDim, config.hiddenDim)
+        let limit = Projection.allCases.map { min($0.shape(config).rows, $0.shape(config).cols) }.min()!
         guard options.rank <= limit else {
             throw MethodError.invalidOption(option: "rank", value: "\(options.rank)",
                                             reason: "LoftQ's SVD needs rank ≤ the smallest layer dimension (\(limit))")

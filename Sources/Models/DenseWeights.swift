@@ -19,14 +19,15 @@ extension LinearOperator {
 
 extension Llama {
     /// The float weights computing what this model computes: every projection and the head
-    /// materialized with `denseWeight`, so any exported model (packed, merged or with fp side
-    /// paths) can be stored as a plain float model. A head equal to the embedding stays tied.
+    /// materialized with `denseWeight` (biases kept as they are), so any exported model (packed,
+    /// merged or with fp side paths) can be stored as a plain float model. A head equal to the
+    /// embedding stays tied.
     public func denseWeights() -> LlamaWeights {
         var c = config
         let layers = blocks.map { b in
             LlamaLayerWeights(attnNorm: b.attnNorm, wq: b.q.denseWeight(), wk: b.k.denseWeight(), wv: b.v.denseWeight(),
                               wo: b.o.denseWeight(), ffnNorm: b.ffnNorm, gate: b.gate.denseWeight(), up: b.up.denseWeight(),
-                              down: b.down.denseWeight())
+                              down: b.down.denseWeight(), biases: b.biases)
         }
         let head = self.head.denseWeight()
         c.tiedEmbeddings = head == tokenEmbedding

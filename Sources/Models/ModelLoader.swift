@@ -46,6 +46,15 @@ public enum ModelLoader {
         return LoadedModel(weights: weights, tokenizer: tok, source: url)
     }
 
+    /// Only the shape of the model at `url`, reading no weights.
+    public static func config(of url: URL) throws -> LlamaConfig {
+        switch try format(of: url) {
+        case .gguf: return try GGUFFile(contentsOf: url).llamaConfig()
+        case .huggingFace: return try HuggingFaceLlama.config(folder: url)
+        case .llama2c: return try Llama2C.config(contentsOf: url)
+        }
+    }
+
     /// Only the tokenizer of the model at `url` (as `load` would pick it), reading no weights.
     public static func loadTokenizer(_ url: URL, tokenizer: URL? = nil) throws -> any Tokenizer {
         let tok: any Tokenizer

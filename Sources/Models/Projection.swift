@@ -71,3 +71,8 @@ public enum Projection: String, CaseIterable, Codable, Sendable {
     /// Width of the input the projection reads under `config`.
     public func inputWidth(_ c: LlamaConfig) -> Int { shape(c).cols }
 }
+
+extension LlamaConfig {
+    /// The distinct input widths of the projections, ascending: what a quantization group must divide.
+    public var projectionInputWidths: [Int] { Set(Projection.allCases.map { $0.inputWidth(self) }).sorted() }
+}

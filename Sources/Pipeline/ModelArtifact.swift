@@ -13,6 +13,7 @@ import Quantization
 ///   which fine-tuning stages built on that row reuse instead of quantizing again.
 public enum ModelArtifact {
     static let baseName = "base.gguf"
+    static let tokenizerConfigFile = "tokenizer_config.json"
 
     /// Opens the evaluated model of a model-producing stage.
     public static func open(_ record: StageRecord) throws -> LoadedModel {
@@ -48,6 +49,11 @@ public enum ModelArtifact {
         try writer.write(to: dir.appendingPathComponent("model.gguf"))
         if let tokenizerFile {
             try FileManager.default.copyItem(at: tokenizerFile, to: dir.appendingPathComponent(LoadModelStage.fileName("tokenizer", like: tokenizerFile)))
+            // A tokenizer.json reads BOS/EOS from the tokenizer_config.json beside it.
+            let config = tokenizerFile.deletingLastPathComponent().appendingPathComponent(tokenizerConfigFile)
+            if tokenizerFile.pathExtension == "json", FileManager.default.fileExists(atPath: config.path) {
+                try FileManager.default.copyItem(at: config, to: dir.appendingPathComponent(tokenizerConfigFile))
+            }
         }
         if let base { try QuantizedModelFile.write(base, to: dir.appendingPathComponent(baseName), metadata: tokenizerKeys) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Turns manifests into a stage plan, checking every field first: a manifest naming an unknown
 /// method, impossible bits or a missing data file fails here, before any computation, with one
@@ -65,6 +66,29 @@ public struct Planner {
         return StageSpec(label: "\(m.id)/load-model", kind: LoadModelStage.kindName, parameters: [:], inputs: [:], files: files)
     }
 
+    /// Every row's group size must divide every projection input width of the model the manifest
+    /// runs on (a user's model may not share the profile model's widths): refused here, before any
+    /// computation, naming the row, the width and the group size.
+    private func checkGroupSizes(_ m: Manifest, model: URL) throws {
+        let config: LlamaConfig
+        do { config = try ModelLoader.config(of: model) } catch let e as ModelFormatError {
+            throw fail(m, "model", "\"\(model.path)\"", e.description)
+        }
+        let widths = config.projectionInputWidths
+        for (i, row) in m.rows.enumerated() {
+            var sizes: [(String, Int)] = []
+            if let q = row.quantization { sizes.append(("rows[\(i)].quantization.groupSize", q.groupSize)) }
+            if let f = row.fineTuning, case .int(let g)? = f.parameters["groupSize"] {
+                sizes.append(("rows[\(i)].fineTuning.parameters.groupSize", g))
+            }
+            for (field, g) in sizes where g > 0 {
+                if let w = widths.first(where: { $0 % g != 0 }) {
+                    throw fail(m, field, String(g), "does not divide the input width \(w) of \(model.path) (its widths: \(widths.map(String.init).joined(separator: ", ")))")
+                }
+            }
+        }
+    }
+
     private func rowSpec(_ m: Manifest, _ i: Int, base: StageSpec) throws -> StageSpec {
         let row = m.rows[i], field = "rows[\(i)]"
         var model = base
@@ -106,6 +130,7 @@ public struct Planner {
             }
         }
         let base = try modelSpec(m)
+        try checkGroupSizes(m, model: base.files["model"]!)
         var evaluations: [(EvaluationSpec, [String: URL])] = []
         for (j, e) in m.evaluations.enumerated() {
             var files: [String: URL] = [:]

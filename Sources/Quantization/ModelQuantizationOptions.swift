@@ -61,7 +61,7 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
             guard groupSize > 0, groupSize % 16 == 0 else {
                 throw fail("groupSize", groupSize, "must be a positive multiple of 16 (packed storage), or set perChannel")
             }
-            for width in Set([config.dim, config.hiddenDim]) where width % groupSize != 0 {
+            for width in config.projectionInputWidths where width % groupSize != 0 {
                 throw fail("groupSize", groupSize, "does not divide the input width \(width)")
             }
         }
@@ -69,8 +69,9 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
         case .rtn, .gptq:
             guard weakColumns == 0 else { throw fail("weakColumns", weakColumns, "only owq and qeft keep weak columns") }
         case .owq, .qeft:
-            guard weakColumns >= 0, weakColumns < config.dim else {
-                throw fail("weakColumns", weakColumns, "must be in 0..<\(config.dim) (the smallest input width)")
+            let smallest = config.projectionInputWidths[0]
+            guard weakColumns >= 0, weakColumns < smallest else {
+                throw fail("weakColumns", weakColumns, "must be in 0..<\(smallest) (the smallest input width)")
             }
         }
         guard !actOrder || method == .gptq else { throw fail("actOrder", actOrder, "only gptq supports act-order") }

@@ -11,6 +11,9 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M, under an hour), full (hours).")
     var profile: Profile = .default
 
+    @Option(help: "Run the target on this model instead of the profile's: a GGUF file or a Hugging Face folder (llama, mistral, qwen2).")
+    var model: String?
+
     /// Manifests' data paths are relative to the repository root: the working directory.
     var root: URL { URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
 
@@ -19,7 +22,7 @@ struct PipelineOptions: ParsableArguments {
     }
 
     func plan(_ target: String) throws -> Plan {
-        try Planner(root: root).plan(try Catalog.manifests(target, profile: profile))
+        try Planner(root: root).plan(try Catalog.manifests(target, profile: profile, model: model.map { .file($0, tokenizer: nil) }))
     }
 }
 

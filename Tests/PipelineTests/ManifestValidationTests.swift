@@ -57,6 +57,24 @@ final class ManifestValidationTests: XCTestCase {
         assertFails(m, field: "evaluations[0].parameters.windw", value: "64")
     }
 
+    /// A target run on another model (`--model`) whose widths the profile's group size does not
+    /// divide is refused before any stage runs, naming the row, the group size and the width:
+    /// SmolLM2's widths (576, 1536) admit the tiny profile's group 4, not 28.
+    func testGroupSizeNotDividingTheUsersModelIsRefused() throws {
+        let smol = try Fixtures.smolLM2()
+        let m = try XCTUnwrap(Catalog.manifests("tinymethods", profile: .tiny, model: .file(smol.path, tokenizer: nil)).first)
+        XCTAssertEqual(m.model, .file(smol.path, tokenizer: nil))
+        XCTAssertNoThrow(try Planner(root: Fixtures.root).plan(Catalog.manifests("tinymethods", profile: .tiny)))
+        var moved = m
+        for i in moved.rows.indices where moved.rows[i].fineTuning?.parameters["groupSize"] != nil {
+            moved.rows[i].fineTuning!.parameters["groupSize"] = 28
+        }
+        let row = try XCTUnwrap(moved.rows.firstIndex { $0.fineTuning?.parameters["groupSize"] != nil })
+        guard case let .manifest(id, _, field, value, reason)? = planError(moved) else { return XCTFail("no manifest error") }
+        XCTAssertEqual([id, field, value], ["tinymethods", "rows[\(row)].fineTuning.parameters.groupSize", "28"])
+        XCTAssert(reason.contains("input width 576") && reason.contains(smol.path), reason)
+    }
+
     func testClaimNamingNoRow() {
         var m = TinyTable.manifest(.tiny)
         m.claims[0].worse.row = "nope"
