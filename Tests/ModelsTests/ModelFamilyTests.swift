@@ -31,19 +31,6 @@ final class ModelFamilyTests: XCTestCase {
         return (r, logits)
     }
 
-    /// A complete Hugging Face folder: the family's weights, its config in `layout` (`config.json`
-    /// or `config.v4.json`) as config.json, and the tiny byte-level BPE tokenizer.
-    static func folder(_ family: String, layout: String = "config.json", _ name: String = #function) throws -> URL {
-        let dir = try Fixtures.temporaryDirectory(name + family + layout)
-        let fm = FileManager.default
-        try fm.copyItem(at: directory(family).appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
-        try fm.copyItem(at: directory(family).appendingPathComponent(layout), to: dir.appendingPathComponent("config.json"))
-        for f in ["tokenizer.json", "tokenizer_config.json"] {
-            try fm.copyItem(at: Fixtures.url("Tests/Fixtures/tokenizers/tiny_bpe/\(f)"), to: dir.appendingPathComponent(f))
-        }
-        return dir
-    }
-
     /// Largest |Δ| between the model's logits on the reference sequence and transformers', over the first `rows` positions.
     func maxDifference(_ model: Llama, _ r: Reference, _ want: [Float], rows: Int? = nil) throws -> Float {
         let got = try model.forward(TokenBatch(r.sequence))
@@ -55,7 +42,7 @@ final class ModelFamilyTests: XCTestCase {
         for family in Self.families {
             let (r, want) = try Self.reference(family)
             for layout in ["config.json", "config.v4.json"] {
-                let loaded = try ModelLoader.load(try Self.folder(family, layout: layout))
+                let loaded = try ModelLoader.load(try Fixtures.familyFolder(family, layout: layout))
                 let model = Llama(loaded.weights)
                 XCTAssertLessThanOrEqual(try maxDifference(model, r, want), 1e-4, "\(family) \(layout)")
                 let greedy = try Generator(model: model, decodeActivations: .float32).generate(prompt: r.prompt, maxNewTokens: r.greedy.count)
@@ -65,22 +52,22 @@ final class ModelFamilyTests: XCTestCase {
     }
 
     func testWhatEachFamilyConfigSays() throws {
-        let llama3 = try ModelLoader.config(of: try Self.folder("llama3"))
+        let llama3 = try ModelLoader.config(of: try Fixtures.familyFolder("llama3"))
         XCTAssertEqual(llama3.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 16))
         XCTAssertTrue(llama3.tiedEmbeddings)
-        let mistral = try ModelLoader.config(of: try Self.folder("mistral", layout: "config.v4.json"))
+        let mistral = try ModelLoader.config(of: try Fixtures.familyFolder("mistral", layout: "config.v4.json"))
         XCTAssertEqual([mistral.headDim, mistral.queryDim, mistral.slidingWindow], [16, 64, 4])
         XCTAssertNil(mistral.slidingLayers)
         for layout in ["config.json", "config.v4.json"] {
-            let qwen = try ModelLoader.config(of: try Self.folder("qwen2", layout: layout))
+            let qwen = try ModelLoader.config(of: try Fixtures.familyFolder("qwen2", layout: layout))
             XCTAssertEqual(qwen.slidingWindow, 4)
             XCTAssertEqual(qwen.slidingLayers, [1], layout)
             XCTAssertEqual(qwen.ropeStyle, .rotateHalf)
         }
-        let llama2 = try ModelLoader.load(try Self.folder("llama2")).weights
+        let llama2 = try ModelLoader.load(try Fixtures.familyFolder("llama2")).weights
         XCTAssertEqual(llama2.config.ropeScaling, .linear(factor: 2))
         XCTAssertEqual(Set(llama2.layers[0].biases.keys), Set(Projection.allCases))
-        XCTAssertEqual(Set(try ModelLoader.load(try Self.folder("qwen2")).weights.layers[1].biases.keys), [.q, .k, .v])
+        XCTAssertEqual(Set(try ModelLoader.load(try Fixtures.familyFolder("qwen2")).weights.layers[1].biases.keys), [.q, .k, .v])
     }
 
     /// llama.cpp's converter keeps biases, head_dim (`key_length`), Llama 3's scaling (as the
@@ -105,7 +92,7 @@ final class ModelFamilyTests: XCTestCase {
     /// read back computes the same logits bit for bit.
     func testQaftGGUFRoundTripKeepsEveryFamilyFeature() throws {
         for family in Self.families {
-            let weights = try ModelLoader.load(try Self.folder(family)).weights
+            let weights = try ModelLoader.load(try Fixtures.familyFolder(family)).weights
             let url = try Fixtures.temporaryDirectory("roundtrip" + family).appendingPathComponent("model.gguf")
             try weights.ggufWriter().write(to: url)
             let back = try GGUFFile(contentsOf: url).llamaWeights()

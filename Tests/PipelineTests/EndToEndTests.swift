@@ -51,6 +51,31 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
     }
 
+    /// `qaft reproduce tinytable|tinymethods --model DIR` on the tiny Qwen2 and Mistral folders:
+    /// every stage runs (fine-tuning, export to the float GGUF artifact with biases, head_dim and
+    /// window, evaluation, report), and the fp row's perplexity is the folder's own.
+    func testTinyTablesRunOnQwen2AndMistralFolders() throws {
+        for family in ["qwen2", "mistral"] {
+            let folder = try Fixtures.familyFolder(family)
+            let cache = try Cache(root: try Fixtures.temporaryDirectory("cache" + family))
+            let plan = try Planner(root: Fixtures.root).plan(
+                Catalog.manifests("tinytable", profile: .tiny, model: .file(folder.path, tokenizer: nil))
+                + Catalog.manifests("tinymethods", profile: .tiny, model: .file(folder.path, tokenizer: nil)))
+            let run = try Runner(cache: cache).run(plan)
+            XCTAssertEqual(Set(run.computed), Set(plan.stages.map(\.key)), family)
+            for st in plan.stages where st.kind.hasPrefix("finetune.") {
+                let out = try XCTUnwrap(try cache.result(st.key)).output
+                XCTAssert(try XCTUnwrap(out.series["loss"]).allSatisfy(\.isFinite), st.label)
+                if ["finetune.qa-lora", "finetune.lota-qaf"].contains(st.kind) { XCTAssertEqual(out.metrics["mergeDifference"], 0, st.label) }
+            }
+            for st in plan.stages where st.kind == PerplexityStage.kindName {
+                let ppl = try XCTUnwrap(try cache.result(st.key)?.output.metrics["perplexity"])
+                XCTAssert(ppl.isFinite && ppl > 1, "\(st.label): \(ppl)")
+            }
+            XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [], family)
+        }
+    }
+
     /// Fine-tuning, export, artifacts, task scoring and the report, on stories260K.
     func testTinyMethodsTrainExportEvaluateAndReport() throws {
         let dir = try Fixtures.temporaryDirectory()

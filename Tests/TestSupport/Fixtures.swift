@@ -25,6 +25,21 @@ public enum Fixtures {
         return u
     }
 
+    /// A complete Hugging Face folder of a tiny model family of Tests/Fixtures/families (llama3,
+    /// llama2, mistral, qwen2): its bf16 weights, its config in `layout` (`config.json`, the 5.x
+    /// layout, or `config.v4.json`) as config.json, and the tiny byte-level BPE tokenizer.
+    public static func familyFolder(_ family: String, layout: String = "config.json", _ name: String = #function) throws -> URL {
+        let dir = try temporaryDirectory(name + family + layout)
+        let fm = FileManager.default
+        let source = url("Tests/Fixtures/families/\(family)")
+        try fm.copyItem(at: source.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
+        try fm.copyItem(at: source.appendingPathComponent(layout), to: dir.appendingPathComponent("config.json"))
+        for f in ["tokenizer.json", "tokenizer_config.json"] {
+            try fm.copyItem(at: url("Tests/Fixtures/tokenizers/tiny_bpe/\(f)"), to: dir.appendingPathComponent(f))
+        }
+        return dir
+    }
+
     /// A scratch directory unique to one test, removed at process exit by the OS temp policy.
     public static func temporaryDirectory(_ name: String = #function) throws -> URL {
         let d = FileManager.default.temporaryDirectory
