@@ -29,6 +29,17 @@ public struct LlamaLayerWeights: Sendable {
         self.biases = biases
     }
 
+    /// A block from its norms and, for each projection, its weight and bias (nil: none).
+    public init(attnNorm: [Float], ffnNorm: [Float], projections: (Projection) throws -> (weight: Matrix, bias: [Float]?)) rethrows {
+        let empty = Matrix(zeros: 0, 0)
+        self.init(attnNorm: attnNorm, wq: empty, wk: empty, wv: empty, wo: empty, ffnNorm: ffnNorm, gate: empty, up: empty, down: empty)
+        for p in Projection.allCases {
+            let (w, b) = try projections(p)
+            self[p] = w
+            biases[p] = b
+        }
+    }
+
     /// The (out, in) weight of projection `p`.
     public subscript(p: Projection) -> Matrix {
         get {

@@ -101,17 +101,11 @@ extension GGUFFile {
         try c.validate(source: url.path)
         let layers = try (0..<c.layerCount).map { l -> LlamaLayerWeights in
             let prefix = "blk.\(l)."
-            var w = LlamaLayerWeights(
-                attnNorm: try vector(prefix + "attn_norm.weight", c.dim), wq: Matrix(zeros: 0, 0), wk: Matrix(zeros: 0, 0),
-                wv: Matrix(zeros: 0, 0), wo: Matrix(zeros: 0, 0), ffnNorm: try vector(prefix + "ffn_norm.weight", c.dim),
-                gate: Matrix(zeros: 0, 0), up: Matrix(zeros: 0, 0), down: Matrix(zeros: 0, 0))
-            for p in Projection.allCases {
-                let (rows, cols) = p.shape(c)
-                w[p] = try projection(l, p, rows, cols)
-                let bias = prefix + p.ggufName + ".bias"
-                if contains(tensor: bias) { w.biases[p] = try vector(bias, rows) }
+            return try LlamaLayerWeights(attnNorm: try vector(prefix + "attn_norm.weight", c.dim),
+                                         ffnNorm: try vector(prefix + "ffn_norm.weight", c.dim)) { p in
+                let (rows, cols) = p.shape(c), bias = prefix + p.ggufName + ".bias"
+                return (try projection(l, p, rows, cols), contains(tensor: bias) ? try vector(bias, rows) : nil)
             }
-            return w
         }
         let weights = LlamaWeights(
             config: c, tokenEmbedding: try matrix("token_embd.weight", c.vocabSize, c.dim), layers: layers,

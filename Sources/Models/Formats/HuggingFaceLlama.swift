@@ -115,16 +115,11 @@ public enum HuggingFaceLlama {
         func vector(_ name: String, _ n: Int) throws -> [Float] { try ckpt.floats(name, shape: [n]) }
         let layers = try (0..<c.layerCount).map { i -> LlamaLayerWeights in
             let prefix = "model.layers.\(i)."
-            var w = LlamaLayerWeights(
-                attnNorm: try vector(prefix + "input_layernorm.weight", c.dim), wq: Matrix(zeros: 0, 0), wk: Matrix(zeros: 0, 0),
-                wv: Matrix(zeros: 0, 0), wo: Matrix(zeros: 0, 0), ffnNorm: try vector(prefix + "post_attention_layernorm.weight", c.dim),
-                gate: Matrix(zeros: 0, 0), up: Matrix(zeros: 0, 0), down: Matrix(zeros: 0, 0))
-            for p in Projection.allCases {
-                let (rows, cols) = p.shape(c)
-                w[p] = try matrix(prefix + p.huggingFaceName + ".weight", rows, cols)
-                if biases.contains(p) { w.biases[p] = try vector(prefix + p.huggingFaceName + ".bias", rows) }
+            return try LlamaLayerWeights(attnNorm: try vector(prefix + "input_layernorm.weight", c.dim),
+                                         ffnNorm: try vector(prefix + "post_attention_layernorm.weight", c.dim)) { p in
+                let (rows, cols) = p.shape(c), name = prefix + p.huggingFaceName
+                return (try matrix(name + ".weight", rows, cols), biases.contains(p) ? try vector(name + ".bias", rows) : nil)
             }
-            return w
         }
         let weights = LlamaWeights(
             config: c, tokenEmbedding: try matrix("model.embed_tokens.weight", c.vocabSize, c.dim), layers: layers,
