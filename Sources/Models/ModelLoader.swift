@@ -34,7 +34,7 @@ public enum ModelLoader {
         case .gguf:
             let gguf = try GGUFFile(contentsOf: url)
             weights = try gguf.llamaWeights()
-            tok = try tokenizer.map { try external($0, vocabSize: weights.config.vocabSize) } ?? gguf.byteLevelBPETokenizer()
+            tok = try tokenizer.map { try external($0, vocabSize: weights.config.vocabSize) } ?? gguf.tokenizer()
         case .huggingFace:
             weights = try HuggingFaceLlama.weights(folder: url)
             tok = try huggingFaceTokenizer(url, override: tokenizer, vocabSize: weights.config.vocabSize)
@@ -63,7 +63,7 @@ public enum ModelLoader {
         case .gguf:
             let gguf = try GGUFFile(contentsOf: url)
             vocab = try gguf.llamaConfig().vocabSize
-            tok = try tokenizer.map { try external($0, vocabSize: vocab) } ?? gguf.byteLevelBPETokenizer()
+            tok = try tokenizer.map { try external($0, vocabSize: vocab) } ?? gguf.tokenizer()
         case .huggingFace:
             vocab = try HuggingFaceLlama.config(folder: url).vocabSize
             tok = try huggingFaceTokenizer(url, override: tokenizer, vocabSize: vocab)
@@ -75,15 +75,19 @@ public enum ModelLoader {
         return tok
     }
 
-    /// A tokenizer file named by the caller: tokenizer.json by extension, else llama2.c's format.
+    /// A tokenizer file named by the caller, by extension: a tokenizer.json, a GGUF's tokenizer
+    /// metadata, else llama2.c's format.
     private static func external(_ url: URL, vocabSize: Int) throws -> any Tokenizer {
-        if url.pathExtension == "json" { return try ByteLevelBPETokenizer(tokenizerJSON: url) }
-        return try Llama2CTokenizer(contentsOf: url, vocabSize: vocabSize)
+        switch url.pathExtension {
+        case "json": return try BPETokenizer(tokenizerJSON: url)
+        case "gguf": return try GGUFFile(contentsOf: url).tokenizer()
+        default: return try Llama2CTokenizer(contentsOf: url, vocabSize: vocabSize)
+        }
     }
 
     private static func huggingFaceTokenizer(_ folder: URL, override: URL?, vocabSize: Int) throws -> any Tokenizer {
         if let override { return try external(override, vocabSize: vocabSize) }
-        return try ByteLevelBPETokenizer(tokenizerJSON: folder.appendingPathComponent(HuggingFaceLlama.tokenizerFile))
+        return try BPETokenizer(tokenizerJSON: folder.appendingPathComponent(HuggingFaceLlama.tokenizerFile))
     }
 
     /// llama2.c keeps the tokenizer beside the checkpoint: `tok<vocab>.bin` for custom vocabularies

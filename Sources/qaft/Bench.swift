@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per measurement (the median is reported).")
     var repeats = 5
 
-    @Option(help: "Run only these sections (comma-separated: forward, training, evaluation, quantization, decode, methods; default all but methods' own runs).")
+    @Option(help: "Run only these sections (comma-separated: forward, training, evaluation, quantization, decode, tokenizer, methods; default all but methods' own runs).")
     var only: String?
 
     @Option(help: "llama.cpp's llama-bench executable: the decode section compares against it (needs --llama-model).")
@@ -34,6 +34,7 @@ struct Bench: ParsableCommand {
         if wants("evaluation") { try evaluationSection(loaded) }
         if wants("quantization") { try quantizationSection(loaded.weights) }
         if wants("decode") { try decodeSection(loaded.weights) }
+        if wants("tokenizer") { try tokenizerSection() }
     }
 
     /// Median wall time of `body` in seconds over `repeats` calls, after one warm-up call.

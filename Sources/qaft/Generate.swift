@@ -41,22 +41,27 @@ struct Generate: ParsableCommand {
         if ids.isEmpty, let bos = tok.bosToken { ids = [bos] }
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty and the tokenizer has no BOS token") }
         let started = Date()
-        var pending: [Int] = []
+        // Streams the decoded text of all tokens generated so far, printing what it adds: decoding
+        // each token alone would lose the spaces SentencePiece pieces carry, and only whole UTF-8
+        // characters are printed (a token may end inside a multi-byte sequence).
+        var generated: [Int] = [], shown = 0
+        func flush(final: Bool) {
+            let text = tok.decode(generated)
+            guard final || !text.hasSuffix("\u{FFFD}") else { return }
+            let bytes = Array(text.utf8)
+            if bytes.count > shown { FileHandle.standardOutput.write(Data(bytes[shown...])) }
+            shown = max(shown, bytes.count)
+        }
         let produced = try Generator(model: model).generate(
             prompt: ids, maxNewTokens: tokens,
             options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
             stop: Set([tok.eosToken].compactMap { $0 })
         ) { t in
-            // Print whole UTF-8 characters only: a token may end inside a multi-byte sequence.
-            pending.append(t)
-            let s = tok.decode(pending)
-            if !s.hasSuffix("\u{FFFD}") {
-                FileHandle.standardOutput.write(Data(s.utf8))
-                pending.removeAll()
-            }
+            generated.append(t)
+            flush(final: false)
             return true
         }
-        if !pending.isEmpty { FileHandle.standardOutput.write(Data(tok.decode(pending).utf8)) }
+        flush(final: true)
         print()
         if !modelOptions.quiet {
             let dt = Date().timeIntervalSince(started)

@@ -40,7 +40,7 @@ final class ModelLoaderTests: XCTestCase {
         let m = try ModelLoader.load(folder)
         XCTAssertEqual(m.config.ropeStyle, .rotateHalf)
         XCTAssertTrue(m.config.tiedEmbeddings)
-        XCTAssertTrue(m.tokenizer is ByteLevelBPETokenizer)
+        XCTAssertTrue(m.tokenizer is BPETokenizer)
         XCTAssertEqual(m.tokenizer.vocabSize, 512)
         XCTAssertEqual(m.tokenizer.bosToken, 1)
         // a tokenizer named by the caller replaces the folder's own
@@ -81,7 +81,7 @@ final class ModelLoaderTests: XCTestCase {
                                       contextLength: 8192, ropeTheta: 100_000, normEps: 1e-5, ropeStyle: .interleaved,
                                       tiedEmbeddings: true))
         XCTAssertNil(m.weights.output)
-        XCTAssertTrue(m.tokenizer is ByteLevelBPETokenizer)
+        XCTAssertTrue(m.tokenizer is BPETokenizer)
         XCTAssertEqual(m.tokenizer.bosToken, 1)
         XCTAssertEqual(m.tokenizer.eosToken, 2)
         XCTAssertFalse(m.tokenizer.addsBOSByDefault)

@@ -84,7 +84,7 @@ public struct Llama2CTokenizer: Tokenizer {
             guard piece.count > 1, score > -1e10 else { continue }
             for cut in 1..<piece.count {
                 if let left = idOf[Array(piece[..<cut])], let right = idOf[Array(piece[cut...])] {
-                    table.set(left, right, priority: Self.priority(score), merged: id)
+                    table.set(left, right, priority: PairTable.priority(score: score), merged: id)
                 }
             }
         }
@@ -93,14 +93,6 @@ public struct Llama2CTokenizer: Tokenizer {
         self.decoded = decoded
         self.byteToken = byteToken
         merges = table
-    }
-
-    /// An order key that sorts higher scores first, so the merger's "lowest priority first" picks
-    /// the best-scoring pair.
-    private static func priority(_ score: Float) -> UInt32 {
-        let bits = score.bitPattern
-        let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
-        return ~ascending
     }
 
     /// The byte a `<0xHH>` token stands for.

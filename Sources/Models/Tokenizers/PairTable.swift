@@ -1,6 +1,6 @@
 /// What merging two adjacent tokens gives: the merged token and its priority (lower merges first).
-/// Both BPE flavours are expressed in it: byte-level BPE uses the merge rank, llama2.c an order key
-/// derived from the merged token's score.
+/// Both BPE flavours are expressed in it: Hugging Face BPE uses the merge rank, SentencePiece and
+/// llama2.c an order key derived from the merged token's score (`priority(score:)`).
 struct PairTable: Sendable {
     /// Open addressing with linear probing: the hot path of encoding is one lookup per adjacent
     /// pair, and a flat table of 64-bit keys is several times faster than `Dictionary`.
@@ -51,5 +51,13 @@ struct PairTable: Sendable {
                 s = (s + 1) & mask
             }
         }
+    }
+
+    /// An order key that sorts higher scores first, so the merger's "lowest priority first" picks
+    /// the best-scoring pair.
+    static func priority(score: Float) -> UInt32 {
+        let bits = score.bitPattern
+        let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        return ~ascending
     }
 }

@@ -1,5 +1,5 @@
-/// Text ⇄ token ids. Implementations: byte-level BPE (GGUF `gpt2` metadata or tokenizer.json) and
-/// llama2.c's score-based BPE with byte fallback.
+/// Text ⇄ token ids. Implementations: `BPETokenizer` (Hugging Face tokenizer.json, GGUF `gpt2` and
+/// `llama` metadata) and llama2.c's score-based BPE with byte fallback.
 public protocol Tokenizer: Sendable {
     var vocabSize: Int { get }
     /// Beginning-of-sequence id, if the vocabulary has one.
@@ -12,8 +12,14 @@ public protocol Tokenizer: Sendable {
     /// Token ids for `text`, without BOS. Special tokens spelled out in the text (e.g. `<|im_start|>`)
     /// map to their ids, as the reference tokenizers do.
     func encode(_ text: String) -> [Int]
-    /// The raw bytes a token stands for (byte-level tokens mapped back to bytes; specials to their text).
+    /// The raw bytes a token adds to a text after other tokens (byte-level tokens mapped back to
+    /// bytes, byte-fallback tokens to their byte, specials to their text).
     func bytes(of token: Int) -> [UInt8]
+    /// The text of `tokens` as the reference tokenizer decodes it; with `skippingSpecial`, special
+    /// tokens are left out. The default concatenates `bytes(of:)` and reads it as UTF-8 (invalid
+    /// sequences become U+FFFD); SentencePiece-style tokenizers also drop the leading space their
+    /// encoding added.
+    func decode(_ tokens: [Int], skippingSpecial: Bool) -> String
     /// Whether `token` is a special (control) token — BOS, EOS, chat markers — that
     /// `decode(_:skippingSpecial:)` drops, as Hugging Face's `skip_special_tokens=True` does.
     func isSpecial(_ token: Int) -> Bool
@@ -29,11 +35,14 @@ extension Tokenizer {
 
     /// Concatenated bytes of the tokens decoded as UTF-8 (invalid sequences become U+FFFD); with
     /// `skippingSpecial`, special tokens are left out.
-    public func decode(_ tokens: [Int], skippingSpecial: Bool = false) -> String {
+    public func decode(_ tokens: [Int], skippingSpecial: Bool) -> String {
         var out: [UInt8] = []
         for t in tokens where !(skippingSpecial && isSpecial(t)) { out.append(contentsOf: bytes(of: t)) }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// `decode(tokens, skippingSpecial: false)`.
+    public func decode(_ tokens: [Int]) -> String { decode(tokens, skippingSpecial: false) }
 
     /// BOS and EOS, for vocabularies that mark no other token as special.
     public func isSpecial(_ token: Int) -> Bool { token == bosToken || token == eosToken }

@@ -1,4 +1,4 @@
-# The texts both byte-level BPE fixtures are generated over (imported by smollm2_ids.py and tiny_bpe.py).
+# The texts the tokenizer fixtures are generated over (imported by every *_ids.py and tiny_bpe.py).
 import json, os
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
@@ -39,6 +39,44 @@ CORPUS = [
     "text<|endoftext|>more", "<<|im_start|>>", "<|im_start", "<|im_end|><|im_end|>", "<file_sep>main.py\n<issue_start>",
 ]
 
+def training_rows(limit=6000):
+    """The first non-empty WikiText-2 test rows, until they pass `limit` characters: the training
+    text of the small BPEs (tiny_bpe.py, synthetic_tokenizers.py)."""
+    rows = []
+    for row in wikitext_rows():
+        if sum(map(len, rows)) > limit: break
+        if row.strip(): rows.append(row)
+    return rows
+
 def corpus_with_wikitext(lines=8):
     rows = [r for r in wikitext_rows() if r.strip()]
     return CORPUS + rows[:lines]
+
+
+# Extra texts for the Llama 3, Mistral and synthetic fixtures (real_tokenizer_ids.py,
+# sentencepiece_ids.py, synthetic_tokenizers.py): Llama 3's case-insensitive contractions (including
+# U+017F, which Oniguruma case-folds to 's'), its CR/LF rules and 1-3 digit groups, both models'
+# special tokens written in the text, and SentencePiece's leading-space cases.
+MORE = [
+    "IT'S, WE'LL, THEY'RE, I'VE, I'M, HE'D, DON'T; it'ſ; 'Sup 'LLama x'D",
+    "1234567890 12 123 1,234,567.89 ٣٤٥٦٧ ⅫⅢ",
+    "a\r\nb\r\n\r\nc \r\n d\n\n\n  e\t\n\tf", "x.\n\ny!\r\n\r\nz", "  \n", "\n  ", " \t \n \t ",
+    "'hello' (quoted) \"double\" «x»", "\u00a0lead\u00a0nbsp", "\u2028line\u2029para\u0085nel\u000bvt\u000cff",
+    " leading space", "  two leading", "trailing ", "▁already▁metaspace ▁", "<0x41> literal byte token",
+    "<|begin_of_text|>Hello<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>",
+    "text<|end_of_text|>more <|reserved_special_token_5|> x<|begin_of_text|", "<|finetune_right_pad_id|>",
+    "<s>[INST] What is 2+2? [/INST] 4</s>", "hello <s> world", "<s>", "</s></s>", "a<unk>b", "<unk>",
+    "Ünïcödé NFC: e\u0301 vs é, ﬁ ligature, ①②, ｆｕｌｌｗｉｄｔｈ, Å (U+212B)",
+]
+
+# Byte strings that are not valid UTF-8: Hugging Face only takes text, so their reference ids are
+# those of `raw.decode('utf-8', errors='replace')` (one U+FFFD per maximal ill-formed subpart, as
+# Swift's String(decoding:as:) does).
+INVALID_UTF8 = [
+    b"\xff", b"abc\x80def", b"\xc3\x28 caf\xc3", b"\xe2\x82\x41 euro", b"\xf0\x9f\x98 cut emoji",
+    b"\xed\xa0\x80 surrogate", b"\xc0\xaf overlong", b"<|begin_of_text|>\xe2\x82x", b"<s>\xfe\xfe</s>",
+]
+
+def real_corpus(lines=3):
+    """CORPUS, MORE and the first non-empty WikiText-2 test rows."""
+    return CORPUS + MORE + [r for r in wikitext_rows() if r.strip()][:lines]

@@ -6,17 +6,13 @@
 # usage: python tiny_bpe.py
 import json, os
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from corpus import CORPUS, corpus_with_wikitext, wikitext_rows
+from corpus import CORPUS, corpus_with_wikitext, training_rows
 
 here = os.path.dirname(os.path.abspath(__file__))
 out_dir = os.path.join(here, 'tiny_bpe')
 os.makedirs(out_dir, exist_ok=True)
 
-training = []
-for row in wikitext_rows():
-    if sum(map(len, training)) > 6000: break
-    if row.strip(): training.append(row)
-training += CORPUS
+training = training_rows() + CORPUS
 
 tok = Tokenizer(models.BPE())
 tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -5,8 +5,9 @@ import TestSupport
 import XCTest
 
 /// Byte-level BPE against Hugging Face `tokenizers` (Tests/Fixtures/tokenizers/smollm2_ids.py and
-/// tiny_bpe.py), exact round trips of arbitrary text and bytes, and the errors for bad tokenizer.json.
-final class ByteLevelBPETokenizerTests: XCTestCase {
+/// tiny_bpe.py), exact round trips of arbitrary text and bytes, and the errors for bad tokenizer.json
+/// and GGUF metadata.
+final class BPETokenizerTests: XCTestCase {
     struct Case: Decodable {
         var text: String
         var ids: [Int]
@@ -38,13 +39,6 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
 
     static func smolLM2() throws -> any Tokenizer { try ModelLoader.loadTokenizer(Fixtures.smolLM2()) }
 
-    static func wikiText2Test() throws -> String {
-        let url = Fixtures.url("Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl")
-        struct Row: Decodable { var text: String }
-        let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
-        return try lines.map { try JSONDecoder().decode(Row.self, from: Data($0.utf8)).text }.joined()
-    }
-
     // MARK: Reference ids
 
     func testSmolLM2MatchesHuggingFaceTokenizers() throws {
@@ -63,24 +57,18 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
     func testSmolLM2WikiText2MatchesHuggingFaceTokenizers() throws {
         let tok = try Self.smolLM2()
         let fixture: SmolFixture = try Self.fixture("smollm2_ids.json")
-        let text = try Self.wikiText2Test()
+        let text = try TokenizerFixtures.wikiText2Test()
         let start = Date()
         let ids = tok.encode(text)
         let seconds = Date().timeIntervalSince(start)
         print(String(format: "SmolLM2 tokenizer: WikiText-2 test (%d bytes) → %d tokens in %.3f s (%.1f MB/s)",
                      text.utf8.count, ids.count, seconds, Double(text.utf8.count) / seconds / 1e6))
         XCTAssertEqual(ids.count, fixture.wikitext2_test.tokens)
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for id in ids {
-            for shift in stride(from: 0, to: 32, by: 8) {
-                hash = (hash ^ UInt64((UInt32(id) >> UInt32(shift)) & 0xFF)) &* 0x100_0000_01b3
-            }
-        }
-        XCTAssertEqual(String(hash, radix: 16).leftPadded(to: 16), fixture.wikitext2_test.fnv1a64_uint32le)
+        XCTAssertEqual(TokenizerFixtures.fnv1a64(ids), fixture.wikitext2_test.fnv1a64_uint32le)
     }
 
     func testTokenizerJSONMatchesHuggingFaceTokenizers() throws {
-        let tok = try ByteLevelBPETokenizer(tokenizerJSON: Self.tinyTokenizerJSON)
+        let tok = try BPETokenizer(tokenizerJSON: Self.tinyTokenizerJSON)
         let fixture: TinyFixture = try Self.fixture("tiny_bpe_ids.json")
         XCTAssertEqual(tok.vocabSize, fixture.vocab_size)
         XCTAssertEqual(tok.bosToken, fixture.bos, "BOS from the post_processor template")
@@ -96,8 +84,8 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
 
     /// Both tokenizers: SmolLM2 (whose vocabulary lacks some byte symbols) and the tiny one (which
     /// has all 256).
-    static func tokenizers() throws -> [ByteLevelBPETokenizer] {
-        [try XCTUnwrap(try smolLM2() as? ByteLevelBPETokenizer), try ByteLevelBPETokenizer(tokenizerJSON: tinyTokenizerJSON)]
+    static func tokenizers() throws -> [BPETokenizer] {
+        [try XCTUnwrap(try smolLM2() as? BPETokenizer), try BPETokenizer(tokenizerJSON: tinyTokenizerJSON)]
     }
 
     func testMissingByteSymbolsAreTheVocabularysGaps() throws {
@@ -110,7 +98,7 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
         var rng = SeededRandom(seed: 7)
         var texts = (try Self.fixture("smollm2_ids.json") as SmolFixture).cases.map(\.text)
         texts += ["\u{0}", "\u{0}\u{0} \u{0}", "\u{10FFFF}\u{FFFE}\u{E000}", "a\u{FFFD}b", "\u{202E}RTL override\u{202C}"]
-        texts += (0..<300).map { _ in randomText(&rng, length: Int.random(in: 1...60, using: &rng)) }
+        texts += (0..<300).map { _ in TokenizerFixtures.randomText(&rng, length: Int.random(in: 1...60, using: &rng)) }
         texts.append(String(decoding: [0xFF, 0xC3, 0x28, 0xE2, 0x82, 0x41, 0xF0, 0x9F, 0x98, 0xED, 0xA0, 0x80], as: UTF8.self))
         for tok in try Self.tokenizers() {
             for text in texts {
@@ -142,27 +130,10 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
                 XCTAssertEqual(ids.flatMap { tok.bytes(of: $0) }, bytes.filter { !tok.missingBytes.contains($0) }, "bytes \(bytes)")
             }
             for _ in 0..<100 {
-                let text = randomText(&rng, length: 40)
+                let text = TokenizerFixtures.randomText(&rng, length: 40)
                 XCTAssertEqual(tok.encode(bytes: Array(text.utf8)), tok.encode(text), "text \(text.debugDescription)")
             }
         }
-    }
-
-    /// Text from a mix of scalar ranges that stress the pre-tokenizer: ASCII (letters, digits,
-    /// apostrophes, spaces, controls), Unicode spaces and digits, combining marks, CJK, Arabic,
-    /// emoji with ZWJ and variation selectors, and any scalar at all.
-    private func randomText(_ rng: inout SeededRandom, length: Int) -> String {
-        let ranges: [ClosedRange<UInt32>] = [
-            0x00...0x7F, 0x20...0x20, 0x27...0x27, 0x30...0x39, 0x61...0x7A, 0x09...0x0D, 0xA0...0xFF,
-            0x300...0x36F, 0x3000...0x3000, 0x2000...0x202F, 0x0660...0x0669, 0x4E00...0x9FFF, 0x0600...0x06FF,
-            0x1F300...0x1FAFF, 0x200D...0x200D, 0xFE0F...0xFE0F, 0x1F1E6...0x1F1FF, 0...0x10FFFF,
-        ]
-        var s = String.UnicodeScalarView()
-        while s.count < length {
-            let r = ranges[Int.random(in: 0..<ranges.count, using: &rng)]
-            if let scalar = Unicode.Scalar(UInt32.random(in: r, using: &rng)) { s.append(scalar) }
-        }
-        return String(s)
     }
 
     // MARK: Errors
@@ -177,7 +148,7 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
     }
 
     private func assertThrows(_ expected: (String) -> ModelFormatError, _ url: URL, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try ByteLevelBPETokenizer(tokenizerJSON: url), file: file, line: line) { error in
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: url), file: file, line: line) { error in
             XCTAssertEqual(error as? ModelFormatError, expected(url.path), "\(error)", file: file, line: line)
         }
     }
@@ -214,21 +185,22 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
 
     func testUnsupportedPreTokenizerIsRejected() throws {
         let url = try editedTokenizerJSON { json in
-            json["pre_tokenizer"] = ["type": "Metaspace", "replacement": "▁"]
+            json["pre_tokenizer"] = ["type": "Sequence", "pretokenizers": [["type": "Whitespace"], ["type": "ByteLevel"]]]
         }
-        assertThrows({ .invalidConfig(file: $0, field: "pre_tokenizer.type",
-                                      reason: "unsupported pre-tokenizer 'Metaspace' (supported: ByteLevel, Sequence)") }, url)
+        assertThrows({ .invalidConfig(file: $0, field: "pre_tokenizer.pretokenizers[0].type",
+                                      reason: "unsupported pre-tokenizer 'Whitespace' (supported: Sequence, Split, Digits, Metaspace, ByteLevel)") }, url)
     }
 
-    func testNormalizerIsRejected() throws {
-        let url = try editedTokenizerJSON { json in json["normalizer"] = ["type": "NFC"] }
-        assertThrows({ .invalidConfig(file: $0, field: "normalizer", reason: "normalizers are not supported (found an object)") }, url)
+    func testUnsupportedNormalizerIsRejected() throws {
+        let url = try editedTokenizerJSON { json in json["normalizer"] = ["type": "Sequence", "normalizers": [["type": "NFC"], ["type": "Lowercase"]]] }
+        assertThrows({ .invalidConfig(file: $0, field: "normalizer.normalizers[1].type",
+                                      reason: "unsupported normalizer 'Lowercase' (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD)") }, url)
     }
 
     func testMalformedJSONIsRejected() throws {
         let url = try Fixtures.temporaryDirectory().appendingPathComponent("tokenizer.json")
         try Data("{\"model\": ".utf8).write(to: url)
-        XCTAssertThrowsError(try ByteLevelBPETokenizer(tokenizerJSON: url)) { error in
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: url)) { error in
             guard case .corrupt(let file, let what, _, _)? = error as? ModelFormatError else { return XCTFail("\(error)") }
             XCTAssertEqual(file, url.path)
             XCTAssertEqual(what, "JSON")
@@ -238,7 +210,7 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
     func testInconsistentGGUFMetadataIsRejected() {
         func attempt(merges: [String] = ["a b"], types: [Int]? = nil, bos: Int? = nil) -> ModelFormatError? {
             do {
-                _ = try ByteLevelBPETokenizer(tokens: ["a", "b", "ab"], merges: merges, tokenTypes: types, preTokenizer: .gpt2,
+                _ = try BPETokenizer(tokens: ["a", "b", "ab"], merges: merges, tokenTypes: types, preTokenizer: .gpt2,
                                               bosToken: bos, eosToken: nil, addsBOS: false, source: "x.gguf")
                 return nil
             } catch {
@@ -255,8 +227,4 @@ final class ByteLevelBPETokenizerTests: XCTestCase {
         XCTAssertEqual(attempt(merges: ["b a"]),
                        .invalidConfig(file: "x.gguf", field: "tokenizer.ggml.merges[0]", reason: "token 'ba' of merge 'b a' is not in the vocabulary"))
     }
-}
-
-private extension String {
-    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
