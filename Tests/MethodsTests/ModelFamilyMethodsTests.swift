@@ -6,7 +6,7 @@ import TestSupport
 import Training
 import XCTest
 
-/// Every registered method on the tiny Mistral (head_dim 16 ≠ 32 / 4 heads, sliding window 4),
+/// Every registered method on the tiny Mistral (head_dim 16 ≠ 32 / 4 heads, sliding window 8),
 /// Qwen2 (q/k/v biases, a window in one layer), LLaMA-2 (biases on all seven projections) and
 /// Llama 3 (llama3 RoPE scaling) models of Tests/Fixtures/families: each prepares, takes two
 /// optimizer steps on sequences longer than the window and exports; the merging methods' exports

@@ -4,102 +4,137 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// The papers' model families — Llama 3 (llama3 RoPE scaling, tied head), LLaMA-2 (biases on all
-/// seven projections, linear scaling, untied), Mistral (head_dim ≠ dim / heads, sliding window) and
-/// Qwen2 (q/k/v biases, a window in one layer) — against transformers' float32 logits and greedy
-/// continuations, from both config.json layouts and from the GGUF llama.cpp's converter made of the
-/// same folder (Tests/Fixtures/families/make_families.py).
+/// The papers' model families — Llama 3 (llama3 RoPE scaling, tied head, Llama 3's tokenizer),
+/// LLaMA-2 (biases on all seven projections, linear scaling, untied, SentencePiece), Mistral
+/// (head_dim ≠ dim / heads, sliding window 8) and Qwen2 (q/k/v biases; `.sliding`: a window in
+/// layer 1 only) — against transformers' float32 logits and greedy continuations, from both
+/// config.json layouts and from the GGUF llama.cpp's converter made of the same folder
+/// (Tests/Fixtures/families/make_families.py; its README describes every file).
 final class ModelFamilyTests: XCTestCase {
-    static let families = ["llama3", "llama2", "mistral", "qwen2"]
+    /// (family, config stem): the qwen2 weights are checked with and without their window.
+    static let cases = [("llama3", ""), ("llama2", ""), ("mistral", ""), ("qwen2", ""), ("qwen2", ".sliding")]
 
     struct Reference: Decodable {
-        var sequence: [Int]
-        var rows: Int
-        var vocab: Int
-        var prompt: [Int]
-        var greedy: [Int]
+        struct Position: Decodable {
+            var argmax: Int
+            var logsumexp: Double
+            var logits: [[Double]]
+        }
+        struct Sequence: Decodable {
+            var text: String
+            var ids: [Int]
+            var positions: [Position]
+        }
+        struct Greedy: Decodable {
+            var text: String
+            var prompt: [Int]
+            var generated: [Int]
+        }
+        var sequences: [Sequence]
+        var greedy: [Greedy]
     }
 
-    static func directory(_ family: String) -> URL { Fixtures.url("Tests/Fixtures/families/\(family)") }
-
-    static func reference(_ family: String) throws -> (Reference, [Float]) {
-        let dir = directory(family)
-        let r = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: dir.appendingPathComponent("reference.json")))
-        let data = try Data(contentsOf: dir.appendingPathComponent("reference_logits.f32"))
-        let logits = data.withUnsafeBytes { b in (0..<(data.count / 4)).map { Float(bitPattern: UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
-        XCTAssertEqual(logits.count, r.rows * r.vocab)
-        return (r, logits)
+    static func reference(_ family: String, _ variant: String) throws -> Reference {
+        let url = Fixtures.url("Tests/Fixtures/families/\(family)/reference\(variant).json")
+        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
     }
 
-    /// Largest |Δ| between the model's logits on the reference sequence and transformers', over the first `rows` positions.
-    func maxDifference(_ model: Llama, _ r: Reference, _ want: [Float], rows: Int? = nil) throws -> Float {
-        let got = try model.forward(TokenBatch(r.sequence))
-        let n = (rows ?? r.rows) * r.vocab
-        return zip(got.storage.prefix(n), want.prefix(n)).map { abs($0 - $1) }.max()!
+    /// Largest |Δ| against transformers over the stored logits and log-sum-exps of the first
+    /// `positions` positions of every sequence, after checking each argmax.
+    func maxDifference(_ model: Llama, _ r: Reference, positions: Int = .max, _ what: String) throws -> Double {
+        var worst = 0.0
+        for s in r.sequences {
+            let logits = try model.forward(TokenBatch(s.ids))
+            let vocab = logits.cols
+            for (p, want) in s.positions.prefix(positions).enumerated() {
+                let row = Array(logits.storage[p * vocab ..< (p + 1) * vocab])
+                XCTAssertEqual(row.indices.max { row[$0] < row[$1] }, want.argmax, "\(what): argmax at \(p) of \(s.text.debugDescription)")
+                let top = Double(row.max()!)
+                let lse = top + log(row.reduce(0.0) { $0 + exp(Double($1) - top) })
+                worst = max(worst, abs(lse - want.logsumexp))
+                for pair in want.logits { worst = max(worst, abs(Double(row[Int(pair[0])]) - pair[1])) }
+            }
+        }
+        return worst
     }
 
+    /// Hugging Face folders in both config layouts: the tokenizer gives transformers' ids (BOS as
+    /// tokenizer.json's post-processor adds it), the logits match to 1e-4, and greedy decoding
+    /// through the KV cache (windowed layers included) continues exactly as transformers does.
     func testHuggingFaceFoldersMatchTransformersInBothConfigLayouts() throws {
-        for family in Self.families {
-            let (r, want) = try Self.reference(family)
-            for layout in ["config.json", "config.v4.json"] {
+        for (family, variant) in Self.cases {
+            let r = try Self.reference(family, variant)
+            for layout in ["config\(variant).json", "config\(variant).v4.json"] {
+                let what = "\(family) \(layout)"
                 let loaded = try ModelLoader.load(try Fixtures.familyFolder(family, layout: layout))
+                let tokenizer = loaded.tokenizer
+                for s in r.sequences { XCTAssertEqual(tokenizer.encode(s.text, addBOS: tokenizer.addsBOSByDefault), s.ids, what) }
                 let model = Llama(loaded.weights)
-                XCTAssertLessThanOrEqual(try maxDifference(model, r, want), 1e-4, "\(family) \(layout)")
-                let greedy = try Generator(model: model, decodeActivations: .float32).generate(prompt: r.prompt, maxNewTokens: r.greedy.count)
-                XCTAssertEqual(greedy, r.greedy, "\(family) \(layout): greedy continuation through the KV cache")
+                XCTAssertLessThanOrEqual(try maxDifference(model, r, what), 1e-4, what)
+                for g in r.greedy {
+                    XCTAssertEqual(tokenizer.encode(g.text, addBOS: true), g.prompt, what)
+                    let out = try Generator(model: model, decodeActivations: .float32).generate(prompt: g.prompt, maxNewTokens: g.generated.count)
+                    XCTAssertEqual(out, g.generated, "\(what): greedy continuation of \(g.text.debugDescription)")
+                }
             }
         }
     }
 
     func testWhatEachFamilyConfigSays() throws {
         let llama3 = try ModelLoader.config(of: try Fixtures.familyFolder("llama3"))
-        XCTAssertEqual(llama3.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 16))
+        XCTAssertEqual(llama3.ropeScaling, .llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 256))
         XCTAssertTrue(llama3.tiedEmbeddings)
         let mistral = try ModelLoader.config(of: try Fixtures.familyFolder("mistral", layout: "config.v4.json"))
-        XCTAssertEqual([mistral.headDim, mistral.queryDim, mistral.slidingWindow], [16, 64, 4])
+        XCTAssertEqual([mistral.headDim, mistral.queryDim, mistral.slidingWindow], [16, 64, 8])
         XCTAssertNil(mistral.slidingLayers)
         for layout in ["config.json", "config.v4.json"] {
+            // Qwen2.5 ships a window size beside `use_sliding_window: false`: no layer slides.
             let qwen = try ModelLoader.config(of: try Fixtures.familyFolder("qwen2", layout: layout))
-            XCTAssertEqual(qwen.slidingWindow, 4)
-            XCTAssertEqual(qwen.slidingLayers, [1], layout)
+            XCTAssertNil(qwen.slidingWindow, layout)
             XCTAssertEqual(qwen.ropeStyle, .rotateHalf)
+            let sliding = try ModelLoader.config(of: try Fixtures.familyFolder("qwen2", layout: layout.replacingOccurrences(of: "config", with: "config.sliding")))
+            XCTAssertEqual(sliding.slidingWindow, 8, layout)
+            XCTAssertEqual(sliding.slidingLayers, [1], layout)
         }
         let llama2 = try ModelLoader.load(try Fixtures.familyFolder("llama2")).weights
         XCTAssertEqual(llama2.config.ropeScaling, .linear(factor: 2))
+        XCTAssertFalse(llama2.config.tiedEmbeddings)
         XCTAssertEqual(Set(llama2.layers[0].biases.keys), Set(Projection.allCases))
         XCTAssertEqual(Set(try ModelLoader.load(try Fixtures.familyFolder("qwen2")).weights.layers[1].biases.keys), [.q, .k, .v])
     }
 
     /// llama.cpp's converter keeps biases, head_dim (`key_length`), Llama 3's scaling (as the
-    /// `rope_freqs` tensor), linear scaling and Qwen2's rotate-half order, but writes no sliding
-    /// window for Mistral or Qwen2: those GGUFs match transformers only where the window hides
-    /// nothing, the first 4 positions.
+    /// `rope_freqs` tensor), linear scaling, Qwen2's rotate-half order and the tokenizer (Llama 3's
+    /// byte-level BPE with pre-tokenizer `llama-bpe`, SentencePiece for the others), but writes no
+    /// sliding window: the Mistral GGUF matches transformers only where the window hides nothing.
     func testLlamaCppConvertedGGUFsGiveTheSameLogits() throws {
-        for family in Self.families {
-            let (r, want) = try Self.reference(family)
-            let loaded = try ModelLoader.load(Self.directory(family).appendingPathComponent("model.gguf"))
-            let windowed = family == "mistral" || family == "qwen2"
+        for (family, variant) in Self.cases where variant.isEmpty {
+            let r = try Self.reference(family, variant)
+            let loaded = try ModelLoader.load(Fixtures.url("Tests/Fixtures/families/\(family)/model.gguf"))
             XCTAssertNil(loaded.config.slidingWindow, family)
-            XCTAssertLessThanOrEqual(try maxDifference(Llama(loaded.weights), r, want, rows: windowed ? 4 : nil), 1e-4, family)
+            let tokenizer = loaded.tokenizer
+            for s in r.sequences { XCTAssertEqual(tokenizer.encode(s.text, addBOS: tokenizer.addsBOSByDefault), s.ids, family) }
+            let positions = family == "mistral" ? 8 : .max
+            XCTAssertLessThanOrEqual(try maxDifference(Llama(loaded.weights), r, positions: positions, family), 1e-4, family)
         }
-        let llama3 = try GGUFFile(contentsOf: Self.directory("llama3").appendingPathComponent("model.gguf")).llamaConfig()
+        let llama3 = try GGUFFile(contentsOf: Fixtures.url("Tests/Fixtures/families/llama3/model.gguf")).llamaConfig()
         guard case .frequencyFactors(let f) = llama3.ropeScaling else { return XCTFail("\(llama3.ropeScaling)") }
-        let rule = RoPEScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 16)
-        for (a, b) in zip(f, rule.divisors(headDim: 8, theta: 500_000)) { XCTAssertEqual(Double(a), b, accuracy: 1e-5 * b) }
+        let rule = RoPEScaling.llama3(factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalContext: 256)
+        for (a, b) in zip(f, rule.divisors(headDim: 8, theta: 500_000)) { XCTAssertEqual(Double(a), b, accuracy: 1e-6 * b) }
     }
 
     /// qaft's own float GGUF (the cache's artifact form) keeps everything a family adds: the model
     /// read back computes the same logits bit for bit.
     func testQaftGGUFRoundTripKeepsEveryFamilyFeature() throws {
-        for family in Self.families {
-            let weights = try ModelLoader.load(try Fixtures.familyFolder(family)).weights
-            let url = try Fixtures.temporaryDirectory("roundtrip" + family).appendingPathComponent("model.gguf")
+        for (family, variant) in Self.cases {
+            let weights = try ModelLoader.load(try Fixtures.familyFolder(family, layout: "config\(variant).json")).weights
+            let url = try Fixtures.temporaryDirectory("roundtrip" + family + variant).appendingPathComponent("model.gguf")
             try weights.ggufWriter().write(to: url)
             let back = try GGUFFile(contentsOf: url).llamaWeights()
             XCTAssertEqual(back.config, weights.config, family)
-            let tokens = try Self.reference(family).0.sequence
+            let tokens = try Self.reference(family, variant).sequences[2].ids
             let a = try Llama(weights).forward(TokenBatch(tokens)), b = try Llama(back).forward(TokenBatch(tokens))
-            XCTAssertEqual(a.storage.map(\.bitPattern), b.storage.map(\.bitPattern), family)
+            XCTAssertEqual(a.storage.map(\.bitPattern), b.storage.map(\.bitPattern), family + variant)
         }
     }
 }

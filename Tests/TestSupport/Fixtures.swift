@@ -27,15 +27,17 @@ public enum Fixtures {
 
     /// A complete Hugging Face folder of a tiny model family of Tests/Fixtures/families (llama3,
     /// llama2, mistral, qwen2): its bf16 weights, its config in `layout` (`config.json`, the 5.x
-    /// layout, or `config.v4.json`) as config.json, and the tiny byte-level BPE tokenizer.
+    /// layout, `config.v4.json`, or qwen2's `config.sliding[.v4].json`) as config.json, and its real
+    /// tokenizer (Llama 3's byte-level BPE for llama3, Mistral 7B's SentencePiece for the others).
     public static func familyFolder(_ family: String, layout: String = "config.json", _ name: String = #function) throws -> URL {
         let dir = try temporaryDirectory(name + family + layout)
         let fm = FileManager.default
         let source = url("Tests/Fixtures/families/\(family)")
         try fm.copyItem(at: source.appendingPathComponent("model.safetensors"), to: dir.appendingPathComponent("model.safetensors"))
         try fm.copyItem(at: source.appendingPathComponent(layout), to: dir.appendingPathComponent("config.json"))
+        let tokenizer = url("Tests/Fixtures/tokenizers/\(family == "llama3" ? "llama3" : "mistral")")
         for f in ["tokenizer.json", "tokenizer_config.json"] {
-            try fm.copyItem(at: url("Tests/Fixtures/tokenizers/tiny_bpe/\(f)"), to: dir.appendingPathComponent(f))
+            try fm.copyItem(at: tokenizer.appendingPathComponent(f), to: dir.appendingPathComponent(f))
         }
         return dir
     }
