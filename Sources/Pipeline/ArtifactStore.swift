@@ -16,10 +16,12 @@ public struct ArtifactStore: Sendable {
         artifactsDirectory.appendingPathComponent(String(digest.prefix(2))).appendingPathComponent(digest)
     }
 
-    /// A fresh, empty staging directory owned by this process (its name carries the pid, so `gc`
-    /// can tell leftovers of dead runs from live ones).
+    /// A fresh, empty staging directory owned by this process. Its name carries the key, pid and
+    /// host (`<key>-<pid>-<random>@<host>`), so `gc` on any host of a shared folder can tell
+    /// leftovers of dead runs from live ones.
     func makeStaging(for key: StageKey) throws -> URL {
-        let d = stagingDirectory.appendingPathComponent("\(key.short)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let me = ClaimOwner.current
+        let d = stagingDirectory.appendingPathComponent("\(key.short)-\(me.pid)-\(UInt32.random(in: 0...UInt32.max))@\(me.host)")
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
         return d
     }
@@ -72,14 +74,17 @@ public struct ArtifactStore: Sendable {
         return out.sorted()
     }
 
-    /// Staging directories whose owning process is gone.
-    func abandonedStaging() throws -> [URL] {
+    /// Staging directories whose owner is gone: `isLive` is asked with the key prefix and owner
+    /// its name records (names without a host are this host's, from before hosts were recorded).
+    func abandonedStaging(isLive: (_ keyPrefix: String, _ owner: ClaimOwner) -> Bool) throws -> [URL] {
         let fm = FileManager.default
         guard fm.fileExists(atPath: stagingDirectory.path) else { return [] }
         return try fm.contentsOfDirectory(atPath: stagingDirectory.path).sorted().compactMap { name in
-            let parts = name.split(separator: "-")
-            guard parts.count == 3, let pid = Int32(parts[1]), !ProcessLiveness.isAlive(pid) else { return nil }
-            return stagingDirectory.appendingPathComponent(name)
+            let at = name.split(separator: "@", maxSplits: 1)
+            let parts = at[0].split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[1]) else { return nil }
+            let owner = ClaimOwner(pid: pid, host: at.count == 2 ? String(at[1]) : "")
+            return isLive(String(parts[0]), owner) ? nil : stagingDirectory.appendingPathComponent(name)
         }
     }
 }

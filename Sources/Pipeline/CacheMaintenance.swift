@@ -10,12 +10,15 @@ extension Cache {
         public var description: String { (isCorruption ? "CORRUPT " : "leftover ") + message }
     }
 
-    /// Checks the database (SQLite integrity check; every row decodes and its key equals the hash
-    /// of its stored components) and every artifact (present, digest matches its name).
+    /// Checks the database (the backend's own check: SQLite's integrity check, PostgreSQL's
+    /// schema; every row decodes and its key equals the hash of its stored components) and every
+    /// artifact (present, digest matches its name).
     public func check() throws -> [Problem] {
         var problems: [Problem] = []
-        let sqlite = try sqliteIntegrity()
-        if sqlite != ["ok"] { problems.append(Problem(isCorruption: true, message: "sqlite: " + sqlite.joined(separator: "; "))) }
+        let integrity = try db.integrityCheck()
+        if integrity != ["ok"] {
+            problems.append(Problem(isCorruption: true, message: db.dialect.name + ": " + integrity.joined(separator: "; ")))
+        }
         var referenced = Set<String>()
         for (record, label, components) in try allResults() {
             if components.key != record.key {
@@ -31,7 +34,7 @@ extension Cache {
         for d in try store.allDigests() where !referenced.contains(d) {
             problems.append(Problem(isCorruption: false, message: "artifact \(d.prefix(12)) is referenced by no result"))
         }
-        for s in try store.abandonedStaging() {
+        for s in try abandonedStaging() {
             problems.append(Problem(isCorruption: false, message: "staging \(s.lastPathComponent) of a dead process"))
         }
         return problems
@@ -45,21 +48,34 @@ extension Cache {
         public var claims = 0
     }
 
-    /// Removes artifacts no result references, staging directories and claims of dead processes,
+    /// Staging directories of dead runs: on this host, those whose process is gone (as before
+    /// hosts were recorded); from another host, those whose owner holds no live claim on their key.
+    private func abandonedStaging() throws -> [URL] {
+        let live = try claims().filter { isLive($0.value) }
+        return try store.abandonedStaging { prefix, owner in
+            if owner.isLocal { return ProcessLiveness.isAlive(owner.pid) }
+            return live.contains { $0.key.hex.hasPrefix(prefix) && $0.value.owner.pid == owner.pid && $0.value.owner.host == owner.host }
+        }
+    }
+
+    /// Removes artifacts no result references, staging directories and claims of dead or silent owners,
     /// and checkpoints of stages already committed. Unfinished checkpoints stay: they are how a
     /// killed run resumes.
     public func collectGarbage() throws -> Collected {
         var c = Collected()
         c.claims = try dropDeadClaims()
         let fm = FileManager.default
-        for s in try store.abandonedStaging() {
+        for s in try abandonedStaging() {
             try fm.removeItem(at: s)
             c.staging += 1
         }
+        // Artifacts are listed before results are read: an artifact published by a live run after
+        // the listing is not a candidate, one published before it is committed within milliseconds.
+        let digests = try store.allDigests()
         let results = try allResults()
         let referenced = Set(results.compactMap(\.record.artifact)), finished = Set(results.map(\.record.key.hex))
-        let live = Set(try claims().keys.map(\.hex))
-        for d in try store.allDigests() where !referenced.contains(d) {
+        let live = Set(try claims().filter { isLive($0.value) }.keys.map(\.hex))
+        for d in digests where !referenced.contains(d) {
             try fm.removeItem(at: store.url(of: d))
             c.artifacts += 1
         }

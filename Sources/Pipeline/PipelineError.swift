@@ -7,6 +7,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case cache(path: String, reason: String)
     case artifact(path: String, reason: String)
     case stageFailed(stage: String, reason: String)
+    /// A Slurm client command failed (its message), or a job ended without its result.
+    case slurm(command: String, reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
             return "artifact \(path): \(reason)"
         case let .stageFailed(stage, reason):
             return "stage \(stage): \(reason)"
+        case let .slurm(command, reason):
+            return "slurm: \(command): \(reason)"
         }
     }
 }

@@ -41,6 +41,30 @@ public struct Plan: Sendable {
 
     public func stage(_ key: StageKey) -> PlannedStage? { index[key].map { stages[$0] } }
 
+    /// The stage of `key` and every stage it reads, directly or not, in dependency order: what one
+    /// job runs to compute that stage alone (its inputs then come from the cache). It has no
+    /// targets, so running it records no plan for `qaft why`.
+    public func closure(of key: StageKey) -> Plan {
+        var keep = Set<StageKey>(), todo = [key]
+        while let k = todo.popLast() {
+            if keep.insert(k).inserted, let st = stage(k) { todo += st.inputs.values }
+        }
+        var sub = Plan(targets: [], profile: profile)
+        for st in stages where keep.contains(st.key) {
+            sub.index[st.key] = sub.stages.count
+            sub.stages.append(st)
+        }
+        return sub
+    }
+
+    /// Records each target's stages in `cache`, for `qaft why` (both executors do, before running).
+    func record(in cache: Cache) throws {
+        for target in targets {
+            let recorded = (labels[target] ?? []).map { RecordedStage(label: $0.label, key: $0.key, components: stage($0.key)!.components) }
+            try cache.recordPlan(target: target, profile: profile.rawValue, stages: recorded)
+        }
+    }
+
     /// Adds `spec` and its inputs (depth first, so inputs come first); returns its key.
     mutating func add(_ spec: StageSpec, manifest: String, seed: UInt64, registry: StageRegistry,
                       digests: inout [URL: String]) throws -> StageKey {

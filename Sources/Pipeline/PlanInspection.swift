@@ -12,7 +12,7 @@ public struct PlanInspection {
 
     public enum State: Equatable, Sendable {
         case cached(seconds: Double)
-        case running(pid: Int32)
+        case running(ClaimOwner)
         /// Would run; `resumable` when a checkpoint from a killed run exists.
         case wouldRun(resumable: Bool)
     }
@@ -22,7 +22,7 @@ public struct PlanInspection {
         let claims = try cache.claims()
         return try plan.stages.map { st in
             if let r = try cache.result(st.key) { return (st, .cached(seconds: r.seconds)) }
-            if let pid = claims[st.key], ProcessLiveness.isAlive(pid) { return (st, .running(pid: pid)) }
+            if let claim = claims[st.key], cache.isLive(claim) { return (st, .running(claim.owner)) }
             return (st, .wouldRun(resumable: cache.checkpoint(for: st.key).exists))
         }
     }

@@ -6,10 +6,11 @@ public enum RunEvent: Sendable {
     case planned(total: Int, toCompute: Int)
     case started(label: String, kind: String, number: Int, of: Int)
     case resumed(label: String, fromUnits: Int)
-    case tookOver(label: String, deadPid: Int32)
+    /// The claim of a dead (or, on another host, silent) owner was taken over.
+    case tookOver(label: String, previous: ClaimOwner)
     /// `etaSeconds`: the whole run's remaining time, when it can be estimated.
     case progress(label: String, done: Int, total: Int, etaSeconds: Double?, detail: String?)
-    case waiting(label: String, pid: Int32)
+    case waiting(label: String, owner: ClaimOwner)
     case finished(label: String, seconds: Double, computed: Bool)
 }
 
@@ -23,7 +24,8 @@ public struct RunSummary: Sendable {
 
 /// Executes a plan against the cache. Each stage is claimed before it runs, so concurrent runs
 /// on one cache never compute a key twice: a stage claimed by a live process is waited for
-/// (other ready stages run meanwhile), a claim of a dead process is taken over.
+/// (other ready stages run meanwhile), a claim of a dead process is taken over. Claims name host
+/// and Slurm job, so runs on many hosts sharing a PostgreSQL cache coordinate the same way.
 public final class Runner {
     let cache: Cache
     let registry: StageRegistry
@@ -40,10 +42,7 @@ public final class Runner {
     /// Runs every stage of `plan` not yet cached; records each target's plan for `qaft why`.
     @discardableResult
     public func run(_ plan: Plan) throws -> RunSummary {
-        for target in plan.targets {
-            let stages = (plan.labels[target] ?? []).map { RecordedStage(label: $0.label, key: $0.key, components: plan.stage($0.key)!.components) }
-            try cache.recordPlan(target: target, profile: plan.profile.rawValue, stages: stages)
-        }
+        try plan.record(in: cache)
         var pending = plan.stages
         var done = Set<StageKey>()
         var summary = RunSummary()
@@ -61,11 +60,11 @@ public final class Runner {
                     switch try cache.claim(st.key) {
                     case .done:
                         summary.reused.append(st.key)
-                    case .heldBy(let pid):
-                        if announcedWaits.insert(st.key).inserted { events(.waiting(label: st.label, pid: pid)) }
+                    case .heldBy(let owner):
+                        if announcedWaits.insert(st.key).inserted { events(.waiting(label: st.label, owner: owner)) }
                         continue
                     case .acquired(let previous):
-                        if let previous { events(.tookOver(label: st.label, deadPid: previous)) }
+                        if let previous { events(.tookOver(label: st.label, previous: previous)) }
                         number += 1
                         let remaining = pending.filter { !done.contains($0.key) && $0.key != st.key }
                         let later = remaining.reduce(0.0) { $0 + (estimates[$1.kind].flatMap { $0 } ?? 0) }

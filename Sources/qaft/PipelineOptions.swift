@@ -5,8 +5,11 @@ import Pipeline
 
 /// Options shared by the pipeline commands (reproduce, status, why, gc, check).
 struct PipelineOptions: ParsableArguments {
-    @Option(help: "Cache directory (default: $QAFT_CACHE, else .cache/qaft).")
+    @Option(help: "Cache: a directory (SQLite, one machine) or postgres://USER@HOST:PORT/DB (shared by a cluster). Default: $QAFT_CACHE, else .cache/qaft.")
     var cache: String?
+
+    @Option(help: "With a PostgreSQL cache: the folder every host sees, holding artifacts and checkpoints (default: $QAFT_ARTIFACTS).")
+    var artifacts: String?
 
     @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M, under an hour), full (hours).")
     var profile: Profile = .default
@@ -18,7 +21,7 @@ struct PipelineOptions: ParsableArguments {
     var root: URL { URL(fileURLWithPath: FileManager.default.currentDirectoryPath) }
 
     func openCache() throws -> Cache {
-        try Cache(root: Cache.location(option: cache, base: root))
+        try Cache(try CacheLocation.resolve(cache: cache, artifacts: artifacts, base: root))
     }
 
     func plan(_ target: String) throws -> Plan {

@@ -19,11 +19,32 @@ struct Reproduce: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @OptionGroup var slurm: SlurmOptions
+
     func run() throws {
         let plan = try options.plan(target)
         let cache = try options.openCache()
         let renderer = RunRenderer(quiet: quiet)
-        let summary = try Runner(cache: cache, events: renderer.handle).run(plan)
+        switch slurm.executor {
+        case .local:
+            let summary = try Runner(cache: cache, events: renderer.handle).run(plan)
+            try copyReports(plan, cache)
+            if !quiet {
+                Progress.note("\(summary.computed.count) stages computed, \(summary.reused.count) reused from \(cache.location.description)")
+            }
+        case .slurm:
+            let executor = SlurmExecutor(cache: cache, settings: slurm.settings(root: options.root),
+                                         command: { SlurmOptions.jobCommand($0, target: target, options: options) },
+                                         events: renderer.handle)
+            let jobs = try executor.submit(plan)
+            if slurm.detach { return }
+            try executor.wait(plan, jobs: jobs)
+            try copyReports(plan, cache)
+        }
+    }
+
+    /// Copies each manifest's report (CSV, Markdown, gnuplot script, PNG) into Results/ and Figures/.
+    private func copyReports(_ plan: Plan, _ cache: Cache) throws {
         let out = URL(fileURLWithPath: output ?? FileManager.default.currentDirectoryPath)
         for (id, key) in plan.reports.sorted(by: { $0.key < $1.key }) {
             guard let dir = try cache.result(key)?.artifactURL else { throw PipelineError.missingInput(stage: id, input: "report") }
@@ -35,9 +56,6 @@ struct Reproduce: ParsableCommand {
                 print(dest.path)
             }
         }
-        if !quiet {
-            Progress.note("\(summary.computed.count) stages computed, \(summary.reused.count) reused from \(cache.root.path)")
-        }
     }
 }
 
@@ -47,6 +65,16 @@ final class RunRenderer {
     private var progress: [String: Progress] = [:]
 
     init(quiet: Bool) { self.quiet = quiet }
+
+    func handle(_ event: SlurmEvent) {
+        if quiet { return }
+        switch event {
+        case let .submitted(new, queued, cached):
+            Progress.note("slurm: \(new) jobs submitted, \(queued) already queued, \(cached) stages cached")
+        case let .progress(pending, running, done, total):
+            Progress.note("slurm: \(done)/\(total) done, \(running) running, \(pending) pending")
+        }
+    }
 
     func handle(_ event: RunEvent) {
         if quiet { return }
@@ -59,13 +87,13 @@ final class RunRenderer {
         case let .resumed(label, units):
             Progress.note("  \(label): resumed from a checkpoint after \(units) units")
             progress[label]?.resumedAt = units
-        case let .tookOver(label, pid):
-            Progress.note("  \(label): took over the claim of dead process \(pid)")
+        case let .tookOver(label, previous):
+            Progress.note("  \(label): took over the claim of \(previous), dead or silent")
         case let .progress(label, done, total, eta, detail):
             let parts = [detail, eta.map { "run ETA " + Progress.clock($0) }].compactMap { $0 }
             progress[label]?.update(done, of: total, unit: "units", extra: parts.joined(separator: " · "))
-        case let .waiting(label, pid):
-            Progress.note("  \(label): being computed by process \(pid); waiting")
+        case let .waiting(label, owner):
+            Progress.note("  \(label): being computed by \(owner); waiting")
         case let .finished(label, seconds, computed):
             if computed { Progress.note(String(format: "  done %@ in %.2fs", label, seconds)) }
         }

@@ -15,14 +15,17 @@ struct Status: ParsableCommand {
     func run() throws {
         let inspection = PlanInspection(cache: try options.openCache(), plan: try options.plan(target))
         var toRun = 0
+        // Slurm's view beside the cache's, where Slurm's client tools are installed.
+        let jobs = (try? Slurm.queuedJobs()) ?? [:]
         for (stage, state) in try inspection.status() {
             let text: String
             switch state {
             case .cached(let s): text = String(format: "cached (%.2fs)", s)
-            case .running(let pid): text = "running in process \(pid)"
+            case .running(let owner): text = "running in \(owner)"
             case .wouldRun(let resumable): text = resumable ? "would resume from a checkpoint" : "would run"; toRun += 1
             }
-            print("\(stage.key.short)  \(stage.label)  [\(stage.kind)]  \(text)")
+            let job = jobs[stage.key].map { "  · slurm job \($0.id) \($0.state)" + ($0.nodes.isEmpty ? "" : " on \($0.nodes)") } ?? ""
+            print("\(stage.key.short)  \(stage.label)  [\(stage.kind)]  \(text)\(job)")
         }
         print("\(toRun) of \(inspection.plan.stages.count) stages would run")
     }

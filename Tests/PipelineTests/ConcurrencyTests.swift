@@ -37,12 +37,9 @@ final class ConcurrencyTests: XCTestCase {
         try dead.run()
         dead.waitUntilExit()
         let deadPid = dead.processIdentifier
-        try cache.db.inTransaction { db in
-            try db.execute(sql: "INSERT INTO claims VALUES (?, ?, ?)", arguments: [plan.stages[0].key.hex, deadPid, Date().timeIntervalSince1970])
-            return .commit
-        }
+        try cache.insertClaim(plan.stages[0].key, owner: ClaimOwner(pid: deadPid, host: ClaimOwner.hostName), heartbeat: Date())
         var tookOver: [Int32] = []
-        let summary = try Runner(cache: cache) { if case .tookOver(_, let pid) = $0 { tookOver.append(pid) } }.run(plan)
+        let summary = try Runner(cache: cache) { if case .tookOver(_, let owner) = $0 { tookOver.append(owner.pid) } }.run(plan)
         XCTAssertEqual(tookOver, [deadPid])
         XCTAssertEqual(summary.computed.count, plan.stages.count)
         XCTAssertEqual(try cache.claims(), [:])
@@ -54,11 +51,9 @@ final class ConcurrencyTests: XCTestCase {
         let plan = try Planner(root: Fixtures.root).plan([TinyTable.manifest(.tiny)])
         // Our parent (the test runner's parent shell, alive for the whole test) pretends to compute the first stage.
         let holder = getppid()
-        try cache.db.inTransaction { db in
-            try db.execute(sql: "INSERT INTO claims VALUES (?, ?, ?)", arguments: [plan.stages[0].key.hex, holder, Date().timeIntervalSince1970])
-            return .commit
-        }
-        XCTAssertEqual(try cache.claim(plan.stages[0].key), .heldBy(holder))
+        let owner = ClaimOwner(pid: holder, host: ClaimOwner.hostName)
+        try cache.insertClaim(plan.stages[0].key, owner: owner, heartbeat: Date())
+        XCTAssertEqual(try cache.claim(plan.stages[0].key), .heldBy(owner))
         XCTAssertEqual(try cache.claim(plan.stages[1].key), .acquired(tookOverFrom: nil))
         try cache.release(plan.stages[1].key)
     }

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The Slurm commands qaft uses (`sbatch`, `squeue`, `scancel`), run as processes: the cluster's
+/// own client tools, configured as the user's shell has them (`SLURM_CONF`, PATH).
+public enum Slurm {
+    /// A job as `squeue` lists it.
+    public struct Job: Equatable, Sendable {
+        public var id: String
+        /// `PENDING`, `RUNNING`, `COMPLETING`, …
+        public var state: String
+        /// The stage key it computes (qaft puts `qaft:<key>` in the job's comment).
+        public var key: StageKey
+        /// Where it runs (empty while pending).
+        public var nodes: String
+    }
+
+    /// The comment that marks a job as computing `key`.
+    static func comment(_ key: StageKey) -> String { "qaft:" + key.hex }
+
+    /// qaft's jobs in the queue (pending, running, completing), by stage key.
+    public static func queuedJobs() throws -> [StageKey: Job] {
+        let out = try run("squeue", ["-h", "--me", "-o", "%i|%T|%k|%N"])
+        var jobs: [StageKey: Job] = [:]
+        for line in out.split(separator: "\n") {
+            let f = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 4, f[2].hasPrefix("qaft:") else { continue }
+            let key = StageKey(hex: String(f[2].dropFirst(5)))
+            jobs[key] = Job(id: f[0], state: f[1], key: key, nodes: f[3])
+        }
+        return jobs
+    }
+
+    /// Submits `script` (a shell command line); returns the job id.
+    static func submit(_ arguments: [String], command: String) throws -> String {
+        let id = try run("sbatch", ["--parsable"] + arguments + ["--wrap", command])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        // `--parsable` prints `id` or `id;cluster`.
+        return String(id.split(separator: ";").first ?? "")
+    }
+
+    /// Cancels jobs (ids); unknown or finished ones are ignored by Slurm.
+    static func cancel(_ ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        _ = try run("scancel", ids)
+    }
+
+    /// Runs a Slurm client command; its stdout, or an error with its stderr.
+    static func run(_ tool: String, _ arguments: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        do { try p.run() } catch {
+            throw PipelineError.slurm(command: tool, reason: "could not start: \(error.localizedDescription)")
+        }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let message = String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw PipelineError.slurm(command: ([tool] + arguments.prefix(3)).joined(separator: " "),
+                                      reason: message.isEmpty ? "exit status \(p.terminationStatus)" : message)
+        }
+        return String(decoding: stdout, as: UTF8.self)
+    }
+}
