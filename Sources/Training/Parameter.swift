@@ -56,3 +56,15 @@ public struct ParameterGroup {
         self.learningRateScale = learningRateScale
     }
 }
+
+extension Array where Element == ParameterGroup {
+    /// The groups with `weightDecay` in every AdamW group; a group under another rule (LoTA-QAF's
+    /// ternary sign-SGD) keeps it, since decay means nothing there.
+    public func withAdamWWeightDecay(_ weightDecay: Float) -> [ParameterGroup] {
+        map { g in
+            var g = g
+            if g.optimizer is AdamW { g.optimizer = AdamW(weightDecay: weightDecay) }
+            return g
+        }
+    }
+}

@@ -63,7 +63,7 @@ struct Finetune: ParsableCommand {
     @Option(help: "Fraction of steps spent in linear warm-up before cosine decay.")
     var warmup: Float = 0.1
 
-    @Option(help: "AdamW decoupled weight decay (default: the method's own).")
+    @Option(help: "AdamW decoupled weight decay of the method's AdamW groups (default: the method's own).")
     var weightDecay: Float?
 
     @Option(help: "Clip the global gradient norm to this (0: no clipping).")
@@ -114,8 +114,7 @@ struct Finetune: ParsableCommand {
                                         contextLength: loaded.config.contextLength, source: data)
         let (train, held) = heldOut > 0 ? ds.split(heldOut: heldOut, seed: seed) : (ds.sequences, [])
         let model = try method.prepare(MethodContext(weights: loaded.weights, calibration: try calibration(loaded), seed: seed))
-        var groups = method.parameterGroups(model)
-        if let weightDecay { for i in groups.indices { groups[i].optimizer = AdamW(weightDecay: weightDecay) } }
+        let groups = weightDecay.map { method.parameterGroups(model).withAdamWWeightDecay($0) } ?? method.parameterGroups(model)
         let config = TrainingConfig(
             steps: steps, batchSize: batchSize, microBatchSize: microBatchSize,
             schedule: LearningRateSchedule(peak: lr, warmupSteps: Int((warmup * Float(steps)).rounded()), totalSteps: steps),

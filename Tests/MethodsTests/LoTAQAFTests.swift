@@ -82,6 +82,19 @@ final class LoTAQAFTests: XCTestCase {
         XCTAssertEqual(try logitDifference(model.inferenceModel(run.loaded.weights), Llama(rtn)), 0)
     }
 
+    /// A weight decay given to a fine-tune (`qaft finetune --weight-decay`, a manifest's
+    /// `weightDecay`) reaches AdamW groups only: LoTA-QAF keeps its ternary sign-SGD, LoRA's AdamW
+    /// takes the decay.
+    func testWeightDecayLeavesTheTernarySignSGDAlone() throws {
+        let run = try MethodRun.stories()
+        let lota = try MethodRegistry.make("lota-qaf", options: MethodOptions(bits: 3, groupSize: 4, rank: 8, extra: ["base": 0]))
+        let lotaGroups = lota.parameterGroups(try lota.prepare(MethodContext(weights: run.loaded.weights, seed: 1))).withAdamWWeightDecay(0.1)
+        XCTAssert(lotaGroups.allSatisfy { $0.optimizer is TernarySignSGD }, "\(lotaGroups.map { type(of: $0.optimizer) })")
+        let lora = try MethodRegistry.make("lora", options: MethodOptions(rank: 4))
+        let loraGroups = lora.parameterGroups(try lora.prepare(MethodContext(weights: run.loaded.weights, seed: 1))).withAdamWWeightDecay(0.1)
+        XCTAssertEqual(loraGroups.compactMap { ($0.optimizer as? AdamW)?.weightDecay }, [0.1])
+    }
+
     /// After real t-SignSGD steps the merged integer model reproduces the training form bit for bit,
     /// its codes stay on the grid and move at most one step, and the held-out loss drops.
     func testStoriesMergeIsBitExactAndTrainingLowersLoss() throws {

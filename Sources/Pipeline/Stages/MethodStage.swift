@@ -187,9 +187,7 @@ public struct MethodStage: Stage {
         let dataset = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: s.sequenceLength,
                                              contextLength: loaded.config.contextLength, source: dataURL.path)
         let (train, heldOut) = s.heldOut > 0 ? dataset.split(heldOut: s.heldOut, seed: context.seed) : (dataset.sequences, [])
-        var groups = method.parameterGroups(model)
-        // Only AdamW groups take the manifest's weight decay; a sign-SGD group (LoTA-QAF) keeps its rule.
-        if let wd = s.weightDecay { for i in groups.indices where groups[i].optimizer is AdamW { groups[i].optimizer = AdamW(weightDecay: Float(wd)) } }
+        let groups = s.weightDecay.map { method.parameterGroups(model).withAdamWWeightDecay(Float($0)) } ?? method.parameterGroups(model)
         let config = TrainingConfig(
             steps: s.steps, batchSize: s.microBatch * s.accumulation, microBatchSize: s.microBatch,
             schedule: LearningRateSchedule(peak: Float(s.learningRate), warmupSteps: Int((s.warmup * Double(s.steps)).rounded()),
