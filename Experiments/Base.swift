@@ -22,7 +22,9 @@ import Pipeline
 ///   ≈ 20 min fine-tuning + 21 min evaluation + 7 min quantization (GPTQ, OmniQuant, QEFT) cold.
 /// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
 ///   budgets (1 epoch of the 999 Alpaca-GPT4 examples for PTQ-based PEFT, 0.5 for QAT-based, 16
-///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps), 128 calibration windows of 2048. Hours.
+///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps), 128 calibration windows of 2048. Hours
+///   on one machine; each evaluation is split into parts of about 10 minutes, so on a cluster
+///   (`--executor slurm`) a table's evaluations run side by side.
 public struct Base: Sendable {
     public var profile: Profile
     public var model: ModelSource
@@ -54,6 +56,25 @@ public struct Base: Sendable {
     public var mmluFewShotSubjects = 0
     /// The data folder's checksum list: the evaluation tasks' data is identified by it.
     public var dataChecksums = "Experiments/Data/SHA256SUMS"
+    /// When set, each evaluation is split into parts of about this many seconds on 2 cores (jobs
+    /// for a cluster, merged exactly: `EvaluationSpec.shards`), from its full-set time measured
+    /// on SmolLM2-135M (`fullSetSeconds`).
+    public var partSeconds: Double?
+
+    /// Full-set evaluation seconds of SmolLM2-135M on 2 cores, from Results/pretrained-full/TIMES
+    /// (tasks) and from its measured forward speed (≈ 550 tokens/s over WikiText-2 test's ≈ 300 k
+    /// tokens, for perplexity).
+    static let fullSetSeconds: [String: Double] = [
+        "CSQA": 3430, "mmlu 0": 2271, "mmlu 5": 3318, "mmlu_continuation 0": 2096, "mmlu_continuation 5": 2283, "perplexity": 550,
+    ]
+
+    /// `spec` split into parts of about `partSeconds` (unchanged when the profile does not split).
+    func sharded(_ spec: EvaluationSpec, seconds name: String) -> EvaluationSpec {
+        guard let partSeconds, let seconds = Self.fullSetSeconds[name] else { return spec }
+        var s = spec
+        s.shards = max(1, Int((seconds / partSeconds).rounded(.up)))
+        return s
+    }
 
     public static func settings(_ profile: Profile) -> Base {
         switch profile {
@@ -78,7 +99,8 @@ public struct Base: Sendable {
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 2048, perplexityMaxWindows: 0, calibrationWindows: 128, calibrationLength: 2048,
-                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, commonsenseItems: 0, mmluItems: 0)
+                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, commonsenseItems: 0, mmluItems: 0,
+                        partSeconds: 600)
         }
     }
 
@@ -86,19 +108,19 @@ public struct Base: Sendable {
     public func perplexity(_ label: String, window: Int? = nil) -> EvaluationSpec {
         let w = window ?? perplexityWindow
         let text = perplexityText.split(separator: "/").last.map(String.init) ?? perplexityText
-        return EvaluationSpec(label, kind: "evaluate-perplexity", metric: "perplexity", lowerIsBetter: true,
+        return sharded(EvaluationSpec(label, kind: "evaluate-perplexity", metric: "perplexity", lowerIsBetter: true,
                               protocolName: "token ppl, \(w)-token windows\(perplexityMaxWindows > 0 ? ", first \(perplexityMaxWindows)" : ""), \(text)",
                               parameters: ["format": .string(perplexityFormat), "window": .int(w), "maxWindows": .int(perplexityMaxWindows)],
-                              files: ["text": perplexityText])
+                              files: ["text": perplexityText]), seconds: "perplexity")
     }
 
     /// The papers' "CSQA" column: 0-shot mean of the seven commonsense tasks at lm-eval's metrics.
     public func commonsense(_ label: String = "CSQA", paperColumn: String? = "CSQA") -> EvaluationSpec {
-        EvaluationSpec(label, paperColumn: paperColumn, kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
+        sharded(EvaluationSpec(label, paperColumn: paperColumn, kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
                        protocolName: "0-shot, mean of 7 tasks (lm-eval acc/acc_norm)" + subsetNote(commonsenseItems, "task"),
                        parameters: ["tasks": ["boolq", "piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
                                     "shots": 0, "perSubtask": .int(commonsenseItems)],
-                       files: ["checksums": dataChecksums])
+                       files: ["checksums": dataChecksums]), seconds: "CSQA")
     }
 
     /// An MMLU column, size-weighted over subjects: lm-eval's letter format (the papers' column),
@@ -109,11 +131,11 @@ public struct Base: Sendable {
         let task = cloze ? "mmlu_continuation" : "mmlu"
         var p: [String: Value] = ["tasks": [.string(task)], "shots": .int(shots), "perSubtask": .int(perSubject)]
         if subjects > 0 { p["subtasks"] = .int(subjects) }
-        return EvaluationSpec("MMLU\(cloze ? " cloze" : "") \(shots)-shot", paperColumn: cloze ? nil : "MMLU \(shots)-shot",
+        return sharded(EvaluationSpec("MMLU\(cloze ? " cloze" : "") \(shots)-shot", paperColumn: cloze ? nil : "MMLU \(shots)-shot",
                               kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
                               protocolName: "\(shots)-shot acc (lm-eval \(task))" + subsetNote(perSubject, "subject")
                                   + (subjects > 0 ? ", \(subjects) seeded subjects" : ""),
-                              parameters: p, files: ["checksums": dataChecksums])
+                              parameters: p, files: ["checksums": dataChecksums]), seconds: "\(task) \(shots)")
     }
 
     private func subsetNote(_ n: Int, _ unit: String) -> String {

@@ -18,6 +18,7 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
     case scorerResultCount(expected: Int, found: Int)
     case missingTaskResult(task: String)
     case mismatchedRuns(reason: String)
+    case journalMismatch(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -55,6 +56,8 @@ public enum EvaluationError: Error, Equatable, CustomStringConvertible {
             return "no result for task '\(t)', which this aggregate needs"
         case .mismatchedRuns(let why):
             return "runs cannot be paired: \(why)"
+        case .journalMismatch(let f, let why):
+            return "\(f): \(why)"
         }
     }
 }

@@ -51,29 +51,64 @@ public struct Evaluator {
     /// threads: a packed batch's GEMMs are small, and the rest of the forward (norms, RoPE,
     /// attention's softmax) runs on one thread.
     public func score(_ documents: [TaskDocument], scorers: [any LogLikelihoodScorer]) throws -> [ItemRecord] {
+        let requests = Requests(documents, encoder: encoder)
+        let results = try scoreBatches(requests, scorers: scorers, shard: nil)
+        return documents.enumerated().map { i, d in
+            ItemRecord(document: d, results: (0..<d.requests.count).map { results[requests.first[i] + $0]! })
+        }
+    }
+
+    /// Scores only `shard`'s block of the batches `score(_:scorers:)` would score, recording them
+    /// in `journal` (required: it is the shard's result). A run whose journal holds every shard's
+    /// batches (`ScoreJournal.merge`) then scores nothing and returns the whole run's records.
+    public func score(_ documents: [TaskDocument], scorers: [any LogLikelihoodScorer], shard: Shard) throws {
+        precondition(journal != nil, "a shard's batches are its journal")
+        _ = try scoreBatches(Requests(documents, encoder: encoder), scorers: scorers, shard: shard)
+    }
+
+    /// The documents' requests in document order, with the order they are scored in.
+    private struct Requests {
+        var all: [LogLikelihoodRequest] = []
+        /// Each document's first request.
+        var first: [Int] = []
+        var order: [Int] = []
+        let documents: Int
+
+        init(_ documents: [TaskDocument], encoder: LMEvalEncoder) {
+            self.documents = documents.count
+            for d in documents {
+                first.append(all.count)
+                all += encoder.encode(document: d.requests)
+            }
+            let requests = all
+            order = all.indices.sorted { i, j in
+                let a = requests[i], b = requests[j]
+                if a.context != b.context { return a.context.lexicographicallyPrecedes(b.context) }
+                if a.continuation != b.continuation { return a.continuation.lexicographicallyPrecedes(b.continuation) }
+                return i < j
+            }
+        }
+    }
+
+    /// Scores the batches of `shard` (all when nil) not yet in the journal; returns every result
+    /// known (journaled or scored), by request.
+    private func scoreBatches(_ r: Requests, scorers: [any LogLikelihoodScorer], shard: Shard?) throws -> [LogLikelihoodResult?] {
         precondition(!scorers.isEmpty, "Evaluator.score needs at least one scorer")
-        var requests: [LogLikelihoodRequest] = []
-        var firstRequest: [Int] = []
-        for d in documents {
-            firstRequest.append(requests.count)
-            requests += encoder.encode(document: d.requests)
-        }
-        let order = requests.indices.sorted { i, j in
-            let a = requests[i], b = requests[j]
-            if a.context != b.context { return a.context.lexicographicallyPrecedes(b.context) }
-            if a.continuation != b.continuation { return a.continuation.lexicographicallyPrecedes(b.continuation) }
-            return i < j
-        }
+        let (requests, order) = (r.all, r.order)
         let journaled = try journal?.open(requests: requests, order: order, batchSize: batchSize) ?? [:]
         var results = [LogLikelihoodResult?](repeating: nil, count: requests.count)
-        var done = 0
         for (start, scored) in journaled {
             for (k, r) in zip(order[start...], scored) { results[k] = r }
-            done += scored.count
         }
-        progress?(done * documents.count / max(order.count, 1), documents.count)
+        let batches = Array(stride(from: 0, to: order.count, by: batchSize))
+        let owned = shard.map { Array(batches[$0.units(of: batches.count)]) } ?? batches
+        let starts = owned.filter { journaled[$0] == nil }
+        // Progress counts the requests of the batches this call owns.
+        func size(_ start: Int) -> Int { min(batchSize, order.count - start) }
+        let total = owned.reduce(0) { $0 + size($1) }
+        var done = total - starts.reduce(0) { $0 + size($1) }
+        progress?(done * r.documents / max(total, 1), r.documents)
 
-        let starts = stride(from: 0, to: order.count, by: batchSize).filter { journaled[$0] == nil }
         let lock = NSLock()
         var next = 0
         var failure: Error?
@@ -96,7 +131,7 @@ public struct Evaluator {
                     try journal?.append(start: start, results: scored)
                     for (k, r) in zip(batch, scored) { results[k] = r }
                     done += batch.count
-                    progress?(done * documents.count / order.count, documents.count)
+                    progress?(done * r.documents / total, r.documents)
                 } catch {
                     lock.lock()
                     if failure == nil { failure = error }
@@ -111,9 +146,7 @@ public struct Evaluator {
         DispatchQueue.concurrentPerform(iterations: scorers.count) { work(scorers[$0]) }
         BLAS.setThreads(blasThreads)
         if let failure { throw failure }
-        return documents.enumerated().map { i, d in
-            ItemRecord(document: d, results: (0..<d.requests.count).map { results[firstRequest[i] + $0]! })
-        }
+        return results
     }
 
     /// lm-eval's aggregation: each subtask's mean and stderr, then each group's size-weighted mean

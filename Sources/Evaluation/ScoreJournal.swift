@@ -92,6 +92,28 @@ public final class ScoreJournal {
         try FileManager.default.removeItem(at: url)
     }
 
+    /// Writes the batches of the shard journals `sources` (`Evaluator.score(_:scorers:shard:)`,
+    /// same run: same first line) as one journal at `url`, which a run then reads instead of
+    /// scoring. Written to a temporary name and renamed.
+    public static func merge(_ sources: [URL], into url: URL) throws {
+        var header: Substring?, lines: [Substring] = []
+        for source in sources {
+            guard let text = try? String(contentsOf: source, encoding: .utf8), let end = text.firstIndex(of: "\n"),
+                  text.hasPrefix(magic + " ") else {
+                throw EvaluationError.journalMismatch(file: source.path, reason: "not a score journal")
+            }
+            let first = text[...end]
+            if let header, header != first {
+                throw EvaluationError.journalMismatch(file: source.path, reason: "journal of another run than \(sources[0].path)")
+            }
+            header = first
+            lines += text[text.index(after: end)...].split(separator: "\n").filter { parse($0) != nil }
+        }
+        guard let header else { throw EvaluationError.journalMismatch(file: url.path, reason: "no shard journals to merge") }
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data((header + lines.map { $0 + "\n" }.joined()).utf8).write(to: url, options: .atomic)
+    }
+
     static func parse(_ line: Substring) -> (Int, [LogLikelihoodResult])? {
         let fields = line.split(separator: " ")
         guard let first = fields.first, let start = Int(first) else { return nil }

@@ -91,6 +91,9 @@ public struct EvaluationSpec: Sendable {
     public var parameters: [String: Value]
     /// Data files by the stage's names for them (repository-relative paths).
     public var files: [String: String]
+    /// Jobs the evaluation of each row is split into (`evaluate-tasks` and `evaluate-perplexity`;
+    /// 1 = one job), merged exactly by a cheap stage: see `EvaluationSharding`.
+    public var shards = 1
 
     public init(_ label: String, paperColumn: String? = nil, kind: String, metric: String, lowerIsBetter: Bool,
                 protocolName: String, parameters: [String: Value], files: [String: String]) {

@@ -22,6 +22,13 @@ public enum ModelArtifact {
         return try ModelLoader.load(model, tokenizer: tokenizer)
     }
 
+    /// Only the tokenizer and shape of the model of `record`, reading no weights (what a merge
+    /// of evaluation shards needs).
+    public static func tokenizerAndConfig(_ record: StageRecord) throws -> (tokenizer: any Tokenizer, config: LlamaConfig) {
+        let (model, tokenizer) = try files(try directory(record))
+        return (try ModelLoader.loadTokenizer(model, tokenizer: tokenizer), try ModelLoader.config(of: model))
+    }
+
     /// The whole-model quantization stored with `record`, if any.
     public static func quantizedBase(_ record: StageRecord) throws -> QuantizedModel? {
         let url = try directory(record).appendingPathComponent(baseName)

@@ -57,6 +57,15 @@ public struct Plan: Sendable {
         return sub
     }
 
+    /// The most stages on one dependency path: the number of jobs that must run one after
+    /// another however many nodes a cluster gives the plan.
+    public var longestChain: Int {
+        var depth: [StageKey: Int] = [:]
+        // Stages are in dependency order, so every input's depth is known when a stage is reached.
+        for st in stages { depth[st.key] = 1 + (st.inputs.values.compactMap { depth[$0] }.max() ?? 0) }
+        return depth.values.max() ?? 0
+    }
+
     /// Records each target's stages in `cache`, for `qaft why` (both executors do, before running).
     func record(in cache: Cache) throws {
         for target in targets {

@@ -143,6 +143,10 @@ public struct Planner {
                 continue
             }
             _ = try checked(m, "evaluations[\(j)].kind", parametersField: "evaluations[\(j)].parameters", kind: e.kind, shownAs: e.kind, parameters: e.parameters, files: Array(files.keys))
+            guard (1...4096).contains(e.shards) else { throw fail(m, "evaluations[\(j)].shards", String(e.shards), "expected 1...4096") }
+            if e.shards > 1, !EvaluationSharding.kinds.contains(e.kind) {
+                throw fail(m, "evaluations[\(j)].shards", String(e.shards), "\(e.kind) cannot be split (only \(EvaluationSharding.kinds.joined(separator: ", ")))")
+            }
             evaluations.append((e, files))
         }
         var cells: [String: StageSpec] = [:]
@@ -153,9 +157,9 @@ public struct Planner {
                 cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = model
             }
             for (e, files) in evaluations where e.kind != EvaluationSpec.modelMetricKind {
-                cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = StageSpec(
+                cells[ReportLayout.inputName(row: m.rows[i].label, column: e.label)] = EvaluationSharding.split(StageSpec(
                     label: "\(m.id)/\(m.rows[i].label)/\(e.label)", kind: e.kind, parameters: e.parameters,
-                    inputs: ["model": model], files: files)
+                    inputs: ["model": model], files: files), into: e.shards)
             }
         }
         let layout = try ReportLayout(m).parameters()

@@ -27,6 +27,6 @@ struct Status: ParsableCommand {
             let job = jobs[stage.key].map { "  · slurm job \($0.id) \($0.state)" + ($0.nodes.isEmpty ? "" : " on \($0.nodes)") } ?? ""
             print("\(stage.key.short)  \(stage.label)  [\(stage.kind)]  \(text)\(job)")
         }
-        print("\(toRun) of \(inspection.plan.stages.count) stages would run")
+        print("\(toRun) of \(inspection.plan.stages.count) stages would run; the longest chain of dependent stages has \(inspection.plan.longestChain)")
     }
 }

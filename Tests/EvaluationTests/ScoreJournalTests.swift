@@ -87,3 +87,40 @@ final class ScoreJournalTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: journal.url.path))
     }
 }
+
+extension ScoreJournalTests {
+    /// Shards of a run, each scoring its block of the batches into its own journal, merge into a
+    /// journal from which the run's records come out identical, with no batch scored again; a
+    /// missing shard leaves batches to score.
+    func testShardJournalsMergeIntoTheWholeRun() throws {
+        let docs = try documents()
+        let reference = RecordingScorer()
+        let expected = try evaluator(nil).score(docs, scorer: reference)
+        let shards = (0..<3).map { Shard(index: $0, of: 3)! }
+        var journals: [URL] = []
+        var scored = 0
+        for shard in shards {
+            let journal = temporaryJournal()
+            let scorer = RecordingScorer()
+            try evaluator(journal).score(docs, scorers: [scorer], shard: shard)
+            XCTAssertGreaterThan(scorer.calls, 0)
+            scored += scorer.calls
+            journals.append(journal.url)
+        }
+        XCTAssertEqual(scored, reference.calls)
+        let merged = temporaryJournal()
+        try ScoreJournal.merge(journals, into: merged.url)
+        let none = FailingScorer(failOnCall: 1)
+        XCTAssertEqual(try evaluator(merged).score(docs, scorer: none), expected)
+
+        let partial = temporaryJournal()
+        try ScoreJournal.merge(Array(journals.prefix(2)), into: partial.url)
+        XCTAssertThrowsError(try evaluator(partial).score(docs, scorer: FailingScorer(failOnCall: 1)))
+        // A journal of another run (another model identity) is refused by name.
+        let other = temporaryJournal(identity: "model other")
+        try evaluator(other).score(docs, scorers: [RecordingScorer()], shard: shards[0])
+        XCTAssertThrowsError(try ScoreJournal.merge([journals[0], other.url], into: partial.url)) { error in
+            XCTAssert("\(error)".contains(other.url.path), "\(error)")
+        }
+    }
+}

@@ -130,3 +130,19 @@ final class ManifestValidationTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cache").path))
     }
 }
+
+extension ManifestValidationTests {
+    func testShardsOutOfRangeOrOfAKindThatCannotBeSplit() {
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations[0].shards = 0
+        assertFails(m, field: "evaluations[0].shards", value: "0")
+        m = TinyTable.manifest(.tiny)
+        m.evaluations[1] = EvaluationSpec("gsm8k", kind: GSM8KStage.kindName, metric: "accuracy", lowerIsBetter: false, protocolName: "gsm8k",
+                                          parameters: ["items": 2], files: ["checksums": "Experiments/Data/SHA256SUMS",
+                                                                                        "data": "Experiments/Data/gsm8k/test.jsonl"])
+        m.evaluations[1].shards = 2
+        m.claims = []
+        m.figureColumns = []
+        assertFails(m, field: "evaluations[1].shards", value: "2")
+    }
+}

@@ -8,7 +8,9 @@ import Models
 /// windows only, which is how profiles shorten it. The per-window mean NLLs (perplexity's
 /// per-item, order-preserving form) are kept as the series `perplexity`, for standard errors and
 /// paired tests. Partial sums are checkpointed between windows (at most every 0.25 s), so a
-/// killed run resumes where its last checkpoint stopped.
+/// killed run resumes where its last checkpoint stopped. `shard`/`shards` split the windows over
+/// jobs (`EvaluationSharding`): a part computes its block of windows (series `perplexity`, those
+/// windows only), the merge joins the parts' windows and reports as one job would.
 public struct PerplexityStage: Stage {
     public static let kindName = "evaluate-perplexity"
     public var kind: String { Self.kindName }
@@ -25,7 +27,8 @@ public struct PerplexityStage: Stage {
     public init() {}
 
     public func check(_ p: Parameters) throws {
-        try p.allowOnly(["format", "window", "maxWindows"])
+        try p.allowOnly(["format", "window", "maxWindows"] + EvaluationSharding.parameterNames)
+        _ = try EvaluationSharding(p)
         _ = try p.string("format", oneOf: Self.formats)
         _ = try p.int("window", in: 2...1 << 20)
         _ = try p.int("maxWindows", in: 0...Int.max)
@@ -40,34 +43,56 @@ public struct PerplexityStage: Stage {
         let window = try p.int("window"), maxWindows = try p.int("maxWindows")
         let textURL = try context.file("text")
         let text = try Self.read(textURL, format: try p.string("format"))
-        let loaded = try ModelArtifact.open(try context.input("model"))
-        guard window <= loaded.config.contextLength else {
-            throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(loaded.config.contextLength)")
+        let sharding = try EvaluationSharding(p)
+        let modelRecord = try context.input("model")
+        // A merge reads every window's NLL from its parts: it needs the tokenizer, not the weights.
+        let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
+        guard window <= config.contextLength else {
+            throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(config.contextLength)")
         }
-        let tokens = loaded.tokenizer.encode(text, addBOS: loaded.tokenizer.addsBOSByDefault)
+        let tokens = tokenizer.encode(text, addBOS: tokenizer.addsBOSByDefault)
         var count = tokens.count / window
         if maxWindows > 0 { count = min(count, maxWindows) }
         guard count > 0 else {
             throw PipelineError.stageFailed(stage: context.label, reason: "\(textURL.lastPathComponent) has \(tokens.count) tokens, fewer than one window of \(window)")
         }
-        var state = try context.checkpoint.load(State.self) ?? State(windowNLL: [])
-        guard state.windowNLL.count <= count else {
-            throw PipelineError.stageFailed(stage: context.label, reason: "checkpoint has \(state.windowNLL.count) windows of \(count)")
-        }
-        if !state.windowNLL.isEmpty { context.resumed(state.windowNLL.count) }
-        let model = Llama(loaded.weights)
-        var lastSave = Date()
-        while state.windowNLL.count < count {
-            let start = state.windowNLL.count * window
-            let r = try model.windowedNLL(Array(tokens[start..<(start + window)]), window: window)
-            state.windowNLL.append(r.totalNLL / Double(r.predicted))
-            // A durable save costs two fsyncs (milliseconds), more than a small model's window:
-            // save at most every `checkpointInterval`, so a kill loses at most that much work.
-            if Date().timeIntervalSince(lastSave) >= Self.checkpointInterval, state.windowNLL.count < count {
-                try context.checkpoint.save(state)
-                lastSave = Date()
+        var windows = 0..<count
+        var state = State(windowNLL: [])
+        switch sharding {
+        case .whole: break
+        case .part(let shard): windows = shard.units(of: count)
+        case .merge(let parts):
+            state.windowNLL = try EvaluationSharding.parts(parts, context).flatMap { $0.output.series["perplexity"] ?? [] }
+            guard state.windowNLL.count == count else {
+                throw PipelineError.stageFailed(stage: context.label, reason: "its \(parts) shards hold \(state.windowNLL.count) windows of \(count)")
             }
-            context.progress(state.windowNLL.count, count)
+        }
+        if let saved = try context.checkpoint.load(State.self) {
+            guard saved.windowNLL.count <= windows.count else {
+                throw PipelineError.stageFailed(stage: context.label, reason: "checkpoint has \(saved.windowNLL.count) windows of \(windows.count)")
+            }
+            state = saved
+            if !state.windowNLL.isEmpty { context.resumed(state.windowNLL.count) }
+        }
+        if state.windowNLL.count < windows.count {
+            let model = Llama(try ModelArtifact.open(modelRecord).weights)
+            var lastSave = Date()
+            while state.windowNLL.count < windows.count {
+                let start = (windows.lowerBound + state.windowNLL.count) * window
+                let r = try model.windowedNLL(Array(tokens[start..<(start + window)]), window: window)
+                state.windowNLL.append(r.totalNLL / Double(r.predicted))
+                // A durable save costs two fsyncs (milliseconds), more than a small model's window:
+                // save at most every `checkpointInterval`, so a kill loses at most that much work.
+                if Date().timeIntervalSince(lastSave) >= Self.checkpointInterval, state.windowNLL.count < windows.count {
+                    try context.checkpoint.save(state)
+                    lastSave = Date()
+                }
+                context.progress(state.windowNLL.count, windows.count)
+            }
+        }
+        if case .part(let shard) = sharding {
+            return StageOutput(metrics: ["firstWindow": Double(windows.lowerBound), "windows": Double(windows.count)],
+                               series: ["perplexity": state.windowNLL], notes: ["shard": shard.description])
         }
         let n = Double(count)
         let mean = state.windowNLL.reduce(0, +) / n

@@ -18,7 +18,11 @@ import Tensor
 /// model's config). File `checksums`: the data folder's SHA256SUMS; the tasks read their files
 /// from its folder and verify them against it, so the key covers the data's contents. Each
 /// finished task is checkpointed, and its scored batches are journaled (`ScoreJournal`), so a
-/// killed run resumes inside the task it was scoring.
+/// killed run resumes inside the task it was scoring. `batchSize` (default 512 requests) sets the
+/// fixed batches of the context-sorted order (each batch is scored from an empty KV cache, so it
+/// is part of the key). `shard`/`shards` split the stage over jobs (`EvaluationSharding`): a part
+/// scores its block of every task's batches into score journals (its artifact), the merge reads
+/// them and aggregates exactly as one job would.
 ///
 /// Metrics besides the reported ones: every metric of each task's headline and groups as
 /// `<entry>.<metric>` and `<entry>.<metric>_stderr` (e.g. `hellaswag.acc`, `mmlu_stem.acc`), and
@@ -38,7 +42,9 @@ public struct TaskStage: Stage {
     public init() {}
 
     public func check(_ p: Parameters) throws {
-        try p.allowOnly(["tasks", "shots", "perSubtask", "subtasks", "subsetSeed", "maxLength"])
+        try p.allowOnly(["tasks", "shots", "perSubtask", "subtasks", "subsetSeed", "maxLength", "batchSize"] + EvaluationSharding.parameterNames)
+        _ = try EvaluationSharding(p)
+        _ = try p.optionalInt("batchSize", in: 1...1 << 20)
         _ = try p.optionalInt("subtasks", in: 0...1 << 20)
         _ = try tasks(p)
         _ = try p.optionalInt("perSubtask", in: 0...1 << 30)
@@ -72,27 +78,56 @@ public struct TaskStage: Stage {
         }
         let total = documents.reduce(0) { $0 + $1.count }
 
-        let loaded = try ModelArtifact.open(try context.input("model"))
-        let model = Llama(loaded.weights)
+        let sharding = try EvaluationSharding(p)
+        let modelRecord = try context.input("model")
+        // A merge reads every score from its parts: it needs the tokenizer, not the weights.
+        let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
+        var model: Llama?
+        if case .merge = sharding {} else { model = Llama(try ModelArtifact.open(modelRecord).weights) }
+        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? config.contextLength
+        let encoder = LMEvalEncoder(tokenizer: tokenizer, addBOS: tokenizer.addsBOSByDefault)
+        let batchSize = try p.optionalInt("batchSize", in: 1...1 << 20) ?? Evaluator(encoder: encoder).batchSize
+        // The scores depend on the model, the requests, the batches and max_length: a part's
+        // journal is valid for the merge and for a resumed run of the same evaluation.
+        let identity = "model \(modelRecord.key.hex) maxLength \(maxLength)"
+        func journal(_ task: any MultipleChoiceTask) -> ScoreJournal {
+            ScoreJournal(url: context.checkpoint.url.appendingPathComponent(task.name + ".journal"), identity: identity)
+        }
+        func scorers() -> [any LogLikelihoodScorer] {
+            // Results do not depend on the worker count, so it stays out of the stage key.
+            model.map { ModelScorer.workers(model: $0, maxLength: maxLength) } ?? [EvaluationSharding.UncoveredBatch(stage: context.label)]
+        }
+        if case .part(let shard) = sharding {
+            var done = 0
+            for (task, items) in zip(tasks, documents) {
+                let before = done
+                let evaluator = Evaluator(encoder: encoder, batchSize: batchSize, journal: journal(task)) { d, _ in
+                    context.progress(before + d, total, "\(task.name), shard \(shard)")
+                }
+                try evaluator.score(items, scorers: scorers(), shard: shard)
+                done += items.count
+                try FileManager.default.copyItem(at: journal(task).url, to: context.artifactDirectory.appendingPathComponent(task.name + ".journal"))
+            }
+            return StageOutput(notes: ["selection": selections.map(\.canonical).joined(separator: "; "), "shard": shard.description])
+        }
         let finished = try context.checkpoint.load(Finished.self, as: "tasks") ?? Finished(runs: [], seconds: [])
         var runs = finished.runs, seconds = finished.seconds
         if !runs.isEmpty { context.resumed(runs.count) }
         var done = documents.prefix(runs.count).reduce(0) { $0 + $1.count }
-        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? model.rope.maxPositions
         for i in runs.count..<tasks.count {
-            // Results do not depend on the worker count, so it stays out of the stage key.
-            let scorers = ModelScorer.workers(model: model, maxLength: maxLength)
+            if case .merge(let count) = sharding {
+                try ScoreJournal.merge(try EvaluationSharding.parts(count, context).map { part in
+                    guard let dir = part.artifactURL else { throw PipelineError.artifact(path: part.key.hex, reason: "shard stored no scores") }
+                    return dir.appendingPathComponent(tasks[i].name + ".journal")
+                }, into: journal(tasks[i]).url)
+            }
             let before = done, started = Date()
-            // The stage key covers model, data, selection and settings.
-            let journal = ScoreJournal(url: context.checkpoint.url.appendingPathComponent(tasks[i].name + ".journal"),
-                                       identity: "stage \(context.key.hex)")
-            let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault),
-                                      journal: journal) { d, _ in
+            let evaluator = Evaluator(encoder: encoder, batchSize: batchSize, journal: journal(tasks[i])) { d, _ in
                 context.progress(before + d, total, tasks[i].name)
             }
-            let records = try evaluator.score(documents[i], scorers: scorers)
+            let records = try evaluator.score(documents[i], scorers: scorers())
             runs.append(Evaluator.aggregate(tasks[i], items: records, groups: try tasks[i].groups(from: data),
-                                            config: RunConfig(model: "stage \(context.key.hex.prefix(12))", addBOS: evaluator.encoder.addBOS,
+                                            config: RunConfig(model: "stage \(context.key.hex.prefix(12))", addBOS: encoder.addBOS,
                                                               items: selections[i])))
             seconds.append(Date().timeIntervalSince(started))
             done += documents[i].count
