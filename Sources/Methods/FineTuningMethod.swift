@@ -144,9 +144,18 @@ public struct MethodOptions: Codable, Equatable, Sendable {
         self.extra = extra
     }
 
+    /// Checks the bit width: the one range every quantizing method, the packed formats and the
+    /// pipeline accept (`BitPacking.supportedBits`).
+    public static func validateBits(_ bits: Int) throws {
+        guard BitPacking.supportedBits.contains(bits) else {
+            throw MethodError.invalidOption(option: "bits", value: "\(bits)",
+                                            reason: "must be \(BitPacking.supportedBits.lowerBound)...\(BitPacking.supportedBits.upperBound)")
+        }
+    }
+
     /// Checks the options shared by quantizing methods against the model shape.
     public func validateQuantization(for config: LlamaConfig) throws {
-        guard (2...8).contains(bits) else { throw MethodError.invalidOption(option: "bits", value: "\(bits)", reason: "must be 2...8") }
+        try Self.validateBits(bits)
         let widths = config.projectionInputWidths
         for width in widths where groupSize <= 0 || width % groupSize != 0 {
             throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)",

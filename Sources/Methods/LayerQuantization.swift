@@ -21,9 +21,7 @@ struct LayerQuantization: Equatable {
 
     /// Checks what needs no model: the bit width, the group size's packability and the flags.
     init(_ options: MethodOptions, extra: ExtraOptions) throws {
-        guard (2...8).contains(options.bits) else {
-            throw MethodError.invalidOption(option: "bits", value: "\(options.bits)", reason: "must be 2...8")
-        }
+        try MethodOptions.validateBits(options.bits)
         bits = options.bits
         perChannel = try extra.flag("perChannel")
         gradientScale = try extra.flag("lsqGradientScale") ? .lsq : .one

@@ -35,7 +35,7 @@ public final class LearnableClippingLinear: TrainableLinear {
     private let workspace: Workspace
 
     public init(weight: Matrix, bits: Int, groupSize: Int, name: String, workspace: Workspace) throws {
-        guard (2...8).contains(bits) else { throw MethodError.invalidOption(option: "bits", value: "\(bits)", reason: "must be 2...8") }
+        try MethodOptions.validateBits(bits)
         guard groupSize > 0, weight.cols % groupSize == 0 else {
             throw MethodError.invalidOption(option: "groupSize", value: "\(groupSize)", reason: "must divide \(name)'s input width \(weight.cols)")
         }

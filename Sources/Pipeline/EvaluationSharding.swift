@@ -2,10 +2,10 @@ import Evaluation
 import Foundation
 
 /// How an evaluation stage (`evaluate-tasks`, `evaluate-perplexity`) takes part in a sharded
-/// evaluation (`EvaluationSpec.shards`), read from its parameters:
+/// evaluation (`EvaluationSpec.shards`), read from its settings:
 ///
 /// * neither `shard` nor `shards`: the whole evaluation, in one job;
-/// * `shard` = [index, count]: one part (`Shard`): its fixed batches or windows only, recorded per
+/// * `shard` = {index, count}: one part (`Shard`): its fixed batches or windows only, recorded per
 ///   item (score journals, window NLLs) for the merge;
 /// * `shards` = N: the merge: the same stage code as the whole evaluation, reading every result
 ///   from its inputs `shard.0` … `shard.N-1` instead of computing it, so its output is the whole
@@ -15,27 +15,27 @@ enum EvaluationSharding {
     case part(Shard)
     case merge(count: Int)
 
-    static let parameterNames = ["shard", "shards"]
     /// The stage kinds that can be split.
     static let kinds = [TaskStage.kindName, PerplexityStage.kindName]
 
     /// The name of the merge stage's input holding part `index`.
     static func inputName(_ index: Int) -> String { "shard.\(index)" }
 
-    init(_ p: Parameters) throws {
-        switch (p.values["shard"], p.values["shards"]) {
+    /// Reads an evaluation stage's `shard` and `shards` settings.
+    init(shard: Shard?, shards: Int?) throws {
+        switch (shard, shards) {
         case (nil, nil):
             self = .whole
-        case (let v?, nil):
-            guard let pair = v.listValue?.compactMap(\.intValue), pair.count == 2, v.listValue?.count == 2,
-                  let shard = Shard(index: pair[0], of: pair[1]), shard.count >= 2 else {
-                throw StageParameterError(field: "shard", value: v.description, reason: "expected [index, count] with 0 ≤ index < count, count ≥ 2")
+        case (let s?, nil):
+            guard s.count >= 2, (0..<s.count).contains(s.index) else {
+                throw StageParameterError(field: "shard", value: "{index: \(s.index), count: \(s.count)}", reason: "expected 0 ≤ index < count, count ≥ 2")
             }
-            self = .part(shard)
-        case (nil, _?):
-            self = .merge(count: try p.int("shards", in: 2...4096))
-        case (_?, let v?):
-            throw StageParameterError(field: "shards", value: v.description, reason: "a stage is either a part (shard) or the merge (shards), not both")
+            self = .part(s)
+        case (nil, let n?):
+            guard (2...4096).contains(n) else { throw StageParameterError(field: "shards", value: String(n), reason: "expected 2...4096") }
+            self = .merge(count: n)
+        case (_?, let n?):
+            throw StageParameterError(field: "shards", value: String(n), reason: "a stage is either a part (shard) or the merge (shards), not both")
         }
     }
 
@@ -48,7 +48,7 @@ enum EvaluationSharding {
         for i in 0..<count {
             var part = whole
             part.label += "/shard-\(i + 1)of\(count)"
-            part.parameters = whole.parameters.merging(["shard": [.int(i), .int(count)]]) { _, b in b }
+            part.parameters = whole.parameters.merging(["shard": ["index": .int(i), "count": .int(count)]]) { _, b in b }
             merge.inputs[inputName(i)] = part
         }
         return merge

@@ -17,7 +17,8 @@ public struct PlannedStage: Sendable {
     public let kind: String
     public let key: StageKey
     public let components: KeyComponents
-    public let parameters: [String: Value]
+    /// The stage's settings as its job receives them.
+    public let settings: CanonicalSettings
     public let inputs: [String: StageKey]
     public let files: [String: URL]
     public let seed: UInt64
@@ -93,7 +94,11 @@ public struct Plan: Sendable {
             throw PipelineError.missingInput(stage: spec.label, input: name)
         }
         let stageSeed = stage.isStochastic ? seed : 0
-        let components = KeyComponents(kind: spec.kind, version: stage.version, seed: stageSeed, parameters: spec.parameters,
+        let settings: CanonicalSettings
+        do { settings = try stage.settings(from: spec.parameters).0 } catch let e as StageParameterError {
+            throw PipelineError.stageFailed(stage: spec.label, reason: e.description)
+        }
+        let components = KeyComponents(kind: spec.kind, version: stage.version, seed: stageSeed, settings: settings,
                                        inputs: inputKeys, files: fileHashes)
         let key = components.key
         // A row's model chain is an input of each of its cells, so the same stage arrives once per cell.
@@ -101,7 +106,7 @@ public struct Plan: Sendable {
         if index[key] == nil {
             index[key] = stages.count
             stages.append(PlannedStage(label: spec.label, kind: spec.kind, key: key, components: components,
-                                       parameters: spec.parameters, inputs: inputKeys, files: spec.files, seed: stageSeed))
+                                       settings: settings, inputs: inputKeys, files: spec.files, seed: stageSeed))
         }
         if spec.kind == ReportStage.kindName { reports[manifest] = key }
         return key

@@ -38,17 +38,20 @@ public struct Planner {
     /// The registered stage for `kind`, with its parameters checked.
     /// `field` names the manifest field that chose the kind; parameter errors are reported under
     /// `parametersField` (`<parametersField>.<name>`).
+    /// `fields` names the manifest field of a parameter the planner set from one (a row's
+    /// quantization `bits` and `groupSize`), so its error points there.
     private func checked(_ m: Manifest, _ field: String, parametersField: String, kind: String, shownAs name: String,
-                         parameters: [String: Value], files: [String]) throws -> any Stage {
+                         parameters: [String: Value], files: [String], fields: [String: String] = [:]) throws -> any Stage {
         guard let stage = registry.stage(kind) else {
             throw fail(m, field, "\"\(name)\"", "unknown (no stage \(kind); registered: \(registry.kinds.joined(separator: ", ")))")
         }
+        let required: [String]
         do {
-            try stage.check(Parameters(parameters))
+            required = try stage.settings(from: parameters).files
         } catch let e as StageParameterError {
-            throw fail(m, "\(parametersField).\(e.field)", e.value, e.reason)
+            throw fail(m, fields[e.field] ?? "\(parametersField).\(e.field)", e.value, e.reason)
         }
-        for f in try stage.requiredFiles(Parameters(parameters)) where !files.contains(f) { throw fail(m, field, "\"\(name)\"", "needs data file \"\(f)\"") }
+        for f in required where !files.contains(f) { throw fail(m, field, "\"\(name)\"", "needs data file \"\(f)\"") }
         return stage
     }
 
@@ -93,15 +96,15 @@ public struct Planner {
         let row = m.rows[i], field = "rows[\(i)]"
         var model = base
         if let q = row.quantization {
-            guard (1...8).contains(q.bits) else { throw fail(m, "\(field).quantization.bits", String(q.bits), "expected 1...8") }
-            guard q.groupSize > 0 else { throw fail(m, "\(field).quantization.groupSize", String(q.groupSize), "expected > 0") }
             var p = q.parameters
             p["bits"] = .int(q.bits)
             p["groupSize"] = .int(q.groupSize)
             var files: [String: URL] = [:]
             if let c = q.calibration { files["calibration"] = try file(m, "\(field).quantization.calibration", c) }
             let kind = "quantize." + q.quantizer
-            _ = try checked(m, "\(field).quantization.quantizer", parametersField: "\(field).quantization.parameters", kind: kind, shownAs: q.quantizer, parameters: p, files: Array(files.keys))
+            let typed = ["bits": "\(field).quantization.bits", "groupSize": "\(field).quantization.groupSize"]
+            _ = try checked(m, "\(field).quantization.quantizer", parametersField: "\(field).quantization.parameters", kind: kind, shownAs: q.quantizer,
+                            parameters: p, files: Array(files.keys), fields: typed)
             model = StageSpec(label: "\(m.id)/\(row.label)/quantize", kind: kind, parameters: p, inputs: ["model": model], files: files)
         }
         if let f = row.fineTuning {
@@ -109,13 +112,16 @@ public struct Planner {
             if let c = f.calibration { files["calibration"] = try file(m, "\(field).fineTuning.calibration", c) }
             var p = f.parameters
             var inputs = ["model": base]
+            var inherited: [String: String] = [:]
             if let q = row.quantization {
+                for name in ["bits", "groupSize"] where p[name] == nil { inherited[name] = "\(field).quantization.\(name)" }
                 p["bits"] = p["bits"] ?? .int(q.bits)
                 p["groupSize"] = p["groupSize"] ?? .int(q.groupSize)
                 inputs["base"] = model
             }
             let kind = "finetune." + f.method
-            _ = try checked(m, "\(field).fineTuning.method", parametersField: "\(field).fineTuning.parameters", kind: kind, shownAs: f.method, parameters: p, files: Array(files.keys))
+            _ = try checked(m, "\(field).fineTuning.method", parametersField: "\(field).fineTuning.parameters", kind: kind, shownAs: f.method,
+                            parameters: p, files: Array(files.keys), fields: inherited)
             model = StageSpec(label: "\(m.id)/\(row.label)/finetune", kind: kind, parameters: p, inputs: inputs, files: files)
         }
         return model

@@ -3,7 +3,7 @@ import Foundation
 /// What the report stage needs to know about a manifest, carried as its parameters (so editing
 /// a paper number or a claim recomputes the report and nothing else). Each part is canonical
 /// JSON (sorted keys), so `qaft why` can name the part that changed.
-struct ReportLayout: Codable, Equatable {
+public struct ReportLayout: Codable, Equatable, Sendable {
     struct Row: Codable, Equatable {
         var label: String
         var paperRow: String?
@@ -82,12 +82,19 @@ struct ReportLayout: Codable, Equatable {
         }
     }
 
-    private enum Part: String, CaseIterable { case meta, rows, columns, paper, claims, figure, scatter, notes }
+    private enum Part: String, CaseIterable, CodingKey { case meta, rows, columns, paper, claims, figure, scatter, notes }
 
+    /// The parts as a manifest would give them (the planner hands them to the report stage).
     func parameters() throws -> [String: Value] {
         var p: [String: Value] = [:]
         for part in Part.allCases { p[part.rawValue] = .string(try json(part)) }
         return p
+    }
+
+    /// Encoded as its parts, each a JSON string, so a key component per part.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Part.self)
+        for part in Part.allCases { try c.encode(try json(part), forKey: part) }
     }
 
     private func json(_ part: Part) throws -> String {
@@ -112,12 +119,11 @@ struct ReportLayout: Codable, Equatable {
         var numbers: [PaperNumber]
     }
 
-    static let parameterNames = Part.allCases.map(\.rawValue)
-
-    /// Reads a layout back from the report stage's parameters.
-    init(_ p: Parameters) throws {
+    /// Reads a layout back from its parts.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Part.self)
         func part<T: Decodable>(_ name: Part, _ type: T.Type) throws -> T {
-            let s = try p.string(name.rawValue)
+            let s = try c.decode(String.self, forKey: name)
             do { return try JSONDecoder().decode(T.self, from: Data(s.utf8)) } catch {
                 throw StageParameterError(field: name.rawValue, value: String(s.prefix(60)), reason: "not a valid layout part: \(error)")
             }

@@ -113,7 +113,7 @@ public final class Runner {
             }
             let started = Date()
             let context = StageContext(
-                label: st.label, key: st.key, parameters: Parameters(st.parameters), seed: st.seed, inputs: inputs, files: st.files,
+                label: st.label, key: st.key, seed: st.seed, inputs: inputs, files: st.files,
                 artifactDirectory: staging, checkpoint: cache.checkpoint(for: st.key),
                 resumed: { [events, cache] units in
                     try? cache.logResumed(log, from: units)
@@ -124,7 +124,7 @@ public final class Runner {
                     let eta = done > 0 ? elapsed / Double(done) * Double(total - done) + laterSeconds : nil
                     events(.progress(label: st.label, done: done, total: total, etaSeconds: eta, detail: detail))
                 })
-            let output = try stage.run(context)
+            let output = try stage.run(st.settings, context)
             // The cache stores JSON, which has no NaN or infinity; a non-finite result is a failed stage.
             let results = output.metrics.map { ($0.key, [$0.value]) } + output.series.map { ($0.key, $0.value) }
             for (name, values) in results.sorted(by: { $0.0 < $1.0 }) {

@@ -1,15 +1,19 @@
 import Foundation
 import Methods
 
-/// One kind of pipeline step: inputs (results of upstream stages, data files) plus parameters →
+/// One kind of pipeline step: inputs (results of upstream stages, data files) plus settings →
 /// an output (metrics, per-item series) and optionally an artifact directory. A stage must be pure:
-/// its key (kind, version, parameters, upstream keys, file contents, seed) decides whether it runs,
+/// its key (kind, version, settings, upstream keys, file contents, seed) decides whether it runs,
 /// so anything that changes the result has to be in those, and `version` must be bumped when the
 /// code computing it changes.
 ///
 /// How to add one: write a type conforming to `Stage` in `Sources/Pipeline/Stages/<Name>Stage.swift`
-/// and add an instance to `StageRegistry.standard`. Manifests then name it by `kind`.
+/// with its `Settings` (a Codable struct: a manifest's parameters are read into it once, by field
+/// name, and its canonical JSON is what the key hashes and what a job receives), and add an
+/// instance to `StageRegistry.standard`. Manifests then name it by `kind`.
 public protocol Stage: Sendable {
+    /// The stage's typed parameters.
+    associatedtype Settings: Codable & Sendable
     /// Stable name manifests use, e.g. `evaluate-perplexity`.
     var kind: String { get }
     /// Code version; part of every key this stage produces.
@@ -18,23 +22,39 @@ public protocol Stage: Sendable {
     var inputNames: [String] { get }
     /// Names of the data files it always reads.
     var fileNames: [String] { get }
-    /// Names of the data files it reads with `parameters` (default: `fileNames`); checked by the
+    /// Names of the data files it reads with `settings` (default: `fileNames`); checked by the
     /// planner, so a missing one fails before anything runs.
-    func requiredFiles(_ parameters: Parameters) throws -> [String]
+    func requiredFiles(_ settings: Settings) -> [String]
     /// Whether the manifest seed affects the result (only then is it part of the key, so
     /// changing the seed does not recompute deterministic stages).
     var isStochastic: Bool { get }
-    /// Rejects bad parameters before anything runs (read them through `Parameters`, which
-    /// throws a `StageParameterError` naming the field and the value).
-    func check(_ parameters: Parameters) throws
+    /// Rejects settings that decode but cannot run (ranges, combinations) before anything runs,
+    /// with a `StageParameterError` naming the field and the value.
+    func check(_ settings: Settings) throws
     /// Computes the result. Write the artifact (if any) into `context.artifactDirectory`; save
     /// progress through `context.checkpoint` to survive a kill.
-    func run(_ context: StageContext) throws -> StageOutput
+    func run(_ settings: Settings, _ context: StageContext) throws -> StageOutput
 }
 
 extension Stage {
-    public func requiredFiles(_ parameters: Parameters) throws -> [String] { fileNames }
+    public func requiredFiles(_ settings: Settings) -> [String] { fileNames }
+
+    /// A manifest's parameters read into checked settings, canonically encoded; with the data
+    /// files the settings read (`StageParameterError` names a bad field).
+    func settings(from parameters: [String: Value]) throws -> (CanonicalSettings, files: [String]) {
+        let s = try CanonicalSettings.read(Settings.self, from: parameters)
+        try check(s)
+        return (try CanonicalSettings(s), requiredFiles(s))
+    }
+
+    /// Runs the stage on the settings a planner encoded.
+    func run(_ settings: CanonicalSettings, _ context: StageContext) throws -> StageOutput {
+        try run(try settings.decode(Settings.self), context)
+    }
 }
+
+/// The settings of a stage that takes none.
+public struct NoSettings: Codable, Sendable {}
 
 /// What a stage returns (kept in the cache row; artifacts live in the artifact store).
 public struct StageOutput: Codable, Equatable, Sendable {
@@ -69,7 +89,6 @@ public struct StageRecord: Sendable {
 public struct StageContext {
     public let label: String
     public let key: StageKey
-    public let parameters: Parameters
     public let seed: UInt64
     /// Upstream results by input name.
     public let inputs: [String: StageRecord]

@@ -15,17 +15,18 @@ public struct StageKey: Hashable, Comparable, Codable, Sendable, CustomStringCon
 }
 
 /// Everything a stage's result depends on, flattened to named canonical strings:
-/// `kind`, `version`, `seed`, `parameter.<name>`, `input.<name>` (an upstream key) and
+/// `kind`, `version`, `seed`, `parameter.<name>` (a settings field's canonical JSON),
+/// `input.<name>` (an upstream key) and
 /// `file.<name>` (a content sha256). Never a name or a path: renaming a file or a manifest
 /// leaves keys alone, editing a byte of data changes them. Stored per stage so `qaft why` can
 /// name the component that changed.
 public struct KeyComponents: Codable, Equatable, Sendable {
     public private(set) var entries: [String: String]
 
-    public init(kind: String, version: String, seed: UInt64, parameters: [String: Value],
+    public init(kind: String, version: String, seed: UInt64, settings: CanonicalSettings,
                 inputs: [String: StageKey], files: [String: String]) {
         var e = ["kind": kind, "version": version, "seed": String(seed)]
-        for (k, v) in parameters { e["parameter." + k] = v.description }
+        for (k, v) in settings.fields { e["parameter." + k] = v }
         for (k, v) in inputs { e["input." + k] = v.hex }
         for (k, v) in files { e["file." + k] = v }
         entries = e

@@ -56,7 +56,7 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
         func fail(_ option: String, _ value: Any, _ why: String) -> QuantizationError {
             .invalidOption(option: option, value: "\(value)", reason: why)
         }
-        guard BitPacking.supportedBits.contains(bits) else { throw fail("bits", bits, "must be 2…8") }
+        guard BitPacking.supportedBits.contains(bits) else { throw fail("bits", bits, "must be \(BitPacking.supportedBits.lowerBound)...\(BitPacking.supportedBits.upperBound)") }
         if !perChannel {
             guard groupSize > 0, groupSize % 16 == 0 else {
                 throw fail("groupSize", groupSize, "must be a positive multiple of 16 (packed storage), or set perChannel")

@@ -40,7 +40,7 @@ public struct UniformQuantizer: Codable, Equatable, Sendable {
     public let search: RangeSearch
 
     public init(bits: Int, grid: Grid = .asymmetric, search: RangeSearch = .minMax) throws {
-        guard (2...8).contains(bits) else {
+        guard BitPacking.supportedBits.contains(bits) else {
             throw QuantizationError.invalidOption(option: "bits", value: "\(bits)", reason: "must be 2…8")
         }
         if case .lpNorm(let n, let p) = search {

@@ -65,18 +65,20 @@ final class LotaGSM8KTests: XCTestCase {
             XCTAssertEqual(evaluations.count, m.rows.count, "\(profile)")
             let (steps, items) = LotaGSM8K.budget(profile)
             for e in evaluations {
-                XCTAssertEqual(e.parameters["items"], .int(items))
-                XCTAssertEqual(e.parameters["maxLength"], 512)
+                let settings = try e.settings.decode(GSM8KStage.Settings.self)
+                XCTAssertEqual(settings.items, items)
+                XCTAssertEqual(settings.maxLength, 512)
                 XCTAssertEqual(e.components.entries["version"], "1+" + GenerationProtocol.currentVersion)
                 XCTAssertEqual(Set(e.files.keys), ["checksums", "data"])
             }
             let finetunes = p.stages.filter { $0.kind.hasPrefix("finetune.") }
             XCTAssertEqual(finetunes.count, profile == .tiny ? 3 : 9, "\(profile)")
             for f in finetunes {
-                XCTAssertEqual(f.parameters["format"], "gsm8k")
-                XCTAssertEqual(f.parameters["steps"], .int(steps))
+                let settings = try f.settings.decode(MethodSettings.self)
+                XCTAssertEqual(settings.format, .gsm8k)
+                XCTAssertEqual(settings.steps, steps)
                 XCTAssertEqual(f.files["data"]?.lastPathComponent, "train.jsonl")
-                if f.kind == "finetune.lota-qaf" { XCTAssertEqual(f.parameters["extra"]?.mapValue?["steps"], .int(steps)) }
+                if f.kind == "finetune.lota-qaf" { XCTAssertEqual(settings.extra?["steps"], Double(steps)) }
             }
             XCTAssertEqual(m.claims.count, profile == .tiny ? 1 : 6, "\(profile): the tiny rows have one pair the paper orders")
         }

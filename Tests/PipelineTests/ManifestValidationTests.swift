@@ -125,7 +125,7 @@ final class ManifestValidationTests: XCTestCase {
                                           "--output", dir.path, "--quiet"], log: log)
         XCTAssertNotEqual(status, 0)
         // Under the tiny profile table2 asks for packed quantization of stories260K at group 4.
-        XCTAssert(QaftProcess.text(log).contains("manifest table2 (Experiments/Table2.swift): rows[2].quantization.parameters.groupSize = 4"),
+        XCTAssert(QaftProcess.text(log).contains("manifest table2 (Experiments/Table2.swift): rows[2].quantization.groupSize = 4"),
                   QaftProcess.text(log))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cache").path))
     }
@@ -144,5 +144,36 @@ extension ManifestValidationTests {
         m.claims = []
         m.figureColumns = []
         assertFails(m, field: "evaluations[1].shards", value: "2")
+    }
+}
+
+extension ManifestValidationTests {
+    /// Parameters are read once into each stage's typed settings: a wrong type, an out-of-range
+    /// bit width (one range, `BitPacking.supportedBits`, for quantize and fine-tune stages alike)
+    /// and a missing required field are named; a number is a number (`2` and `2.0` plan the same key).
+    func testTypedSettings() throws {
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations[0].parameters["window"] = "64"
+        assertFails(m, field: "evaluations[0].parameters.window", value: "\"64\"")
+        for bits in [1, 9] {
+            m = TinyTable.manifest(.tiny)
+            m.rows[0].quantization = QuantizationSpec("rtn", bits: bits, groupSize: 4)
+            assertFails(m, field: "rows[0].quantization.bits", value: String(bits))
+        }
+        var tuned = try XCTUnwrap(Catalog.manifests("tinymethods", profile: .tiny).first)
+        let row = try XCTUnwrap(tuned.rows.firstIndex { $0.fineTuning != nil && $0.quantization == nil })
+        tuned.rows[row].fineTuning!.parameters["bits"] = 9
+        XCTAssertEqual(planError(tuned).map { "\($0)".contains("rows[\(row)].fineTuning.parameters.bits = 9: must be 2...8") }, true)
+        tuned.rows[row].fineTuning!.parameters["bits"] = nil
+        tuned.rows[row].fineTuning!.parameters["steps"] = nil
+        XCTAssertEqual(planError(tuned).map { "\($0)".contains("rows[\(row)].fineTuning.parameters.steps = (missing): required") }, true)
+
+        func finetuneKey(_ learningRate: Value) throws -> StageKey {
+            var t = try XCTUnwrap(Catalog.manifests("tinymethods", profile: .tiny).first)
+            t.rows[row].fineTuning!.parameters["learningRate"] = learningRate
+            return try XCTUnwrap(try Planner(root: Fixtures.root).plan([t]).stages.first { $0.label.hasSuffix("/\(t.rows[row].label)/finetune") }).key
+        }
+        XCTAssertEqual(try finetuneKey(2), try finetuneKey(2.0))
+        XCTAssertNotEqual(try finetuneKey(2), try finetuneKey(3))
     }
 }

@@ -39,7 +39,7 @@ final class PerplexityStageTests: XCTestCase {
 
     func testWikiTextRowsJoinAsInTheGPTQProtocol() throws {
         // SOURCES.md: "\n\n".join(rows) of the 4,358 WikiText-2 test rows is 1,296,370 bytes.
-        let text = try PerplexityStage.read(Fixtures.url("Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl"), format: "jsonl-text")
+        let text = try PerplexityStage.read(Fixtures.url("Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl"), format: .jsonlText)
         XCTAssertEqual(text.utf8.count, 1_296_370)
         XCTAssert(text.hasPrefix("\n\n = Robert Boulter = \n"))
     }

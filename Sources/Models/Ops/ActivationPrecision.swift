@@ -1,6 +1,6 @@
 /// The precision of the activation vector x inside a single-row (batch-1 decode) product on packed
 /// low-bit weights. Products over several rows (prefill, scoring, training) always use float x.
-public enum ActivationPrecision: String, Sendable, Equatable, CaseIterable {
+public enum ActivationPrecision: String, Codable, Sendable, Equatable, CaseIterable {
     /// x stays float32 (the dequantize-on-the-fly FMA kernels): the result is the dequantized
     /// weight times x up to summation order, which the merged-vs-fake-quantized exactness tests and
     /// evaluation scores rely on. The default of every packed layer.

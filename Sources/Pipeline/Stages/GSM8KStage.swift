@@ -42,18 +42,18 @@ public struct GSM8KStage: Stage {
                            maxLength: maxLength)
     }
 
-    public func check(_ p: Parameters) throws {
-        try p.allowOnly(["items", "subsetSeed", "maxLength"])
-        _ = try settings(p)
+    public struct Settings: Codable, Sendable {
+        public var items, subsetSeed, maxLength: Int?
     }
 
-    private func settings(_ p: Parameters) throws -> (count: Int, seed: UInt64, maxLength: Int) {
-        (try p.optionalInt("items", in: 0...1 << 20) ?? 0, UInt64(try p.optionalInt("subsetSeed", in: 0...Int.max) ?? 1234),
-         try p.optionalInt("maxLength", in: 2...1 << 20) ?? 512)
+    public func check(_ s: Settings) throws {
+        try StageParameterError.require("items", s.items, in: 0...1 << 20)
+        try StageParameterError.require("subsetSeed", s.subsetSeed, in: 0...Int.max)
+        try StageParameterError.require("maxLength", s.maxLength, in: 2...1 << 20)
     }
 
-    public func run(_ context: StageContext) throws -> StageOutput {
-        let (count, seed, maxLength) = try settings(context.parameters)
+    public func run(_ s: Settings, _ context: StageContext) throws -> StageOutput {
+        let (count, seed, maxLength) = (s.items ?? 0, UInt64(s.subsetSeed ?? 1234), s.maxLength ?? 512)
         let rules = Self.evaluationProtocol(maxLength: maxLength)
         let selection: ItemSelection = count > 0
             ? .subset(GSM8K.subset(count: count, seed: seed)) : .all

@@ -14,11 +14,9 @@ public struct LoadModelStage: Stage {
 
     public init() {}
 
-    public func check(_ parameters: Parameters) throws {
-        try parameters.allowOnly([])
-    }
+    public func check(_ settings: NoSettings) throws {}
 
-    public func run(_ context: StageContext) throws -> StageOutput {
+    public func run(_ settings: NoSettings, _ context: StageContext) throws -> StageOutput {
         let source = try context.file("model")
         let fm = FileManager.default
         let model = context.artifactDirectory.appendingPathComponent(Self.fileName("model", like: source))

@@ -46,15 +46,10 @@ public struct MethodStage: Stage {
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }
 
-    public func requiredFiles(_ p: Parameters) throws -> [String] {
-        fileNames + ((try p.optionalInt("calibrationWindows") ?? 0) > 0 ? ["calibration"] : [])
+    public func requiredFiles(_ s: MethodSettings) -> [String] {
+        fileNames + ((s.calibrationWindows ?? 0) > 0 ? ["calibration"] : [])
     }
 
-    static let methodParameters = ["bits", "groupSize", "rank", "alpha", "dropout", "weakColumns", "targets", "extra"]
-    static let calibrationParameters = ["calibrationWindows", "calibrationLength"]
-    static let measurementParameters = ["decodeSteps", "decodeActivations"]
-    static let trainingParameters = ["steps", "sequenceLength", "microBatch", "accumulation", "learningRate", "warmup",
-                                     "weightDecay", "clip", "heldOut", "format"]
     static let checkpointSeconds: TimeInterval = 30
 
     public init(method: String, training: Bool) {
@@ -62,33 +57,34 @@ public struct MethodStage: Stage {
         self.training = training
     }
 
-    public func check(_ p: Parameters) throws {
-        try p.allowOnly(Self.methodParameters + Self.calibrationParameters + Self.measurementParameters
-                        + (training ? Self.trainingParameters : []))
-        _ = try p.optionalInt("decodeSteps", in: 0...4096)
-        _ = try decodeActivations(p)
-        let made = try makeMethod(p)
+    public func check(_ s: MethodSettings) throws {
+        try StageParameterError.require("groupSize", s.groupSize, in: 1...1 << 20)
+        try StageParameterError.require("rank", s.rank, in: 1...1 << 16)
+        try StageParameterError.require("weakColumns", s.weakColumns, in: 0...1 << 20)
+        try StageParameterError.require("decodeSteps", s.decodeSteps, in: 0...4096)
+        try StageParameterError.require("calibrationWindows", s.calibrationWindows, in: 0...100_000)
+        try StageParameterError.require("calibrationLength", s.calibrationLength, in: 2...1 << 20)
+        let made = try makeMethod(s)
         if training {
-            _ = try TrainingSettings(p)
+            _ = try TrainingSettings(s)
             // A post-training method has nothing to train; say so before anything runs.
             if made.isPostTraining {
                 throw StageParameterError(field: "method", value: method, reason: "a post-training method: use it as a quantization, not a fine-tuning")
             }
+        } else if let name = s.trainingFieldsSet.first {
+            throw StageParameterError(field: name, value: "(set)", reason: "a quantize stage does not train: fine-tune with finetune.\(method)")
         }
-        _ = try p.optionalInt("calibrationWindows", in: 0...100_000)
-        _ = try p.optionalInt("calibrationLength", in: 2...1 << 20)
     }
 
-    public func run(_ context: StageContext) throws -> StageOutput {
-        let p = context.parameters
+    public func run(_ p: MethodSettings, _ context: StageContext) throws -> StageOutput {
         let source = try context.input("model")
         let loaded = try ModelArtifact.open(source)
         let memo = QuantizationMemo(try context.inputs["base"].flatMap(ModelArtifact.quantizedBase).map { [$0] } ?? [])
-        let windows = try p.optionalInt("calibrationWindows", in: 0...100_000) ?? 0
+        let windows = p.calibrationWindows ?? 0
         var calibration: [[Int]] = []
         if windows > 0 {
             calibration = try CalibrationText.windows(try context.file("calibration"), tokenizer: loaded.tokenizer, count: windows,
-                                                      length: try p.optionalInt("calibrationLength", in: 2...1 << 20) ?? 512,
+                                                      length: p.calibrationLength ?? 512,
                                                       seed: context.seed)
         }
         let made = try makeMethod(p)
@@ -107,7 +103,7 @@ public struct MethodStage: Stage {
         }
         var output = StageOutput()
         if training {
-            output = try train(made.method, model, loaded, context)
+            output = try train(made.method, model, loaded, try TrainingSettings(p), context)
             if measuringMemory {
                 let peak = ResidentMemory.peakBytes()
                 output.metrics["peakResidentGB"] = Double(peak) / 1e9
@@ -124,53 +120,29 @@ public struct MethodStage: Stage {
         // A quantize stage keeps the whole-model quantization it made, for the rows built on it.
         let base = training || context.inputs["base"] != nil ? nil : memo.models.count == 1 ? memo.models.first : nil
         try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, into: context.artifactDirectory)
-        if let steps = try p.optionalInt("decodeSteps", in: 0...4096), steps > 0 {
+        if let steps = p.decodeSteps, steps > 0 {
             exported.packForDecoding()
             let vocabulary = exported.model.config.vocabSize
             let prompt = (0..<64).map { 1 + $0 * 97 % (vocabulary - 1) }
             output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps,
-                                                                                    activations: decodeActivations(p))
+                                                                                    activations: p.decodeActivations ?? .float32)
         }
         context.progress(1, 1)
         return output
     }
 
-    /// Absent means float32, the precision the speeds cached before the int8 kernels were measured at.
-    private func decodeActivations(_ p: Parameters) throws -> ActivationPrecision {
-        guard p.values["decodeActivations"] != nil else { return .float32 }
-        return ActivationPrecision(rawValue: try p.string("decodeActivations", oneOf: ActivationPrecision.allCases.map(\.rawValue)))!
-    }
-
-    private func makeMethod(_ p: Parameters) throws -> (method: any FineTuningMethod, isPostTraining: Bool) {
+    private func makeMethod(_ s: MethodSettings) throws -> (method: any FineTuningMethod, isPostTraining: Bool) {
         var o = MethodOptions()
-        if let v = try p.optionalInt("bits", in: 1...16) { o.bits = v }
-        if let v = try p.optionalInt("groupSize", in: 1...1 << 20) { o.groupSize = v }
-        if let v = try p.optionalInt("rank", in: 1...1 << 16) { o.rank = v }
-        if let v = try p.optionalDouble("alpha") { o.alpha = Float(v) }
-        if let v = try p.optionalDouble("dropout") { o.dropout = Float(v) }
-        if let v = try p.optionalInt("weakColumns", in: 0...1 << 20) { o.weakColumns = v }
-        if p.values["targets"] != nil {
-            let list = try p.value("targets")
-            guard let names = list.listValue?.compactMap(\.stringValue), names.count == list.listValue?.count else {
-                throw StageParameterError(field: "targets", value: list.description, reason: "expected a list of projection names")
-            }
-            o.targets = try names.map { n in
-                guard let t = Projection(rawValue: n) else {
-                    throw StageParameterError(field: "targets", value: "\"\(n)\"",
-                                              reason: "unknown projection (known: \(Projection.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-                return t
-            }
-        }
-        if p.values["extra"] != nil {
-            let extra = try p.value("extra")
-            guard let map = extra.mapValue else { throw StageParameterError(field: "extra", value: extra.description, reason: "expected a map of numbers") }
-            for (k, v) in map {
-                guard let d = v.doubleValue else { throw StageParameterError(field: "extra.\(k)", value: v.description, reason: "expected a number") }
-                o.extra[k] = d
-            }
-        }
+        if let v = s.bits { o.bits = v }
+        if let v = s.groupSize { o.groupSize = v }
+        if let v = s.rank { o.rank = v }
+        if let v = s.alpha { o.alpha = Float(v) }
+        if let v = s.dropout { o.dropout = Float(v) }
+        if let v = s.weakColumns { o.weakColumns = v }
+        if let v = s.targets { o.targets = v }
+        if let v = s.extra { o.extra = v }
         do {
+            if s.bits != nil { try MethodOptions.validateBits(o.bits) }
             let m = try MethodRegistry.make(method, options: o)
             return (m, m.isPostTraining)
         } catch MethodError.invalidOption(let option, let value, let reason) {
@@ -180,8 +152,7 @@ public struct MethodStage: Stage {
 
     /// The training half of a `finetune.*` stage: returns the loss curve and training numbers.
     private func train(_ method: any FineTuningMethod, _ model: TrainableLlama, _ loaded: LoadedModel,
-                       _ context: StageContext) throws -> StageOutput {
-        let s = try TrainingSettings(context.parameters)
+                       _ s: TrainingSettings, _ context: StageContext) throws -> StageOutput {
         let dataURL = try context.file("data")
         let examples = try InstructionData.load(dataURL, format: s.format)
         let dataset = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: s.sequenceLength,
@@ -238,30 +209,62 @@ public struct MethodStage: Stage {
     }
 }
 
-/// The training parameters of a `finetune.*` stage, checked.
+/// The settings of a `quantize.*` or `finetune.*` stage (see `MethodStage` for each field).
+/// Unset fields take the method's defaults (`MethodOptions`) or the documented ones; a quantize
+/// stage takes none of the training fields.
+public struct MethodSettings: Codable, Sendable, Equatable {
+    public var bits, groupSize, rank, weakColumns: Int?
+    public var alpha, dropout: Double?
+    public var targets: [Projection]?
+    public var extra: [String: Double]?
+    public var calibrationWindows, calibrationLength: Int?
+    public var decodeSteps: Int?
+    public var decodeActivations: ActivationPrecision?
+    public var steps, sequenceLength, microBatch, accumulation, heldOut: Int?
+    public var learningRate, warmup, weightDecay, clip: Double?
+    public var format: InstructionData.Format?
+
+    /// The names of the training fields that are set.
+    var trainingFieldsSet: [String] {
+        [("steps", steps != nil), ("sequenceLength", sequenceLength != nil), ("microBatch", microBatch != nil),
+         ("accumulation", accumulation != nil), ("heldOut", heldOut != nil), ("learningRate", learningRate != nil),
+         ("warmup", warmup != nil), ("weightDecay", weightDecay != nil), ("clip", clip != nil), ("format", format != nil)]
+            .filter(\.1).map(\.0)
+    }
+}
+
+/// The training settings of a `finetune.*` stage, checked, with their defaults.
 struct TrainingSettings {
     let steps, sequenceLength, microBatch, accumulation, heldOut: Int
     let learningRate, warmup, clip: Double
     let weightDecay: Double?
     let format: InstructionData.Format
 
-    init(_ p: Parameters) throws {
-        steps = try p.int("steps", in: 1...10_000_000)
-        sequenceLength = try p.int("sequenceLength", in: 2...1 << 20)
-        microBatch = try p.int("microBatch", in: 1...4096)
-        accumulation = try p.int("accumulation", in: 1...1 << 20)
-        learningRate = try p.double("learningRate")
+    init(_ s: MethodSettings) throws {
+        func required<T>(_ v: T?, _ field: String) throws -> T {
+            guard let v else { throw StageParameterError(field: field, value: "(missing)", reason: "required") }
+            return v
+        }
+        steps = try required(s.steps, "steps")
+        sequenceLength = try required(s.sequenceLength, "sequenceLength")
+        microBatch = try required(s.microBatch, "microBatch")
+        accumulation = try required(s.accumulation, "accumulation")
+        learningRate = try required(s.learningRate, "learningRate")
+        try StageParameterError.require("steps", steps, in: 1...10_000_000)
+        try StageParameterError.require("sequenceLength", sequenceLength, in: 2...1 << 20)
+        try StageParameterError.require("microBatch", microBatch, in: 1...4096)
+        try StageParameterError.require("accumulation", accumulation, in: 1...1 << 20)
         guard learningRate > 0, learningRate.isFinite else {
             throw StageParameterError(field: "learningRate", value: "\(learningRate)", reason: "expected a positive number")
         }
-        warmup = try p.optionalDouble("warmup") ?? 0.1
+        warmup = s.warmup ?? 0.1
         guard (0...1).contains(warmup) else { throw StageParameterError(field: "warmup", value: "\(warmup)", reason: "expected a fraction in 0...1") }
-        clip = try p.optionalDouble("clip") ?? 1
+        clip = s.clip ?? 1
         guard clip >= 0 else { throw StageParameterError(field: "clip", value: "\(clip)", reason: "expected ≥ 0 (0: no clipping)") }
-        weightDecay = try p.optionalDouble("weightDecay")
-        heldOut = try p.optionalInt("heldOut", in: 0...1 << 20) ?? 0
-        let f = p.values["format"] == nil ? "alpaca" : try p.string("format", oneOf: InstructionData.Format.allCases.map(\.rawValue))
-        format = InstructionData.Format(rawValue: f)!
+        weightDecay = s.weightDecay
+        heldOut = s.heldOut ?? 0
+        try StageParameterError.require("heldOut", heldOut, in: 0...1 << 20)
+        format = s.format ?? .alpaca
     }
 }
 

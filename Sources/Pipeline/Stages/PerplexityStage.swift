@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import Models
 
@@ -21,29 +22,39 @@ public struct PerplexityStage: Stage {
 
     /// `plain`: the file is the text. `jsonl-text`: one JSON object per line, the texts of their
     /// `text` fields joined by "\n\n" (how WikiText-2 test is joined in §3b).
-    static let formats = ["plain", "jsonl-text"]
+    public enum TextFormat: String, Codable, Sendable {
+        case plain
+        case jsonlText = "jsonl-text"
+    }
+
+    public struct Settings: Codable, Sendable {
+        public var format: TextFormat
+        public var window: Int
+        /// 0 = every window.
+        public var maxWindows: Int
+        public var shard: Shard?
+        public var shards: Int?
+    }
+
     static let checkpointInterval: TimeInterval = 0.25
 
     public init() {}
 
-    public func check(_ p: Parameters) throws {
-        try p.allowOnly(["format", "window", "maxWindows"] + EvaluationSharding.parameterNames)
-        _ = try EvaluationSharding(p)
-        _ = try p.string("format", oneOf: Self.formats)
-        _ = try p.int("window", in: 2...1 << 20)
-        _ = try p.int("maxWindows", in: 0...Int.max)
+    public func check(_ s: Settings) throws {
+        _ = try EvaluationSharding(shard: s.shard, shards: s.shards)
+        try StageParameterError.require("window", s.window, in: 2...1 << 20)
+        try StageParameterError.require("maxWindows", s.maxWindows, in: 0...Int.max)
     }
 
     struct State: Codable {
         var windowNLL: [Double]
     }
 
-    public func run(_ context: StageContext) throws -> StageOutput {
-        let p = context.parameters
-        let window = try p.int("window"), maxWindows = try p.int("maxWindows")
+    public func run(_ s: Settings, _ context: StageContext) throws -> StageOutput {
+        let window = s.window, maxWindows = s.maxWindows
         let textURL = try context.file("text")
-        let text = try Self.read(textURL, format: try p.string("format"))
-        let sharding = try EvaluationSharding(p)
+        let text = try Self.read(textURL, format: s.format)
+        let sharding = try EvaluationSharding(shard: s.shard, shards: s.shards)
         let modelRecord = try context.input("model")
         // A merge reads every window's NLL from its parts: it needs the tokenizer, not the weights.
         let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
@@ -105,11 +116,11 @@ public struct PerplexityStage: Stage {
                            series: ["perplexity": state.windowNLL])
     }
 
-    static func read(_ url: URL, format: String) throws -> String {
+    static func read(_ url: URL, format: TextFormat) throws -> String {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw PipelineError.artifact(path: url.path, reason: "unreadable")
         }
-        if format == "plain" { return String(decoding: data, as: UTF8.self) }
+        if format == .plain { return String(decoding: data, as: UTF8.self) }
         var texts: [String] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any], let t = obj["text"] as? String else {

@@ -18,10 +18,7 @@ public struct ReportStage: Stage {
 
     public init() {}
 
-    public func check(_ p: Parameters) throws {
-        try p.allowOnly(ReportLayout.parameterNames)
-        _ = try ReportLayout(p)
-    }
+    public func check(_ layout: ReportLayout) throws {}
 
     /// Evaluation's paired bootstrap behind the Reports protocol.
     struct Bootstrap: PairedTest {
@@ -34,8 +31,7 @@ public struct ReportStage: Stage {
         }
     }
 
-    public func run(_ context: StageContext) throws -> StageOutput {
-        let layout = try ReportLayout(context.parameters)
+    public func run(_ layout: ReportLayout, _ context: StageContext) throws -> StageOutput {
         var rows: [ResultRow] = []
         var measurements: [String: CellScores] = [:]
         for r in layout.rows {

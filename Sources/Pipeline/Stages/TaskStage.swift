@@ -41,52 +41,54 @@ public struct TaskStage: Stage {
 
     public init() {}
 
-    public func check(_ p: Parameters) throws {
-        try p.allowOnly(["tasks", "shots", "perSubtask", "subtasks", "subsetSeed", "maxLength", "batchSize"] + EvaluationSharding.parameterNames)
-        _ = try EvaluationSharding(p)
-        _ = try p.optionalInt("batchSize", in: 1...1 << 20)
-        _ = try p.optionalInt("subtasks", in: 0...1 << 20)
-        _ = try tasks(p)
-        _ = try p.optionalInt("perSubtask", in: 0...1 << 30)
-        _ = try p.optionalInt("subsetSeed", in: 0...Int.max)
-        _ = try p.optionalInt("maxLength", in: 2...1 << 20)
+    public struct Settings: Codable, Sendable {
+        public var tasks: [String]
+        public var shots, perSubtask, subtasks, subsetSeed, maxLength, batchSize: Int?
+        public var shard: Shard?
+        public var shards: Int?
     }
 
-    private func tasks(_ p: Parameters) throws -> [any MultipleChoiceTask] {
-        let shots = try p.optionalInt("shots", in: 0...100) ?? 0
-        let list = try p.value("tasks")
-        guard let names = list.listValue?.compactMap(\.stringValue), !names.isEmpty, names.count == list.listValue?.count else {
-            throw StageParameterError(field: "tasks", value: list.description, reason: "expected a non-empty list of task names")
-        }
-        return try names.map { name in
-            do { return try TaskRegistry.task(named: name, numFewShot: shots) } catch {
+    public func check(_ s: Settings) throws {
+        _ = try EvaluationSharding(shard: s.shard, shards: s.shards)
+        try StageParameterError.require("batchSize", s.batchSize, in: 1...1 << 20)
+        try StageParameterError.require("subtasks", s.subtasks, in: 0...1 << 20)
+        try StageParameterError.require("shots", s.shots, in: 0...100)
+        try StageParameterError.require("perSubtask", s.perSubtask, in: 0...1 << 30)
+        try StageParameterError.require("subsetSeed", s.subsetSeed, in: 0...Int.max)
+        try StageParameterError.require("maxLength", s.maxLength, in: 2...1 << 20)
+        _ = try tasks(s)
+    }
+
+    private func tasks(_ s: Settings) throws -> [any MultipleChoiceTask] {
+        guard !s.tasks.isEmpty else { throw StageParameterError(field: "tasks", value: "[]", reason: "expected a non-empty list of task names") }
+        return try s.tasks.map { name in
+            do { return try TaskRegistry.task(named: name, numFewShot: s.shots ?? 0) } catch {
                 throw StageParameterError(field: "tasks", value: "\"\(name)\"", reason: "unknown task (known: \(TaskRegistry.names.joined(separator: ", ")))")
             }
         }
     }
 
-    public func run(_ context: StageContext) throws -> StageOutput {
-        let p = context.parameters
+    public func run(_ p: Settings, _ context: StageContext) throws -> StageOutput {
         let tasks = try tasks(p)
-        let perSubtask = try p.optionalInt("perSubtask", in: 0...1 << 30) ?? 0
-        let seed = UInt64(try p.optionalInt("subsetSeed", in: 0...Int.max) ?? 1234)
+        let perSubtask = p.perSubtask ?? 0
+        let seed = UInt64(p.subsetSeed ?? 1234)
         let data = try DataDirectory(root: try context.file("checksums").deletingLastPathComponent())
         let selections: [ItemSelection] = tasks.map { perSubtask > 0 ? .subset(Subset(task: $0, perSubtask: perSubtask, seed: seed)) : .all }
-        let subtasks = try p.optionalInt("subtasks", in: 0...1 << 20) ?? 0
+        let subtasks = p.subtasks ?? 0
         let documents = try zip(tasks, selections).map { task, items in
             Self.keep(subtasks, of: try items.select(from: task.documents(from: data), task: task.name), seed: seed)
         }
         let total = documents.reduce(0) { $0 + $1.count }
 
-        let sharding = try EvaluationSharding(p)
+        let sharding = try EvaluationSharding(shard: p.shard, shards: p.shards)
         let modelRecord = try context.input("model")
         // A merge reads every score from its parts: it needs the tokenizer, not the weights.
         let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
         var model: Llama?
         if case .merge = sharding {} else { model = Llama(try ModelArtifact.open(modelRecord).weights) }
-        let maxLength = try p.optionalInt("maxLength", in: 2...1 << 20) ?? config.contextLength
+        let maxLength = p.maxLength ?? config.contextLength
         let encoder = LMEvalEncoder(tokenizer: tokenizer, addBOS: tokenizer.addsBOSByDefault)
-        let batchSize = try p.optionalInt("batchSize", in: 1...1 << 20) ?? Evaluator(encoder: encoder).batchSize
+        let batchSize = p.batchSize ?? Evaluator(encoder: encoder).batchSize
         // The scores depend on the model, the requests, the batches and max_length: a part's
         // journal is valid for the merge and for a resumed run of the same evaluation.
         let identity = "model \(modelRecord.key.hex) maxLength \(maxLength)"
