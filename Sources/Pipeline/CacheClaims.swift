@@ -33,7 +33,7 @@ extension Cache {
                                                     [.text(key.hex)]).first.map(Self.claim)
             if !inserted && held == nil { return nil }
             // Read after the claim row is ours or locked, so a result its previous owner committed is visible.
-            if try !x.query("SELECT 1 AS present FROM results WHERE key = ?", [.text(key.hex)]).isEmpty {
+            if try Self.hasResult(key, in: x) {
                 if inserted { try x.execute("DELETE FROM claims WHERE key = ?", [.text(key.hex)]) }
                 return .done
             }
@@ -91,6 +91,11 @@ extension Cache {
             try x.execute("INSERT INTO claims (key, pid, host, job, heartbeat) VALUES (?, ?, ?, ?, ?)",
                           [.text(key.hex)] + Self.values(owner) + [.real(heartbeat.timeIntervalSince1970)])
         }
+    }
+
+    /// Whether `key` has a committed result, read inside the transaction `x`.
+    static func hasResult(_ key: StageKey, in x: SQLExecutor) throws -> Bool {
+        try !x.query("SELECT 1 AS present FROM results WHERE key = ?", [.text(key.hex)]).isEmpty
     }
 
     static func values(_ owner: ClaimOwner) -> [SQLValue] { [.int(Int64(owner.pid)), .text(owner.host), .text(owner.job)] }

@@ -104,6 +104,11 @@ public protocol CacheDatabase: AnyObject {
     var location: String { get }
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func write<T>(_ body: (SQLExecutor) throws -> T) throws -> T
+    /// Runs `body` in one transaction that no other `serialized` transaction on this database,
+    /// from any process or host, overlaps (SQLite: an immediate transaction, which excludes every
+    /// writer; PostgreSQL: an advisory lock, which excludes only these). For work outside the
+    /// database that must not run twice at once, such as submitting a plan's jobs.
+    func serialized<T>(_ body: (SQLExecutor) throws -> T) throws -> T
     /// Runs `body` on a consistent read (no writes).
     func read<T>(_ body: (SQLExecutor) throws -> T) throws -> T
     /// The backend's own consistency check: ["ok"] when sound.

@@ -38,10 +38,13 @@ public struct Claim: Sendable, Equatable {
     public let owner: ClaimOwner
     public let heartbeat: Date
 
-    /// Live: its heartbeat is recent and, on this host, its process exists. A hung process or a
-    /// reused pid is caught by the heartbeat; a dead one on this host at once by its pid.
+    /// Live: its heartbeat is recent and, on this host, its process exists, or elsewhere, its
+    /// Slurm job (if any) has not ended. A hung process or a reused pid is caught by the heartbeat;
+    /// a dead one on this host at once by its pid; a cancelled, failed or timed-out job on another
+    /// node at once by Slurm's word (`Slurm.jobHasEnded`), not after `staleAfter`.
     public func isLive(staleAfter: TimeInterval, now: Date = Date()) -> Bool {
         if now.timeIntervalSince(heartbeat) >= staleAfter { return false }
-        return !owner.isLocal || ProcessLiveness.isAlive(owner.pid)
+        if owner.isLocal { return ProcessLiveness.isAlive(owner.pid) }
+        return owner.job.isEmpty || !Slurm.jobHasEnded(owner.job, now: now)
     }
 }

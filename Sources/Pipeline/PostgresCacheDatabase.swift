@@ -52,6 +52,14 @@ final class PostgresCacheDatabase: CacheDatabase {
         }
     }
 
+    func serialized<T>(_ body: (SQLExecutor) throws -> T) throws -> T {
+        try write { x in
+            // Held until the transaction ends; another number than the schema lock's.
+            try x.execute("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(7158062)) AS l")
+            return try body(x)
+        }
+    }
+
     func read<T>(_ body: (SQLExecutor) throws -> T) throws -> T {
         try exclusive(body)
     }

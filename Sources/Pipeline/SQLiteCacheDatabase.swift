@@ -51,6 +51,17 @@ final class SQLiteCacheDatabase: CacheDatabase {
         }
     }
 
+    func serialized<T>(_ body: (SQLExecutor) throws -> T) throws -> T {
+        try translatingErrors {
+            var result: T?
+            try queue.inTransaction(.immediate) { db in
+                result = try body(Executor(db: db))
+                return .commit
+            }
+            return result!
+        }
+    }
+
     func read<T>(_ body: (SQLExecutor) throws -> T) throws -> T {
         try translatingErrors { try queue.read { db in try body(Executor(db: db)) } }
     }

@@ -30,6 +30,31 @@ public enum Slurm {
         return jobs
     }
 
+    /// The states of a job that has ended for good (`squeue -j ID -t all` still lists it for the
+    /// cluster's `MinJobAge` seconds after its end; without `-t all` it lists nothing).
+    static let endedStates: Set<String> = ["BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
+                                           "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT"]
+    private static let endedLock = NSLock()
+    nonisolated(unsafe) private static var endedAnswers: [String: (ended: Bool, asked: Date)] = [:]
+
+    /// Whether Slurm reports job `id` as ended (cancelled, failed, timed out, …). False whenever it
+    /// cannot tell: no Slurm here, or a job id it does not know (purged, or from another cluster),
+    /// so a live job's claim is never freed on a guess; the heartbeat then decides. An ended job
+    /// stays ended; a live answer is asked again after 5 s, so a runner polling a claim does not
+    /// ask slurmctld ten times a second.
+    public static func jobHasEnded(_ id: String, now: Date = Date()) -> Bool {
+        endedLock.lock()
+        let known = endedAnswers[id]
+        endedLock.unlock()
+        if let known, known.ended || now.timeIntervalSince(known.asked) < 5 { return known.ended }
+        guard let state = try? run("squeue", ["-h", "-j", id, "-t", "all", "-o", "%T"]).trimmingCharacters(in: .whitespacesAndNewlines) else { return false }
+        let ended = endedStates.contains(state)
+        endedLock.lock()
+        endedAnswers[id] = (ended, now)
+        endedLock.unlock()
+        return ended
+    }
+
     /// Submits `script` (a shell command line); returns the job id.
     static func submit(_ arguments: [String], command: String) throws -> String {
         let id = try run("sbatch", ["--parsable"] + arguments + ["--wrap", command])

@@ -61,7 +61,8 @@ public enum SlurmEvent: Sendable {
 /// stage with `qaft run-stage` (the local runner's code, claims included), ordered by
 /// `--dependency=afterok` on the jobs of its inputs and cancelled by Slurm when one of those
 /// fails (`--kill-on-invalid-dep=yes`). Stages already queued by an earlier submission (found by
-/// the `qaft:<key>` comment) are depended on, not submitted again. Whether a stage succeeded is read
+/// the `qaft:<key>` comment) are depended on, not submitted again; two submissions at once are
+/// serialized through the cache, so each stage is submitted once. Whether a stage succeeded is read
 /// from the cache, never from Slurm's job state alone.
 public final class SlurmExecutor {
     let cache: Cache
@@ -86,14 +87,20 @@ public final class SlurmExecutor {
     public func submit(_ plan: Plan) throws -> [StageKey: String] {
         try plan.record(in: cache)
         try FileManager.default.createDirectory(at: settings.logs, withIntermediateDirectories: true)
-        let queued = try Slurm.queuedJobs()
-        var jobs: [StageKey: String] = [:], new = 0, cached = 0
-        for st in plan.stages {
-            if try cache.result(st.key) != nil { cached += 1; continue }
-            if let job = queued[st.key] { jobs[st.key] = job.id; continue }
-            let dependencies = st.inputs.values.compactMap { jobs[$0] }.sorted()
-            jobs[st.key] = try Slurm.submit(settings.arguments(for: st, dependencies: dependencies), command: command(st))
-            new += 1
+        // Two submissions at once would each miss the other's jobs in the queue and submit every
+        // stage twice: the queue is read and the jobs submitted with every other submitter to this
+        // cache locked out, so the later one finds the earlier one's jobs queued.
+        let (jobs, new, cached) = try cache.db.serialized { x in
+            let queued = try Slurm.queuedJobs()
+            var jobs: [StageKey: String] = [:], new = 0, cached = 0
+            for st in plan.stages {
+                if try Cache.hasResult(st.key, in: x) { cached += 1; continue }
+                if let job = queued[st.key] { jobs[st.key] = job.id; continue }
+                let dependencies = st.inputs.values.compactMap { jobs[$0] }.sorted()
+                jobs[st.key] = try Slurm.submit(settings.arguments(for: st, dependencies: dependencies), command: command(st))
+                new += 1
+            }
+            return (jobs, new, cached)
         }
         events(.submitted(new: new, alreadyQueued: jobs.count - new, cached: cached))
         return jobs

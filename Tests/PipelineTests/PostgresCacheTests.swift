@@ -8,34 +8,17 @@ import XCTest
 /// gives the SQLite run's CSVs, concurrent runs compute no stage twice, claims of dead or silent
 /// owners on other hosts are taken over, and check / gc / status / why work against it.
 final class PostgresCacheTests: XCTestCase {
-    private static var server: PostgresServer?
-    private static var startFailure: Error?
+    private static let postgres = ClassPostgres()
 
     override class func tearDown() {
-        server?.stop()
-        server = nil
+        postgres.stop()
         super.tearDown()
-    }
-
-    /// The class's server, started on first use; a missing PostgreSQL fails the test.
-    private func server() throws -> PostgresServer {
-        if let s = Self.server { return s }
-        if let e = Self.startFailure { throw e }
-        do {
-            Self.server = try PostgresServer.start()
-            return Self.server!
-        } catch {
-            Self.startFailure = error
-            XCTFail("PostgreSQL could not be started: \(error)")
-            throw error
-        }
     }
 
     /// A fresh database for one test (its name from the test's) and a shared artifact folder.
     private func database(_ name: String = #function) throws -> (url: String, artifacts: URL, dir: URL) {
-        let id = name.filter { $0.isLetter || $0.isNumber }.lowercased()
-        let dir = try Fixtures.temporaryDirectory("pg" + id)
-        return (try server().createDatabase(id), dir.appendingPathComponent("shared"), dir)
+        let dir = try Fixtures.temporaryDirectory("pg" + name.filter { $0.isLetter || $0.isNumber }.lowercased())
+        return (try Self.postgres.database(name), dir.appendingPathComponent("shared"), dir)
     }
 
     private func openCache(_ db: (url: String, artifacts: URL, dir: URL)) throws -> Cache {

@@ -20,11 +20,12 @@ enum QaftProcess {
         throw CocoaError(.fileNoSuchFile)
     }
 
-    /// Starts `qaft args…` (stdout and stderr to `log`).
-    static func start(_ args: [String], log: URL) throws -> Process {
+    /// Starts `qaft args…` (stdout and stderr to `log`), with `environment` added to this process's.
+    static func start(_ args: [String], log: URL, environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = try executable()
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = Fixtures.root
         guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
         let h = try FileHandle(forWritingTo: log)
@@ -36,8 +37,8 @@ enum QaftProcess {
 
     /// Runs `qaft args…` to completion; returns the exit status.
     @discardableResult
-    static func run(_ args: [String], log: URL) throws -> Int32 {
-        let p = try start(args, log: log)
+    static func run(_ args: [String], log: URL, environment: [String: String] = [:]) throws -> Int32 {
+        let p = try start(args, log: log, environment: environment)
         p.waitUntilExit()
         return p.terminationStatus
     }

@@ -140,3 +140,37 @@ public struct PostgresServerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A test class's PostgreSQL server: started on first use, one fresh database per test, stopped
+/// by the class's `tearDown` through `stop()`. When the server cannot start, every test asking
+/// for it fails with the reason (the start is not retried for each).
+public final class ClassPostgres {
+    private var server: PostgresServer?
+    private var failure: Error?
+
+    public init() {}
+
+    /// The server, started on first use.
+    public func started() throws -> PostgresServer {
+        if let server { return server }
+        if let failure { throw failure }
+        do {
+            server = try PostgresServer.start()
+            return server!
+        } catch {
+            failure = error
+            XCTFail("PostgreSQL could not be started: \(error)")
+            throw error
+        }
+    }
+
+    /// Creates the database `name` (a test's name: its letters and digits, lowercased); returns its URL.
+    public func database(_ name: String) throws -> String {
+        try started().createDatabase(name.filter { $0.isLetter || $0.isNumber }.lowercased())
+    }
+
+    public func stop() {
+        server?.stop()
+        server = nil
+    }
+}

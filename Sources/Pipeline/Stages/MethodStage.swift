@@ -34,9 +34,12 @@ import Training
 /// around it) and the median
 /// optimizer-step time (`stepSeconds`). Stages run one at a time, so the peak is this stage's.
 ///
-/// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s into
-/// the stage's checkpoint directory, with the loss curve written before the trainer state, so a
-/// killed run resumes from its last checkpoint with the same curve.
+/// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s
+/// (`$QAFT_CHECKPOINT_SECONDS` when set: shorter on a cluster that preempts often, 0 = after every
+/// step) into the stage's checkpoint directory, with the loss curve written before the trainer
+/// state, so a killed run resumes from its last checkpoint with the same curve. The interval is no
+/// part of the stage key: a resumed run is bit-identical to an uninterrupted one, so when state is
+/// saved never changes the result.
 public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
@@ -50,7 +53,15 @@ public struct MethodStage: Stage {
         fileNames + ((s.calibrationWindows ?? 0) > 0 ? ["calibration"] : [])
     }
 
-    static let checkpointSeconds: TimeInterval = 30
+    /// Seconds between training checkpoints: `$QAFT_CHECKPOINT_SECONDS`, else 30.
+    static func checkpointSeconds(stage: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TimeInterval {
+        guard let text = environment["QAFT_CHECKPOINT_SECONDS"], !text.isEmpty else { return 30 }
+        // A malformed value must not silently mean "never checkpoint".
+        guard let seconds = TimeInterval(text), seconds >= 0, seconds.isFinite else {
+            throw PipelineError.stageFailed(stage: stage, reason: "QAFT_CHECKPOINT_SECONDS=\(text): expected a number of seconds ≥ 0")
+        }
+        return seconds
+    }
 
     public init(method: String, training: Bool) {
         self.method = method
@@ -181,6 +192,7 @@ public struct MethodStage: Stage {
         } else {
             losses = []
         }
+        let checkpointSeconds = try Self.checkpointSeconds(stage: context.label)
         let started = Date()
         var lastSave = Date(), tokens = 0.0, stepTimes: [Double] = []
         while trainer.step < s.steps {
@@ -188,7 +200,7 @@ public struct MethodStage: Stage {
             losses.append(p.loss)
             stepTimes.append(p.elapsed)
             tokens += p.tokensPerSecond * p.elapsed
-            if Date().timeIntervalSince(lastSave) >= Self.checkpointSeconds, trainer.step < s.steps {
+            if Date().timeIntervalSince(lastSave) >= checkpointSeconds, trainer.step < s.steps {
                 try context.checkpoint.save(losses, as: "losses")
                 try trainer.save(state)
                 lastSave = Date()
