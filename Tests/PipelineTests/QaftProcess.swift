@@ -20,15 +20,18 @@ enum QaftProcess {
         throw CocoaError(.fileNoSuchFile)
     }
 
-    /// Starts `qaft args…` (stdout and stderr to `log`).
-    static func start(_ args: [String], log: URL) throws -> Process {
+    /// Starts `qaft args…` (stderr to `log`, stdout too unless `stdout` names its own file).
+    static func start(_ args: [String], log: URL, stdout: URL? = nil) throws -> Process {
         let p = Process()
         p.executableURL = try executable()
         p.arguments = args
         p.currentDirectoryURL = Fixtures.root
-        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let h = try FileHandle(forWritingTo: log)
-        p.standardOutput = h
+        func handle(_ url: URL) throws -> FileHandle {
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+            return try FileHandle(forWritingTo: url)
+        }
+        let h = try handle(log)
+        p.standardOutput = try stdout.map(handle) ?? h
         p.standardError = h
         try p.run()
         return p
@@ -36,8 +39,8 @@ enum QaftProcess {
 
     /// Runs `qaft args…` to completion; returns the exit status.
     @discardableResult
-    static func run(_ args: [String], log: URL) throws -> Int32 {
-        let p = try start(args, log: log)
+    static func run(_ args: [String], log: URL, stdout: URL? = nil) throws -> Int32 {
+        let p = try start(args, log: log, stdout: stdout)
         p.waitUntilExit()
         return p.terminationStatus
     }
