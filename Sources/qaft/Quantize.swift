@@ -54,8 +54,9 @@ struct Quantize: ParsableCommand {
         case lp, minmax
     }
 
-    /// The methods that choose their group grid (`extra.minMaxGrid` replaces their L2.4 search).
-    static let searching = ["owq", "qeft"]
+    /// OWQ and QEFT: the methods with weak float columns and the L2.4 grid search (which
+    /// `extra.minMaxGrid` replaces by min-max ranges).
+    static let owqFamily = ["owq", "qeft"]
 
     static let stage = OneStage(command: "quantize", flags: [
         "model": "--model", "model.tokenizer": "--tokenizer", "quantizer": "--method", "method": "--method", "bits": "--bits",
@@ -65,8 +66,8 @@ struct Quantize: ParsableCommand {
     ])
 
     func validate() throws {
-        if let weak, !Self.searching.contains(method) { throw ValidationError("--weak \(weak): only owq and qeft keep weak columns") }
-        if search == .lp, !Self.searching.contains(method) {
+        if let weak, !Self.owqFamily.contains(method) { throw ValidationError("--weak \(weak): only owq and qeft keep weak columns") }
+        if search == .lp, !Self.owqFamily.contains(method) {
             throw ValidationError("--search lp: \(method) quantizes on min-max group grids; the L2.4 search is owq's and qeft's")
         }
     }
@@ -77,7 +78,7 @@ struct Quantize: ParsableCommand {
         var extra: [String: Value] = [:]
         if actOrder { extra["actOrder"] = 1 }
         if perChannel { extra["perChannel"] = 1 }
-        if search == .minmax, Self.searching.contains(method) { extra["minMaxGrid"] = 1 }
+        if search == .minmax, Self.owqFamily.contains(method) { extra["minMaxGrid"] = 1 }
         if !extra.isEmpty { p["extra"] = .map(extra) }
         let row = RowSpec(method, quantization: QuantizationSpec(method, bits: bits, groupSize: group, parameters: p,
                                                                  calibration: calibrationData))
