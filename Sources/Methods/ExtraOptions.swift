@@ -6,7 +6,8 @@ struct ExtraOptions {
     init(_ extra: [String: Double], method: String, allowed: [String]) throws {
         for key in extra.keys.sorted() where !allowed.contains(key) {
             throw MethodError.invalidOption(option: "extra.\(key)", value: "\(extra[key]!)",
-                                            reason: "\(method) reads only \(allowed.sorted().joined(separator: ", "))")
+                                            reason: allowed.isEmpty ? "\(method) reads no extra options"
+                                                : "\(method) reads only \(allowed.sorted().joined(separator: ", "))")
         }
         self.extra = extra
     }

@@ -11,6 +11,7 @@ public enum MethodRegistry {
         LoTAQAF.self,
         RTN.self,
         GPTQMethod.self,
+        OWQ.self,
         GPTQLoRA.self,
         QEFT.self,
         L4Q.self,

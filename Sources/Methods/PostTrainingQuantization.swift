@@ -3,7 +3,7 @@ import Quantization
 import Tensor
 import Training
 
-/// What the methods built on Quantization's whole-model quantizer share (RTN, GPTQ, GPTQ+LoRA,
+/// What the methods built on Quantization's whole-model quantizer share (RTN, GPTQ, OWQ, GPTQ+LoRA,
 /// QEFT): the shared options turned into `ModelQuantizationOptions`, the calibration check, and
 /// the PTQ export.
 extension MethodOptions {
@@ -48,10 +48,12 @@ extension QuantizedModel {
     /// The PTQ training form: the dequantized weights, every projection frozen.
     func frozen() -> TrainableLlama { TrainableLlama(weights) }
 
-    /// The fully integer export ("b" in the tables): packed kernels, compared with `trainedForm`.
-    func integerExport(trainedForm model: TrainableLlama) throws -> ExportedModel {
+    /// The PTQ export on packed kernels, compared with `trainedForm`: fully integer ("b" in the
+    /// tables), or "b&16" when OWQ keeps weak columns in float beside the codes.
+    func packedExport(trainedForm model: TrainableLlama) throws -> ExportedModel {
         let exported = llama()
-        return ExportedModel(model: exported, precision: .integer(bits: options.bits), bitsPerWeight: bitsPerWeight,
+        let precision: DeployedPrecision = options.weakColumns > 0 ? .mixed(bits: options.bits) : .integer(bits: options.bits)
+        return ExportedModel(model: exported, precision: precision, bitsPerWeight: bitsPerWeight,
                              mergeDifference: try logitDifference(model.inferenceModel(weights), exported))
     }
 }

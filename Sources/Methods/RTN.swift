@@ -29,6 +29,6 @@ public final class RTN: FineTuningMethod {
     public func parameterGroups(_ model: TrainableLlama) -> [ParameterGroup] { [] }
 
     public func export(_ model: TrainableLlama) throws -> ExportedModel {
-        try prepared(base, Self.name).integerExport(trainedForm: model)
+        try prepared(base, Self.name).packedExport(trainedForm: model)
     }
 }

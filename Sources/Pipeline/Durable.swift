@@ -3,16 +3,35 @@ import Foundation
 /// Writes that survive a kill or power loss: data goes to a temporary name, is fsynced, and is
 /// renamed over the target (rename is atomic on POSIX), then the directory entry is fsynced.
 /// A reader therefore sees the old file or the new one, never a torn one.
-enum Durable {
+public enum Durable {
     static func write(_ data: Data, to url: URL) throws {
+        try replace(url) { tmp in
+            guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
+                throw PipelineError.artifact(path: tmp.path, reason: "cannot create")
+            }
+        }
+    }
+
+    /// Copies `source` to `url` the same way, so a kill mid-copy leaves no partial `url` (e.g. a
+    /// command writing a cached artifact to a user's path).
+    public static func copy(_ source: URL, to url: URL) throws {
+        try replace(url) { tmp in try FileManager.default.copyItem(at: source, to: tmp) }
+    }
+
+    /// `write(tmp)` fills a temporary file beside `url`, which is then fsynced and renamed over it.
+    private static func replace(_ url: URL, write: (URL) throws -> Void) throws {
         let tmp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        guard FileManager.default.createFile(atPath: tmp.path, contents: data) else {
-            throw PipelineError.artifact(path: tmp.path, reason: "cannot create")
-        }
-        try sync(tmp)
-        guard rename(tmp.path, url.path) == 0 else {
-            throw PipelineError.artifact(path: url.path, reason: "rename failed: \(String(cString: strerror(errno)))")
+        try? FileManager.default.removeItem(at: tmp)
+        do {
+            try write(tmp)
+            try sync(tmp)
+            guard rename(tmp.path, url.path) == 0 else {
+                throw PipelineError.artifact(path: url.path, reason: "rename failed: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
         }
         try sync(url.deletingLastPathComponent())
     }

@@ -29,10 +29,21 @@ public enum ModelArtifact {
         return (try ModelLoader.loadTokenizer(model, tokenizer: tokenizer), try ModelLoader.config(of: model))
     }
 
+    /// The file of the evaluated model of a model-producing stage (`model.gguf` for a method
+    /// stage; its tokenizer is inside unless the format keeps it apart, as llama2.c does).
+    public static func modelFile(_ record: StageRecord) throws -> URL {
+        try files(try directory(record)).model
+    }
+
+    /// The packed whole-model quantization file (`QuantizedModelFile`) stored with `record`, if any.
+    public static func baseFile(_ record: StageRecord) throws -> URL? {
+        let url = try directory(record).appendingPathComponent(baseName)
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+
     /// The whole-model quantization stored with `record`, if any.
     public static func quantizedBase(_ record: StageRecord) throws -> QuantizedModel? {
-        let url = try directory(record).appendingPathComponent(baseName)
-        return FileManager.default.fileExists(atPath: url.path) ? try QuantizedModelFile.read(url) : nil
+        try baseFile(record).map(QuantizedModelFile.read)
     }
 
     /// Writes `weights` as the artifact's model, with the tokenizer of `source` (the upstream model

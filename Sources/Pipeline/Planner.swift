@@ -25,6 +25,22 @@ public struct Planner {
         return plan
     }
 
+    /// The plan of one model row outside any table (what `qaft quantize` and `qaft finetune`
+    /// run) and the key of the row's model stage. The row goes through the very code a manifest
+    /// row goes through, so it gets the keys of a manifest row with the same model, settings and
+    /// seed, and the two share cache entries. Errors name `rows[0].…` of a manifest called `name`.
+    /// The plan has no targets: running it records nothing for `qaft why`.
+    public func plan(model: ModelSource, row: RowSpec, seed: UInt64, name: String) throws -> (plan: Plan, key: StageKey) {
+        let m = Manifest(id: name, title: name, source: "command line", profile: .default, seed: seed, model: model,
+                         rows: [row], evaluations: [])
+        let base = try modelSpec(m)
+        try checkGroupSizes(m, model: base.files["model"]!)
+        var plan = Plan(targets: [], profile: m.profile)
+        var digests: [URL: String] = [:]
+        let key = try plan.add(try rowSpec(m, 0, base: base), manifest: m.id, seed: seed, registry: registry, digests: &digests)
+        return (plan, key)
+    }
+
     private func fail(_ m: Manifest, _ field: String, _ value: String, _ reason: String) -> PipelineError {
         .manifest(manifest: m.id, source: m.source, field: field, value: value, reason: reason)
     }

@@ -1,17 +1,16 @@
 import ArgumentParser
 import Foundation
-import Methods
-import Models
 import Pipeline
-import Quantization
-import Tensor
 import Training
 
-/// `qaft finetune`: fine-tunes with any registered method (LoRA by default) on instruction data,
-/// with checkpoints that resume exactly. Method options left unset take `MethodOptions`' defaults.
+/// `qaft finetune`: the `finetune.<method>` stage of one row (load-model → fine-tune), computed in
+/// the cache (or reused from it; a killed run resumes from the stage's checkpoints when rerun with
+/// the same arguments), its metrics printed and, with `-o`, its fine-tuned model written. Options
+/// left unset are left out of the stage's parameters, so the stage's and the method's defaults
+/// apply, as for a manifest row that does not set them.
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a model with a registered method on Alpaca, GSM8K or plain-text data (resumes from --checkpoint if it exists).")
+        abstract: "Fine-tune a model with a registered method on Alpaca, GSM8K or plain-text data: the pipeline's fine-tune stage, cached and resumable.")
 
     @Option(help: "Method name (see MethodRegistry), e.g. lora, qeft, gptq-lora.")
     var method = "lora"
@@ -36,117 +35,103 @@ struct Finetune: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var cacheOptions: CacheOptions
+
     @Option(help: "Training data file.")
     var data: String
 
-    @Option(help: "Data format: alpaca (JSON array), gsm8k (JSON Lines), text (blank-line separated).")
-    var format: String = "alpaca"
+    @Option(help: "Data format: alpaca (JSON array; the default), gsm8k (JSON Lines), text (blank-line separated).")
+    var format: InstructionData.Format?
 
     @Option(help: "Cut examples at this many tokens (the response end goes first).")
     var maxLength = 256
 
-    @Option(help: "Examples held out to report the loss on before and after training.")
-    var heldOut = 0
+    @Option(help: "Examples held out to report the loss on before and after training (default 0).")
+    var heldOut: Int?
 
     @Option(help: "Optimizer steps.")
     var steps = 100
 
-    @Option(help: "Sequences per optimizer step (the effective batch).")
+    @Option(help: "Sequences per optimizer step (the effective batch): a multiple of --micro-batch-size.")
     var batchSize = 16
 
     @Option(help: "Sequences per forward–backward pass (batch-size / micro-batch-size = gradient accumulation).")
     var microBatchSize = 4
 
     @Option(help: "Peak learning rate.")
-    var lr: Float = 2e-4
+    var lr = NumberValue(argument: "2e-4")!
 
-    @Option(help: "Fraction of steps spent in linear warm-up before cosine decay.")
-    var warmup: Float = 0.1
+    @Option(help: "Fraction of steps spent in linear warm-up before cosine decay (default 0.1).")
+    var warmup: NumberValue?
 
     @Option(help: "AdamW decoupled weight decay of the method's AdamW groups (default: the method's own).")
-    var weightDecay: Float?
+    var weightDecay: NumberValue?
 
-    @Option(help: "Clip the global gradient norm to this (0: no clipping).")
-    var clip: Float = 1
+    @Option(help: "Clip the global gradient norm to this (0: no clipping; default 1).")
+    var clip: NumberValue?
 
     @Option(help: "Adapter rank.")
     var rank: Int?
 
     @Option(help: "Adapter alpha (the adapter is scaled by alpha / rank).")
-    var alpha: Float?
+    var alpha: NumberValue?
 
     @Option(help: "Adapter dropout on the adapter input.")
-    var dropout: Float?
+    var dropout: NumberValue?
 
     @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down; default all).")
     var targets: String?
 
-    @Option(help: "Seed for initialisation, data order and dropout.")
+    @Option(help: "Seed for initialisation, data order, dropout and the calibration draw.")
     var seed: UInt64 = 0
 
-    @Option(help: "Checkpoint file: resumed from when present, written atomically while training.")
-    var checkpoint: String?
+    @Option(name: .shortAndLong, help: "Write the fine-tuned model here: a float GGUF (with the tokenizer, unless the source is a llama2.c checkpoint, whose tokenizer stays a separate file).")
+    var output: String?
 
-    @Option(help: "Write the checkpoint every this many steps (and at the end).")
-    var checkpointEvery = 50
+    static let stage = OneStage(command: "finetune", flags: [
+        "model": "--model", "model.tokenizer": "--tokenizer", "method": "--method", "data": "--data", "format": "--format",
+        "calibration": "--calibration-data", "calibrationWindows": "--calibration-windows", "calibrationLength": "--calibration-length",
+        "steps": "--steps", "sequenceLength": "--max-length", "microBatch": "--micro-batch-size", "accumulation": "--batch-size",
+        "learningRate": "--lr", "warmup": "--warmup", "weightDecay": "--weight-decay", "clip": "--clip", "heldOut": "--held-out",
+        "bits": "--bits", "groupSize": "--group-size", "weakColumns": "--weak-columns", "rank": "--rank", "alpha": "--alpha",
+        "dropout": "--dropout", "targets": "--targets",
+    ])
+
+    func validate() throws {
+        guard microBatchSize > 0 else { throw ValidationError("--micro-batch-size \(microBatchSize): expected ≥ 1") }
+        guard batchSize > 0, batchSize % microBatchSize == 0 else {
+            throw ValidationError("--batch-size \(batchSize): expected a positive multiple of --micro-batch-size \(microBatchSize) (a step accumulates whole micro-batches)")
+        }
+    }
 
     func run() throws {
-        guard let fmt = InstructionData.Format(rawValue: format) else {
-            throw ValidationError("--format must be one of \(InstructionData.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+        var p: [String: Value] = [
+            "steps": .int(steps), "sequenceLength": .int(maxLength), "microBatch": .int(microBatchSize),
+            "accumulation": .int(batchSize / microBatchSize), "learningRate": lr.value,
+            "calibrationWindows": .int(calibrationWindows), "calibrationLength": .int(calibrationLength),
+        ]
+        for (name, v) in [("warmup", warmup), ("weightDecay", weightDecay), ("clip", clip), ("alpha", alpha), ("dropout", dropout)] {
+            if let v { p[name] = v.value }
         }
-        var options = MethodOptions()
-        if let bits { options.bits = bits }
-        if let groupSize { options.groupSize = groupSize }
-        if let weakColumns { options.weakColumns = weakColumns }
-        if let rank { options.rank = rank }
-        if let alpha { options.alpha = alpha }
-        if let dropout { options.dropout = dropout }
-        if let targets {
-            options.targets = try targets.split(separator: ",").map { name -> Projection in
-                guard let p = Projection(rawValue: String(name)) else { throw ValidationError("--targets: unknown projection '\(name)'") }
-                return p
-            }
+        for (name, v) in [("heldOut", heldOut), ("bits", bits), ("groupSize", groupSize), ("weakColumns", weakColumns), ("rank", rank)] {
+            if let v { p[name] = .int(v) }
         }
-        let method = try MethodRegistry.make(self.method, options: options)
-        let loaded = try modelOptions.load()
-        let examples = try InstructionData.load(URL(fileURLWithPath: data), format: fmt)
-        let ds = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: maxLength,
-                                        contextLength: loaded.config.contextLength, source: data)
-        let (train, held) = heldOut > 0 ? ds.split(heldOut: heldOut, seed: seed) : (ds.sequences, [])
-        let model = try method.prepare(MethodContext(weights: loaded.weights, calibration: try calibration(loaded), seed: seed))
-        let groups = weightDecay.map { method.parameterGroups(model).withAdamWWeightDecay($0) } ?? method.parameterGroups(model)
-        let config = TrainingConfig(
-            steps: steps, batchSize: batchSize, microBatchSize: microBatchSize,
-            schedule: LearningRateSchedule(peak: lr, warmupSteps: Int((warmup * Float(steps)).rounded()), totalSteps: steps),
-            maxGradientNorm: clip > 0 ? clip : nil, seed: seed)
-        guard !groups.isEmpty else {
-            throw ValidationError("\(self.method) is a post-training method: it has nothing to fine-tune")
+        if let format { p["format"] = .string(format.rawValue) }
+        if let targets { p["targets"] = .list(targets.split(separator: ",").map { .string(String($0)) }) }
+        let row = RowSpec(method, fineTuning: FineTuningSpec(method, data: data, parameters: p, calibration: calibrationData))
+        let record = try Self.stage.run(row, model: modelOptions, cache: cacheOptions, seed: seed)
+        let m = record.output.metrics
+        for (label, key, format) in [("trainable parameters", "trainableParameters", "%.0f"), ("training sequences", "trainingSequences", "%.0f"),
+                                     ("final loss (mean of the last 10 % of steps)", "finalLoss", "%.4f"),
+                                     ("held-out loss before", "heldOutLossBefore", "%.4f"), ("held-out loss after", "heldOutLossAfter", "%.4f"),
+                                     ("tokens/s", "tokensPerSecond", "%.1f")] {
+            if let v = m[key] { print(label + ": " + String(format: format, v)) }
         }
-        let trainer = try Trainer(model: model, groups: groups, data: train, config: config)
-        let url = checkpoint.map { URL(fileURLWithPath: $0) }
-        if let url, FileManager.default.fileExists(atPath: url.path) {
-            try trainer.restore(url)
-            if !modelOptions.quiet { Progress.note("resumed from \(url.path) at step \(trainer.step)") }
+        if let output {
+            try OneStage.write(try ModelArtifact.modelFile(record), to: output)
+            print("wrote \(output)")
         }
-        if !modelOptions.quiet {
-            let n = model.trainableParameters.reduce(0) { $0 + $1.count }
-            Progress.note("\(train.count) training sequences (\(ds.truncatedCount) truncated, \(ds.droppedCount) dropped), "
-                          + "\(n) trainable parameters, \(steps) steps of \(batchSize)")
-        }
-        if !held.isEmpty { print(String(format: "held-out loss before: %.4f", try trainer.evaluate(held).meanNLL)) }
-        let progress = Progress("finetune", quiet: modelOptions.quiet, resumedAt: trainer.step)
-        try trainer.run(checkpoint: url, checkpointEvery: checkpointEvery) { p in
-            progress.update(p.step, of: p.totalSteps, unit: "steps", extra: String(
-                format: "loss %.4f · lr %.2e · %.0f tokens/s", p.loss, p.learningRate, p.tokensPerSecond))
-        }
-        if !held.isEmpty { print(String(format: "held-out loss after: %.4f", try trainer.evaluate(held).meanNLL)) }
-    }
-
-    /// Calibration windows from `--calibration-data` (JSON Lines of {"text": ...}), none when
-    /// `--calibration-windows` is 0.
-    private func calibration(_ loaded: LoadedModel) throws -> [[Int]] {
-        guard calibrationWindows > 0 else { return [] }
-        return try CalibrationText.windows(URL(fileURLWithPath: calibrationData), tokenizer: loaded.tokenizer, count: calibrationWindows,
-                                           length: calibrationLength, seed: seed)
     }
 }
+
+extension InstructionData.Format: ExpressibleByArgument {}

@@ -1,36 +1,44 @@
 import ArgumentParser
-import Evaluation
 import Foundation
-import Models
-import Quantization
+import Pipeline
 
-/// `qaft quantize`: whole-model RTN / GPTQ / OWQ / QEFT quantization into a GGUF that
-/// `qaft perplexity` (and every command using `ModelOptions.loadModel`) runs with packed kernels.
+/// `qaft quantize`: the `quantize.<method>` stage of one row (load-model → quantize), computed in
+/// the cache (or reused from it), then its packed whole-model quantization (`base.gguf`, a GGUF
+/// that `qaft perplexity` and every command using `ModelOptions.loadModel` runs with packed
+/// kernels) written to `-o`.
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantize a model (RTN, GPTQ, OWQ or QEFT) into a GGUF with packed low-bit layers.")
+        abstract: "Quantize a model (RTN, GPTQ, OWQ or QEFT) into a GGUF with packed low-bit layers: the pipeline's quantize stage, cached.")
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(help: "Method: rtn, gptq, owq or qeft.")
+    @OptionGroup var cacheOptions: CacheOptions
+
+    @Option(help: "Method: rtn, gptq, owq, qeft (or another registered method whose quantize stage packs the whole model).")
     var method: String = "gptq"
 
     @Option(help: "Bits per weight, 2…8.")
     var bits = 4
 
-    @Option(help: "Group size (a multiple of 16 dividing every input width).")
+    @Option(help: "Group size (a multiple of 16 dividing every input width, unless --per-channel).")
     var group = 64
 
-    @Option(help: "Weak (float) columns per layer, k (owq and qeft).")
-    var weak = 0
+    @Option(help: "Weak (float) columns per layer, k (owq and qeft; default: the method's, 16).")
+    var weak: Int?
 
     @Flag(help: "GPTQ act-order (static groups; gptq only).")
     var actOrder = false
 
-    @Option(help: "Group grid search: minmax, or lp (OWQ/QEFT's L2.4 search, 40 candidates; slow). Default: lp for owq/qeft, minmax otherwise.")
-    var search: String?
+    @Option(help: "Group grid search of owq and qeft: lp (their L2.4 search, the default; slow) or minmax (fast). rtn and gptq use minmax only.")
+    var search: RangeSearch?
 
-    @Option(help: "Calibration windows drawn from the C4 sample.")
+    @Flag(help: "One group per output row (gptq, owq, qeft): for widths no packable group size divides (stories260K's); --group must still divide every width.")
+    var perChannel = false
+
+    @Option(help: "C4-style JSON Lines ({\"text\": ...}) to draw calibration windows from.")
+    var calibrationData = "Experiments/Data/c4/c4_demo.jsonl"
+
+    @Option(help: "Calibration windows (every method but rtn needs some).")
     var calibrationWindows = 128
 
     @Option(help: "Calibration window length in tokens.")
@@ -39,51 +47,49 @@ struct Quantize: ParsableCommand {
     @Option(help: "Seed of the calibration draw.")
     var seed: UInt64 = 0
 
-    @Option(help: "Data folder holding c4/c4_demo.jsonl (checked against its SHA256SUMS).")
-    var data = "Experiments/Data"
-
-    @Option(name: .shortAndLong, help: "Output GGUF file.")
+    @Option(name: .shortAndLong, help: "Output GGUF file (written under a temporary name, then renamed).")
     var output: String
 
+    enum RangeSearch: String, ExpressibleByArgument, CaseIterable {
+        case lp, minmax
+    }
+
+    /// OWQ and QEFT: the methods with weak float columns and the L2.4 grid search (which
+    /// `extra.minMaxGrid` replaces by min-max ranges).
+    static let owqFamily = ["owq", "qeft"]
+
+    static let stage = OneStage(command: "quantize", flags: [
+        "model": "--model", "model.tokenizer": "--tokenizer", "quantizer": "--method", "method": "--method", "bits": "--bits",
+        "groupSize": "--group", "weakColumns": "--weak", "extra.actOrder": "--act-order", "extra.minMaxGrid": "--search",
+        "extra.perChannel": "--per-channel", "calibration": "--calibration-data", "calibrationWindows": "--calibration-windows",
+        "calibrationLength": "--calibration-length",
+    ])
+
     func validate() throws {
-        guard ModelQuantizationOptions.Method(rawValue: method) != nil else {
-            throw ValidationError("--method must be one of \(ModelQuantizationOptions.Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let weak, !Self.owqFamily.contains(method) { throw ValidationError("--weak \(weak): only owq and qeft keep weak columns") }
+        if search == .lp, !Self.owqFamily.contains(method) {
+            throw ValidationError("--search lp: \(method) quantizes on min-max group grids; the L2.4 search is owq's and qeft's")
         }
-        if let search, !["minmax", "lp"].contains(search) { throw ValidationError("--search must be minmax or lp") }
     }
 
     func run() throws {
-        let loaded = try modelOptions.load()
-        let options = ModelQuantizationOptions(
-            method: ModelQuantizationOptions.Method(rawValue: method)!, bits: bits, groupSize: group, weakColumns: weak,
-            actOrder: actOrder, rangeSearch: search.map { $0 == "lp" ? .owq : .minMax })
-        try options.validate(for: loaded.config)
-        var metadata: [(String, GGUFValue)] = []
-        var calibration: [[Int]]?
-        if options.needsCalibration {
-            struct Doc: Decodable { let text: String }
-            let file = "c4/c4_demo.jsonl"
-            let docs = try JSONLines.decode(Doc.self, from: DataDirectory(root: URL(fileURLWithPath: data)).bytes(file), file: file)
-            calibration = try CalibrationWindows.sample(documents: docs.map(\.text), tokenizer: loaded.tokenizer,
-                                                        count: calibrationWindows, length: calibrationLength, seed: seed)
-            metadata += [("qaft.calibration.source", .string("C4 sample (\(file), \(docs.count) documents)")),
-                         ("qaft.calibration.windows", .uint32(UInt32(calibrationWindows))),
-                         ("qaft.calibration.length", .uint32(UInt32(calibrationLength))),
-                         ("qaft.calibration.seed", .uint64(seed))]
+        var p: [String: Value] = ["calibrationWindows": .int(calibrationWindows), "calibrationLength": .int(calibrationLength)]
+        if let weak { p["weakColumns"] = .int(weak) }
+        var extra: [String: Value] = [:]
+        if actOrder { extra["actOrder"] = 1 }
+        if perChannel { extra["perChannel"] = 1 }
+        if search == .minmax, Self.owqFamily.contains(method) { extra["minMaxGrid"] = 1 }
+        if !extra.isEmpty { p["extra"] = .map(extra) }
+        let row = RowSpec(method, quantization: QuantizationSpec(method, bits: bits, groupSize: group, parameters: p,
+                                                                 calibration: calibrationData))
+        let record = try Self.stage.run(row, model: modelOptions, cache: cacheOptions, seed: seed)
+        guard let base = try ModelArtifact.baseFile(record) else {
+            throw ValidationError("--method \(method): its quantize stage stored no packed whole-model quantization "
+                                  + "(\(method) does not quantize the whole model); use rtn, gptq, owq or qeft")
         }
-        // A GGUF source's tokenizer travels with the model; other sources need --tokenizer when loading.
-        let source = URL(fileURLWithPath: modelOptions.model)
-        if try ModelLoader.format(of: source) == .gguf {
-            let gguf = try GGUFFile(contentsOf: source)
-            metadata += gguf.metadata.filter { $0.key.hasPrefix("tokenizer.") }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        }
-        let progress = Progress("quantize \(method) w\(bits) g\(group)", quiet: modelOptions.quiet)
-        let started = Date()
-        let q = try ModelQuantizer.quantize(loaded.weights, options: options, calibration: calibration) { done, total in
-            progress.update(done, of: total, unit: "blocks")
-        }
-        try QuantizedModelFile.write(q, to: URL(fileURLWithPath: output), metadata: metadata)
-        print(String(format: "wrote %@: %@ w%d g%d k%d, %.3f bits per linear weight, quantized in %.1fs", output, method, bits, group,
-                     weak, q.bitsPerWeight, Date().timeIntervalSince(started)))
+        try OneStage.write(base, to: output)
+        print(String(format: "wrote %@: %@ w%d %@%@, %.3f bits per linear weight, quantized in %.1fs", output, method, bits,
+                     perChannel ? "per-channel" : "g\(group)", weak.map { " k\($0)" } ?? "",
+                     record.output.metrics["bitsPerWeight"] ?? .nan, record.seconds))
     }
 }

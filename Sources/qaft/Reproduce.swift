@@ -29,9 +29,7 @@ struct Reproduce: ParsableCommand {
         case .local:
             let summary = try Runner(cache: cache, events: renderer.handle).run(plan)
             try copyReports(plan, cache)
-            if !quiet {
-                Progress.note("\(summary.computed.count) stages computed, \(summary.reused.count) reused from \(cache.location.description)")
-            }
+            renderer.summarize(summary, cache: cache)
         case .slurm:
             let executor = SlurmExecutor(cache: cache, settings: slurm.settings(root: options.root),
                                          command: { SlurmOptions.jobCommand($0, target: target, options: options) },
@@ -65,6 +63,12 @@ final class RunRenderer {
     private var progress: [String: Progress] = [:]
 
     init(quiet: Bool) { self.quiet = quiet }
+
+    /// The closing line of a local run: what was computed, what was reused, and from where.
+    func summarize(_ summary: RunSummary, cache: Cache) {
+        if quiet { return }
+        Progress.note("\(summary.computed.count) stages computed, \(summary.reused.count) reused from \(cache.location.description)")
+    }
 
     func handle(_ event: SlurmEvent) {
         if quiet { return }

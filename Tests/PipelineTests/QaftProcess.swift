@@ -20,16 +20,20 @@ enum QaftProcess {
         throw CocoaError(.fileNoSuchFile)
     }
 
-    /// Starts `qaft args…` (stdout and stderr to `log`), with `environment` added to this process's.
-    static func start(_ args: [String], log: URL, environment: [String: String] = [:]) throws -> Process {
+    /// Starts `qaft args…` (stderr to `log`, stdout too unless `stdout` names its own file), with
+    /// `environment` added to this process's.
+    static func start(_ args: [String], log: URL, stdout: URL? = nil, environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = try executable()
         p.arguments = args
         if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.currentDirectoryURL = Fixtures.root
-        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
-        let h = try FileHandle(forWritingTo: log)
-        p.standardOutput = h
+        func handle(_ url: URL) throws -> FileHandle {
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+            return try FileHandle(forWritingTo: url)
+        }
+        let h = try handle(log)
+        p.standardOutput = try stdout.map(handle) ?? h
         p.standardError = h
         try p.run()
         return p
@@ -37,8 +41,8 @@ enum QaftProcess {
 
     /// Runs `qaft args…` to completion; returns the exit status.
     @discardableResult
-    static func run(_ args: [String], log: URL, environment: [String: String] = [:]) throws -> Int32 {
-        let p = try start(args, log: log, environment: environment)
+    static func run(_ args: [String], log: URL, stdout: URL? = nil, environment: [String: String] = [:]) throws -> Int32 {
+        let p = try start(args, log: log, stdout: stdout, environment: environment)
         p.waitUntilExit()
         return p.terminationStatus
     }

@@ -21,7 +21,7 @@ import Training
 /// `microBatch`, `accumulation` (sequences per step = microBatch × accumulation), `learningRate`,
 /// and optionally `warmup` (fraction, default 0.1), `weightDecay` (default: the method's),
 /// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
-/// loss before and after, default 0), `format` (`alpaca` or `gsm8k`, default alpaca); and
+/// loss before and after, default 0), `format` (`alpaca`, `gsm8k` or `text`, default alpaca); and
 /// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
 /// model in its deployed form (`ExportedModel.packForDecoding`) after a 64-token prompt, as
 /// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
