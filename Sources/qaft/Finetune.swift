@@ -59,25 +59,25 @@ struct Finetune: ParsableCommand {
     var microBatchSize = 4
 
     @Option(help: "Peak learning rate.")
-    var lr = NumberValue(argument: "2e-4")!
+    var lr = 2e-4
 
     @Option(help: "Fraction of steps spent in linear warm-up before cosine decay (default 0.1).")
-    var warmup: NumberValue?
+    var warmup: Double?
 
     @Option(help: "AdamW decoupled weight decay of the method's AdamW groups (default: the method's own).")
-    var weightDecay: NumberValue?
+    var weightDecay: Double?
 
     @Option(help: "Clip the global gradient norm to this (0: no clipping; default 1).")
-    var clip: NumberValue?
+    var clip: Double?
 
     @Option(help: "Adapter rank.")
     var rank: Int?
 
     @Option(help: "Adapter alpha (the adapter is scaled by alpha / rank).")
-    var alpha: NumberValue?
+    var alpha: Double?
 
     @Option(help: "Adapter dropout on the adapter input.")
-    var dropout: NumberValue?
+    var dropout: Double?
 
     @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down; default all).")
     var targets: String?
@@ -107,11 +107,11 @@ struct Finetune: ParsableCommand {
     func run() throws {
         var p: [String: Value] = [
             "steps": .int(steps), "sequenceLength": .int(maxLength), "microBatch": .int(microBatchSize),
-            "accumulation": .int(batchSize / microBatchSize), "learningRate": lr.value,
+            "accumulation": .int(batchSize / microBatchSize), "learningRate": .double(lr),
             "calibrationWindows": .int(calibrationWindows), "calibrationLength": .int(calibrationLength),
         ]
         for (name, v) in [("warmup", warmup), ("weightDecay", weightDecay), ("clip", clip), ("alpha", alpha), ("dropout", dropout)] {
-            if let v { p[name] = v.value }
+            if let v { p[name] = .double(v) }
         }
         for (name, v) in [("heldOut", heldOut), ("bits", bits), ("groupSize", groupSize), ("weakColumns", weakColumns), ("rank", rank)] {
             if let v { p[name] = .int(v) }

@@ -49,21 +49,3 @@ struct OneStage {
         try Durable.copy(source, to: URL(fileURLWithPath: path))
     }
 }
-
-/// A number flag as a stage parameter: `4` an integer, `4.0` or `2e-4` a double, as the same
-/// literal is in a manifest, so a command and a manifest row spell (and key) a value alike.
-struct NumberValue: ExpressibleByArgument {
-    let value: Value
-
-    init?(argument: String) {
-        if let i = Int(argument) {
-            value = .int(i)
-        } else if let d = Double(argument), d.isFinite {
-            value = .double(d)
-        } else {
-            return nil
-        }
-    }
-
-    var defaultValueDescription: String { value.description }
-}

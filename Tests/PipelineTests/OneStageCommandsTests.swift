@@ -100,25 +100,33 @@ final class OneStageCommandsTests: XCTestCase {
                                            log: dir.appendingPathComponent("probe.log"), stdout: probe), 0)
         let rate = try XCTUnwrap(QaftProcess.text(probe).split(separator: "\n").first { $0.hasPrefix("tokens/s: ") }
             .flatMap { Double($0.dropFirst("tokens/s: ".count)) })
-        let steps = Int(45 * rate / (2 * 64))
+        // Checkpoints after every step (`QAFT_CHECKPOINT_SECONDS=0`), so a few seconds of training
+        // are enough to be killed between two of them.
+        let steps = max(20, Int(4 * rate / (2 * 64)))
+        let every = ["QAFT_CHECKPOINT_SECONDS": "0"]
+        let reference = dir.appendingPathComponent("reference.gguf"), resumedModel = dir.appendingPathComponent("resumed.gguf")
+        XCTAssertEqual(try QaftProcess.run(Self.finetuneArguments(data: data, cache: dir.appendingPathComponent("reference"), steps: steps)
+                                           + ["--quiet", "-o", reference.path], log: dir.appendingPathComponent("reference.log")), 0)
         let args = Self.finetuneArguments(data: data, cache: cache, steps: steps)
 
-        let killed = try QaftProcess.start(args, log: dir.appendingPathComponent("killed.log"))
+        let killed = try QaftProcess.start(args, log: dir.appendingPathComponent("killed.log"), environment: every)
         let checkpoints = cache.appendingPathComponent("checkpoints")
         func checkpointed() -> Bool {
             let keys = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
             return keys.contains { FileManager.default.fileExists(atPath: checkpoints.appendingPathComponent("\($0)/trainer.ckpt").path) }
         }
-        while killed.isRunning, !checkpointed() { Thread.sleep(forTimeInterval: 0.2) }
+        while killed.isRunning, !checkpointed() { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssert(killed.isRunning, "\(steps) steps finished before the first checkpoint:\n\(QaftProcess.text(dir.appendingPathComponent("killed.log")))")
         kill(killed.processIdentifier, SIGKILL)
         killed.waitUntilExit()
 
         let log = dir.appendingPathComponent("resumed.log")
-        XCTAssertEqual(try QaftProcess.run(args, log: log), 0, QaftProcess.text(log))
+        XCTAssertEqual(try QaftProcess.run(args + ["-o", resumedModel.path], log: log, environment: every), 0, QaftProcess.text(log))
         XCTAssert(QaftProcess.text(log).contains("resumed from a checkpoint after"), QaftProcess.text(log))
         let resumed = try Cache(root: cache).computations().filter { $0.resumedFrom > 0 }
         XCTAssertEqual(resumed.count, 1)
+        // Resuming is exact: the model is the uninterrupted run's, bit for bit.
+        XCTAssertEqual(try Data(contentsOf: resumedModel), try Data(contentsOf: reference))
         print("finetune kill test: \(steps) steps, resumed from step \(resumed.first?.resumedFrom ?? 0)")
     }
 
