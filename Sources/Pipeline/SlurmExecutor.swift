@@ -22,7 +22,7 @@ public struct StageResources: Equatable, Sendable {
 
 /// Where and how jobs are submitted: the `sbatch` options a cluster needs (`--partition`,
 /// `--account`, `--time`, `--qos`, anything else verbatim), the shared folder for job logs, and
-/// per-kind resources (`resources(kind)`).
+/// per-kind resources (`resources(kind:)`: the defaults unless `resourceOverrides` names the kind).
 public struct SlurmSettings: Sendable {
     public var partition: String?
     public var account: String?
@@ -30,12 +30,19 @@ public struct SlurmSettings: Sendable {
     public var qos: String?
     public var extraArguments: [String] = []
     public var logs: URL
-    public var resources: @Sendable (String) -> StageResources = StageResources.defaults(kind:)
+    /// Resources by kind prefix (`finetune.`, `finetune.l4q`, `evaluate-tasks`, …); the longest
+    /// prefix of a stage's kind wins over `StageResources.defaults(kind:)`.
+    public var resourceOverrides: [String: StageResources] = [:]
 
     public init(logs: URL) { self.logs = logs }
 
+    /// What a job computing a stage of `kind` asks for.
+    public func resources(kind: String) -> StageResources {
+        resourceOverrides.filter { kind.hasPrefix($0.key) }.max { $0.key.count < $1.key.count }?.value ?? StageResources.defaults(kind: kind)
+    }
+
     func arguments(for st: PlannedStage, dependencies: [String]) -> [String] {
-        let r = resources(st.kind)
+        let r = resources(kind: st.kind)
         var a = ["--job-name=\(st.label)", "--comment=\(Slurm.comment(st.key))", "--cpus-per-task=\(r.cores)", "--mem=\(r.memoryGB)G",
                  "--output=\(logs.appendingPathComponent("\(st.key.short)-%j.log").path)",
                  // BLAS gets exactly the cores the job holds (never more threads than cores).

@@ -31,7 +31,7 @@ struct Reproduce: ParsableCommand {
             try copyReports(plan, cache)
             renderer.summarize(summary, cache: cache)
         case .slurm:
-            let executor = SlurmExecutor(cache: cache, settings: slurm.settings(root: options.root),
+            let executor = SlurmExecutor(cache: cache, settings: try slurm.settings(root: options.root),
                                          command: { SlurmOptions.jobCommand($0, target: target, options: options) },
                                          events: renderer.handle)
             let jobs = try executor.submit(plan)

@@ -32,7 +32,7 @@ final class BPETokenizerTests: XCTestCase {
     }
 
     static func fixture<T: Decodable>(_ name: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(contentsOf: Fixtures.url("Tests/Fixtures/tokenizers/\(name)")))
+        try Fixtures.json("Tests/Fixtures/tokenizers/\(name)")
     }
 
     static var tinyTokenizerJSON: URL { Fixtures.url("Tests/Fixtures/tokenizers/tiny_bpe/tokenizer.json") }

@@ -152,7 +152,7 @@ enum TokenizerFixtures {
     static func url(_ name: String) -> URL { Fixtures.url("Tests/Fixtures/tokenizers/\(name)") }
 
     static func load<T: Decodable>(_ name: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(contentsOf: url(name)))
+        try Fixtures.json("Tests/Fixtures/tokenizers/\(name)")
     }
 
     static func llama3() throws -> BPETokenizer { try BPETokenizer(tokenizerJSON: url("llama3/tokenizer.json")) }

@@ -20,7 +20,7 @@ final class Llama2CTokenizerTests: XCTestCase {
 
     func testMatchesReferenceEncode() throws {
         let tok = try Self.tokenizer()
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Fixtures.url("Tests/Fixtures/tokenizers/llama2c_ids.json")))
+        let fixture = try Fixtures.json("Tests/Fixtures/tokenizers/llama2c_ids.json", as: Fixture.self)
         XCTAssertEqual(tok.vocabSize, 512)
         XCTAssertEqual(tok.bosToken, 1)
         XCTAssertEqual(tok.eosToken, 2)

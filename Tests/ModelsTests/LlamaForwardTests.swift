@@ -26,7 +26,7 @@ final class LlamaForwardTests: XCTestCase {
     }
 
     static func fixture<T: Decodable>(_ name: String) throws -> T {
-        try JSONDecoder().decode(T.self, from: Data(contentsOf: Fixtures.url("Tests/Fixtures/llama/\(name)")))
+        try Fixtures.json("Tests/Fixtures/llama/\(name)")
     }
 
     static let stories: LoadedModel = try! ModelLoader.load(Fixtures.stories260K)

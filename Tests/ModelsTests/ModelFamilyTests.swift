@@ -35,8 +35,7 @@ final class ModelFamilyTests: XCTestCase {
     }
 
     static func reference(_ family: String, _ variant: String) throws -> Reference {
-        let url = Fixtures.url("Tests/Fixtures/families/\(family)/reference\(variant).json")
-        return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+        try Fixtures.json("Tests/Fixtures/families/\(family)/reference\(variant).json")
     }
 
     /// Largest |Δ| against transformers over the stored logits and log-sum-exps of the first

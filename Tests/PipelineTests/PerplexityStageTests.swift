@@ -16,7 +16,7 @@ final class PerplexityStageTests: XCTestCase {
     }
 
     func testMatchesTheNumPyReference() throws {
-        let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.url("Tests/Fixtures/pipeline/tiny_perplexity.json")))
+        let ref = try Fixtures.json("Tests/Fixtures/pipeline/tiny_perplexity.json", as: Reference.self)
         let dir = try Fixtures.temporaryDirectory()
         let text = dir.appendingPathComponent("prefix.txt")
         try Data(contentsOf: Fixtures.url("Experiments/Data/tinystories/tinystories_valid_excerpt.txt")).prefix(ref.prefixBytes).write(to: text)

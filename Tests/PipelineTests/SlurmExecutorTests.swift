@@ -231,6 +231,26 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertEqual(try plan.stages.filter { try cache.result($0.key) != nil }.count, 0)
     }
 
+    /// `--resources KIND=CORES:GB` overrides the per-kind defaults, the longest kind prefix winning;
+    /// a malformed one is refused naming it (no cluster needed).
+    func testResourcesPerKindFromTheCommandLine() throws {
+        let plan = try Planner(root: Fixtures.root).plan(Catalog.manifests("tinymethods", profile: .tiny))
+        var settings = SlurmSettings(logs: URL(fileURLWithPath: "/tmp"))
+        settings.resourceOverrides = ["finetune.": StageResources(cores: 4, memoryGB: 16), "finetune.lora": StageResources(cores: 3, memoryGB: 6)]
+        for st in plan.stages {
+            let expected = st.kind == "finetune.lora" ? "--cpus-per-task=3 --mem=6G" : st.kind.hasPrefix("finetune.") ? "--cpus-per-task=4 --mem=16G"
+                : st.kind.hasPrefix("evaluate-") ? "--cpus-per-task=1 --mem=4G" : nil
+            guard let expected else { continue }
+            XCTAssert(settings.arguments(for: st, dependencies: []).joined(separator: " ").contains(expected), st.kind)
+        }
+        XCTAssert(plan.stages.contains { $0.kind == "finetune.lora" } && plan.stages.contains { $0.kind.hasPrefix("finetune.") && $0.kind != "finetune.lora" })
+        let dir = try Fixtures.temporaryDirectory(), log = dir.appendingPathComponent("bad.log")
+        XCTAssertNotEqual(try QaftProcess.run(["reproduce", "tinytable", "--profile", "tiny", "--cache", dir.appendingPathComponent("cache").path,
+                                               "--executor", "slurm", "--resources", "finetune.=4"], log: log), 0)
+        XCTAssert(QaftProcess.text(log).contains("--resources finetune.=4: expected KIND=CORES:GB"), QaftProcess.text(log))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("cache").path))
+    }
+
     /// `qaft cancel` cancels a target's queued jobs (here held in the queue by a sleeping first job).
     func testCancelRemovesATargetsJobs() throws {
         let cluster = try requireCluster()

@@ -10,6 +10,11 @@ public enum Fixtures {
 
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
+    /// The JSON fixture at `relative` (repository-relative), decoded.
+    public static func json<T: Decodable>(_ relative: String, as type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(contentsOf: url(relative)))
+    }
+
     public static var stories260K: URL { url("Tests/Fixtures/stories260K/stories260K.bin") }
     public static var stories260KTokenizer: URL { url("Tests/Fixtures/stories260K/tok512.bin") }
 
