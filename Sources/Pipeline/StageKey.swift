@@ -32,7 +32,7 @@ public struct KeyComponents: Codable, Equatable, Sendable {
         entries = e
     }
 
-    /// sha256 over the sorted `name=value` lines (values are canonical, see `Value.description`).
+    /// sha256 over the sorted `name=value` lines (values are canonical: settings fields as canonical JSON).
     public var key: StageKey {
         var h = SHA256()
         for name in entries.keys.sorted() {
