@@ -6,7 +6,8 @@ import Training
 extension Bench {
     /// One LoRA training step (r = 16 on all seven projections) at 4×256 tokens: tokens/s, FLOP
     /// efficiency against the sgemm rate of this run, and peak resident memory beside the
-    /// forward-only peak. PyTorch 2.13 + peft on this machine: ~156 tokens/s at 5.2 GB.
+    /// forward-only peak. (No peer is printed beside it until one is measured in the same run:
+    /// a number from an earlier run is not a comparison.)
     func trainingSection(_ weights: LlamaWeights, gemmRate: Double) throws {
         let c = weights.config
         print("\n## LoRA training step (r 16, q k v o gate up down, 4×256 tokens)")
@@ -31,9 +32,9 @@ extension Bench {
         let tps = 1024 / t
         // Forward, plus the activation backward (dx = dy·W for every weight, twice attention's products).
         let flops = 2 * c.flopsPerToken + 3 * attentionFlops(c, length: 256)
-        print(String(format: "  step %.2fs  %7.1f tokens/s   %5.1f%% of sgemm rate (%.2f GFLOP/token)   vs PyTorch+peft 156 tokens/s: %.2f×",
-                     t, tps, 100 * flops * tps / 1e9 / gemmRate, flops / 1e9, tps / 156))
-        print(String(format: "  peak resident memory: training %.2f GB, forward only %.2f GB   vs PyTorch+peft 5.2 GB: %.2f×",
-                     Double(trainPeak) / 1e9, Double(forwardPeak) / 1e9, Double(trainPeak) / 5.2e9))
+        print(String(format: "  step %.2fs  %7.1f tokens/s   %5.1f%% of sgemm rate (%.2f GFLOP/token)",
+                     t, tps, 100 * flops * tps / 1e9 / gemmRate, flops / 1e9))
+        print(String(format: "  peak resident memory: training %.2f GB, forward only %.2f GB",
+                     Double(trainPeak) / 1e9, Double(forwardPeak) / 1e9))
     }
 }
