@@ -15,6 +15,9 @@ enum EvaluationSharding {
     case part(Shard)
     case merge(count: Int)
 
+    /// Whether the stage merges parts (and so reads no model weights).
+    var isMerge: Bool { if case .merge = self { return true } else { return false } }
+
     /// The stage kinds that can be split.
     static let kinds = [TaskStage.kindName, PerplexityStage.kindName]
 

@@ -22,11 +22,16 @@ public enum ModelArtifact {
         return try ModelLoader.load(model, tokenizer: tokenizer)
     }
 
-    /// Only the tokenizer and shape of the model of `record`, reading no weights (what a merge
-    /// of evaluation shards needs).
-    public static func tokenizerAndConfig(_ record: StageRecord) throws -> (tokenizer: any Tokenizer, config: LlamaConfig) {
+    /// The tokenizer and shape of the model of `record`, and its weights unless `weights` is false
+    /// (a merge of evaluation parts reads none), each read once.
+    public static func open(_ record: StageRecord, weights: Bool)
+        throws -> (tokenizer: any Tokenizer, config: LlamaConfig, weights: LlamaWeights?) {
+        if weights {
+            let loaded = try open(record)
+            return (loaded.tokenizer, loaded.config, loaded.weights)
+        }
         let (model, tokenizer) = try files(try directory(record))
-        return (try ModelLoader.loadTokenizer(model, tokenizer: tokenizer), try ModelLoader.config(of: model))
+        return (try ModelLoader.loadTokenizer(model, tokenizer: tokenizer), try ModelLoader.config(of: model), nil)
     }
 
     /// The file of the evaluated model of a model-producing stage (`model.gguf` for a method

@@ -57,7 +57,7 @@ public struct PerplexityStage: Stage {
         let sharding = try EvaluationSharding(shard: s.shard, shards: s.shards)
         let modelRecord = try context.input("model")
         // A merge reads every window's NLL from its parts: it needs the tokenizer, not the weights.
-        let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
+        let (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
         guard window <= config.contextLength else {
             throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(config.contextLength)")
         }
@@ -86,7 +86,8 @@ public struct PerplexityStage: Stage {
             if !state.windowNLL.isEmpty { context.resumed(state.windowNLL.count) }
         }
         if state.windowNLL.count < windows.count {
-            let model = Llama(try ModelArtifact.open(modelRecord).weights)
+            guard let weights else { throw PipelineError.stageFailed(stage: context.label, reason: "a merge has windows left to compute") }
+            let model = Llama(weights)
             var lastSave = Date()
             while state.windowNLL.count < windows.count {
                 let start = (windows.lowerBound + state.windowNLL.count) * window

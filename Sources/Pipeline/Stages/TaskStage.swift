@@ -83,9 +83,8 @@ public struct TaskStage: Stage {
         let sharding = try EvaluationSharding(shard: p.shard, shards: p.shards)
         let modelRecord = try context.input("model")
         // A merge reads every score from its parts: it needs the tokenizer, not the weights.
-        let (tokenizer, config) = try ModelArtifact.tokenizerAndConfig(modelRecord)
-        var model: Llama?
-        if case .merge = sharding {} else { model = Llama(try ModelArtifact.open(modelRecord).weights) }
+        let (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
+        let model = weights.map { Llama($0) }
         let maxLength = p.maxLength ?? config.contextLength
         let encoder = LMEvalEncoder(tokenizer: tokenizer, addBOS: tokenizer.addsBOSByDefault)
         let batchSize = p.batchSize ?? Evaluator(encoder: encoder).batchSize
