@@ -45,7 +45,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: fast),
-        .target(name: "Experiments", dependencies: ["Pipeline"], path: "Experiments", exclude: ["Data"], swiftSettings: fast),
+        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data"], swiftSettings: fast),
         .executableTarget(
             name: "qaft",
             dependencies: [
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports"], swiftSettings: fast),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]

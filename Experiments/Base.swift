@@ -1,4 +1,5 @@
 import Pipeline
+import Tensor
 
 /// Settings every manifest starts from; a manifest changes only what differs (its deltas).
 ///
@@ -49,6 +50,14 @@ public struct Base: Sendable {
     public var accumulation: Int
     /// Optimizer steps for QAT-based methods; PTQ-based PEFT gets twice as many (L4Q §2: 25K vs 50K iterations).
     public var steps: Int
+    /// The arithmetic of fine-tuning's products (`ComputePrecision`): bf16, the papers' own training
+    /// precision, in the SmolLM2 profiles (on a CPU without AVX512_BF16 or AMX the stage falls back
+    /// to fp32 and records it); fp32 in `tiny`, a machinery check whose numbers stay comparable
+    /// across machines.
+    public var fineTuningPrecision: ComputePrecision
+    /// The arithmetic of scoring's products: fp32 in every profile, the precision in which scores
+    /// agree with lm-evaluation-harness item by item.
+    public var scoringPrecision: ComputePrecision = .fp32
     /// Items per task (per MMLU subject) in the seeded stratified subsets; 0 = every item.
     public var commonsenseItems: Int
     public var mmluItems: Int
@@ -82,7 +91,7 @@ public struct Base: Sendable {
             var tiny = Base(profile: profile, model: .file("Tests/Fixtures/stories260K/stories260K.bin", tokenizer: "Tests/Fixtures/stories260K/tok512.bin"),
                         seed: 42, groupSize: 4, perplexityText: "Experiments/Data/tinystories/tinystories_valid_excerpt.txt",
                         perplexityFormat: "plain", perplexityWindow: 64, perplexityMaxWindows: 0, calibrationWindows: 4,
-                        calibrationLength: 64, sequenceLength: 64, microBatch: 1, accumulation: 2, steps: 4,
+                        calibrationLength: 64, sequenceLength: 64, microBatch: 1, accumulation: 2, steps: 4, fineTuningPrecision: .fp32,
                         commonsenseItems: 3, mmluItems: 1)
             // stories260K cannot fit an Alpaca prompt into 64 tokens of its 512-token vocabulary:
             // it trains on the TinyStories excerpt it is evaluated on (a machinery check only).
@@ -93,13 +102,13 @@ public struct Base: Sendable {
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 512, perplexityMaxWindows: 8, calibrationWindows: 32, calibrationLength: 512,
-                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, commonsenseItems: 30, mmluItems: 1,
+                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, fineTuningPrecision: .bf16, commonsenseItems: 30, mmluItems: 1,
                         mmluFewShotSubjects: 12)
         case .full:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 2048, perplexityMaxWindows: 0, calibrationWindows: 128, calibrationLength: 2048,
-                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, commonsenseItems: 0, mmluItems: 0,
+                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, fineTuningPrecision: .bf16, commonsenseItems: 0, mmluItems: 0,
                         partSeconds: 600)
         }
     }
@@ -109,17 +118,18 @@ public struct Base: Sendable {
         let w = window ?? perplexityWindow
         let text = perplexityText.split(separator: "/").last.map(String.init) ?? perplexityText
         return sharded(EvaluationSpec(label, kind: "evaluate-perplexity", metric: "perplexity", lowerIsBetter: true,
-                              protocolName: "token ppl, \(w)-token windows\(perplexityMaxWindows > 0 ? ", first \(perplexityMaxWindows)" : ""), \(text)",
-                              parameters: ["format": .string(perplexityFormat), "window": .int(w), "maxWindows": .int(perplexityMaxWindows)],
+                              protocolName: "token ppl, \(w)-token windows\(perplexityMaxWindows > 0 ? ", first \(perplexityMaxWindows)" : ""), \(text)" + scoringNote,
+                              parameters: ["format": .string(perplexityFormat), "window": .int(w), "maxWindows": .int(perplexityMaxWindows),
+                                           "precision": .string(scoringPrecision.rawValue)],
                               files: ["text": perplexityText]), seconds: "perplexity")
     }
 
     /// The papers' "CSQA" column: 0-shot mean of the seven commonsense tasks at lm-eval's metrics.
     public func commonsense(_ label: String = "CSQA", paperColumn: String? = "CSQA") -> EvaluationSpec {
         sharded(EvaluationSpec(label, paperColumn: paperColumn, kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
-                       protocolName: "0-shot, mean of 7 tasks (lm-eval acc/acc_norm)" + subsetNote(commonsenseItems, "task"),
+                       protocolName: "0-shot, mean of 7 tasks (lm-eval acc/acc_norm)" + subsetNote(commonsenseItems, "task") + scoringNote,
                        parameters: ["tasks": ["boolq", "piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "openbookqa"],
-                                    "shots": 0, "perSubtask": .int(commonsenseItems)],
+                                    "shots": 0, "perSubtask": .int(commonsenseItems), "precision": .string(scoringPrecision.rawValue)],
                        files: ["checksums": dataChecksums]), seconds: "CSQA")
     }
 
@@ -129,13 +139,21 @@ public struct Base: Sendable {
         let subjects = shots > 0 ? mmluFewShotSubjects : 0
         let perSubject = subjects > 0 ? 3 * mmluItems : mmluItems
         let task = cloze ? "mmlu_continuation" : "mmlu"
-        var p: [String: Value] = ["tasks": [.string(task)], "shots": .int(shots), "perSubtask": .int(perSubject)]
+        var p: [String: Value] = ["tasks": [.string(task)], "shots": .int(shots), "perSubtask": .int(perSubject),
+                                  "precision": .string(scoringPrecision.rawValue)]
         if subjects > 0 { p["subtasks"] = .int(subjects) }
         return sharded(EvaluationSpec("MMLU\(cloze ? " cloze" : "") \(shots)-shot", paperColumn: cloze ? nil : "MMLU \(shots)-shot",
                               kind: "evaluate-tasks", metric: "accuracy", lowerIsBetter: false,
                               protocolName: "\(shots)-shot acc (lm-eval \(task))" + subsetNote(perSubject, "subject")
-                                  + (subjects > 0 ? ", \(subjects) seeded subjects" : ""),
+                                  + (subjects > 0 ? ", \(subjects) seeded subjects" : "") + scoringNote,
                               parameters: p, files: ["checksums": dataChecksums]), seconds: "\(task) \(shots)")
+    }
+
+    private var scoringNote: String { Self.scoringNote(scoringPrecision) }
+
+    /// What a column's protocol says of its scoring precision: nothing for fp32.
+    static func scoringNote(_ precision: ComputePrecision) -> String {
+        precision == .fp32 ? "" : ", \(precision.rawValue) scoring"
     }
 
     private func subsetNote(_ n: Int, _ unit: String) -> String {
@@ -151,7 +169,7 @@ public struct Base: Sendable {
     public func budget(ptq: Bool = false, learningRate: Double) -> [String: Value] {
         var p: [String: Value] = ["steps": .int(ptq ? 2 * steps : steps), "sequenceLength": .int(sequenceLength),
                                   "microBatch": .int(microBatch), "accumulation": .int(accumulation),
-                                  "learningRate": .double(learningRate)]
+                                  "learningRate": .double(learningRate), "precision": .string(fineTuningPrecision.rawValue)]
         if fineTuningFormat != "alpaca" { p["format"] = .string(fineTuningFormat) }
         return p
     }

@@ -1,4 +1,5 @@
 import Pipeline
+import Tensor
 
 /// Every reproducible target, by the name `qaft reproduce` takes.
 public enum Catalog {
@@ -27,7 +28,10 @@ public enum Catalog {
     /// The manifests of `target` (`all`: every target) under `profile`, run on `model` instead of
     /// the profile's model when given (a user's GGUF or Hugging Face folder; its content hash is in
     /// every stage key, so its rows never mix with another model's).
-    public static func manifests(_ target: String, profile: Profile, model: ModelSource? = nil) throws -> [Manifest] {
+    /// `fineTuningPrecision` and `scoringPrecision`, when given, replace the profile's
+    /// (`Base.fineTuningPrecision`, `Base.scoringPrecision`) in every fine-tuning and scoring stage.
+    public static func manifests(_ target: String, profile: Profile, model: ModelSource? = nil,
+                                 fineTuningPrecision: ComputePrecision? = nil, scoringPrecision: ComputePrecision? = nil) throws -> [Manifest] {
         var out: [Manifest]
         if target == "all" {
             out = names.map { targets[$0]!(profile) }
@@ -36,6 +40,21 @@ public enum Catalog {
             out = [make(profile)]
         }
         if let model { for i in out.indices { out[i].model = model } }
+        for i in out.indices {
+            if let p = fineTuningPrecision {
+                for r in out[i].rows.indices where out[i].rows[r].fineTuning != nil {
+                    out[i].rows[r].fineTuning!.parameters["precision"] = .string(p.rawValue)
+                }
+            }
+            if let p = scoringPrecision {
+                for c in out[i].evaluations.indices where out[i].evaluations[c].parameters["precision"] != nil {
+                    out[i].evaluations[c].parameters["precision"] = .string(p.rawValue)
+                    var name = out[i].evaluations[c].protocolName
+                    if name.hasSuffix(Base.scoringNote(.bf16)) { name.removeLast(Base.scoringNote(.bf16).count) }
+                    out[i].evaluations[c].protocolName = name + Base.scoringNote(p)
+                }
+            }
+        }
         return out
     }
 }

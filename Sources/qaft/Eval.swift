@@ -72,7 +72,11 @@ struct Eval: ParsableCommand {
         }
     }
 
-    func run() throws {
+    @OptionGroup var precisionOptions: PrecisionOptions
+
+    func run() throws { try precisionOptions.run(evaluate) }
+
+    private func evaluate() throws {
         let names = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         let known = TaskRegistry.names + PerplexityRun.taskNames + [GSM8K.name]
         for n in names where !known.contains(n) { throw EvaluationError.unknownTask(name: n, known: known) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Tensor
 import Training
 
 /// `qaft finetune`: the `finetune.<method>` stage of one row (load-model → fine-tune), computed in
@@ -82,6 +83,9 @@ struct Finetune: ParsableCommand {
     @Option(help: "Comma-separated projections to adapt (q,k,v,o,gate,up,down; default all).")
     var targets: String?
 
+    @Option(help: "Training products in fp32 (default) or bf16 (bf16 operands, fp32 accumulation, fp32 master weights; fp32 where the CPU lacks AVX512_BF16/AMX).")
+    var precision: ComputePrecision = .fp32
+
     @Option(help: "Seed for initialisation, data order, dropout and the calibration draw.")
     var seed: UInt64 = 0
 
@@ -94,7 +98,7 @@ struct Finetune: ParsableCommand {
         "steps": "--steps", "sequenceLength": "--max-length", "microBatch": "--micro-batch-size", "accumulation": "--batch-size",
         "learningRate": "--lr", "warmup": "--warmup", "weightDecay": "--weight-decay", "clip": "--clip", "heldOut": "--held-out",
         "bits": "--bits", "groupSize": "--group-size", "weakColumns": "--weak-columns", "rank": "--rank", "alpha": "--alpha",
-        "dropout": "--dropout", "targets": "--targets",
+        "dropout": "--dropout", "targets": "--targets", "precision": "--precision",
     ])
 
     func validate() throws {
@@ -109,6 +113,7 @@ struct Finetune: ParsableCommand {
             "steps": .int(steps), "sequenceLength": .int(maxLength), "microBatch": .int(microBatchSize),
             "accumulation": .int(batchSize / microBatchSize), "learningRate": .double(lr),
             "calibrationWindows": .int(calibrationWindows), "calibrationLength": .int(calibrationLength),
+            "precision": .string(precision.rawValue),
         ]
         for (name, v) in [("warmup", warmup), ("weightDecay", weightDecay), ("clip", clip), ("alpha", alpha), ("dropout", dropout)] {
             if let v { p[name] = .double(v) }

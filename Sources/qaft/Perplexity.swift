@@ -14,6 +14,8 @@ struct Perplexity: ParsableCommand {
     @Option(help: "Window length in tokens (default: min(2048, the model's context)).")
     var window: Int?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ValidationError("\(file): file not found or unreadable")
@@ -28,8 +30,8 @@ struct Perplexity: ParsableCommand {
             throw ValidationError("--window \(w) must be in \(prefix.count + 2)...\(config.contextLength)")
         }
         let progress = Progress("perplexity", quiet: modelOptions.quiet)
-        let r = try model.windowedNLL(tokens, window: w, prefix: prefix) { done, total in
-            progress.update(done, of: total, unit: "windows")
+        let r = try precisionOptions.run {
+            try model.windowedNLL(tokens, window: w, prefix: prefix) { done, total in progress.update(done, of: total, unit: "windows") }
         }
         print(String(format: "perplexity %.4f  (mean NLL %.5f over %d predicted tokens, %d windows of ≤%d tokens%@)",
                      r.perplexity, r.meanNLL, r.predicted, r.windows, w, prefix.isEmpty ? "" : ", BOS-prefixed"))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Experiments
 import Foundation
 import Pipeline
+import Tensor
 
 /// Which cache a command computes in: the pipeline commands' and the one-stage commands'
 /// (`qaft quantize`, `qaft finetune`), so all of them share results.
@@ -30,12 +31,19 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Run the target on this model instead of the profile's: a GGUF file or a Hugging Face folder (llama, mistral, qwen2).")
     var model: String?
 
+    @Option(help: "Fine-tuning products in fp32 or bf16 instead of the profile's (default and full: bf16, tiny: fp32).")
+    var finetunePrecision: ComputePrecision?
+
+    @Option(help: "Scoring products in fp32 or bf16 instead of the profile's (fp32: scores agree with lm-eval item by item).")
+    var scoringPrecision: ComputePrecision?
+
     var root: URL { cacheOptions.root }
 
     func openCache() throws -> Cache { try cacheOptions.openCache() }
 
     func plan(_ target: String) throws -> Plan {
-        try Planner(root: root).plan(try Catalog.manifests(target, profile: profile, model: model.map { .file($0, tokenizer: nil) }))
+        try Planner(root: root).plan(try Catalog.manifests(target, profile: profile, model: model.map { .file($0, tokenizer: nil) },
+                                                           fineTuningPrecision: finetunePrecision, scoringPrecision: scoringPrecision))
     }
 }
 

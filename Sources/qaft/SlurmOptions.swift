@@ -70,7 +70,9 @@ struct SlurmOptions: ParsableArguments {
     static func jobCommand(_ st: PlannedStage, target: String, options: PipelineOptions) -> String {
         let qaft = Bundle.main.executableURL?.path ?? CommandLine.arguments[0]
         var words = [qaft, "run-stage", st.key.hex, target, "--profile", options.profile.rawValue]
-        for (flag, value) in [("--model", options.model), ("--cache", options.cacheOptions.cache), ("--artifacts", options.cacheOptions.artifacts)] {
+        for (flag, value) in [("--model", options.model), ("--cache", options.cacheOptions.cache), ("--artifacts", options.cacheOptions.artifacts),
+                              ("--finetune-precision", options.finetunePrecision?.rawValue),
+                              ("--scoring-precision", options.scoringPrecision?.rawValue)] {
             if let value { words += [flag, value] }
         }
         return words.map(shellQuoted).joined(separator: " ")

@@ -116,7 +116,8 @@ final class EndToEndTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(peak, try XCTUnwrap(out.metrics["peakAboveStartGB"]), st.label)
             XCTAssertGreaterThan(try XCTUnwrap(out.metrics["stepSeconds"]), 0, st.label)
             let row = st.label.split(separator: "/")[1]
-            XCTAssert(csv.contains(",\(row),peak GB,peakResidentGB,peak resident set while fine-tuning,\(peak),"), "\(row): \(csv)")
+            // A fine-tuned row's protocol names its training precision (tiny: fp32).
+            XCTAssert(csv.contains(",\(row),peak GB,peakResidentGB,\"peak resident set while fine-tuning, fine-tuned in fp32\",\(peak),"), "\(row): \(csv)")
         }
         XCTAssert(csv.contains(",fp,peak GB,peakResidentGB,peak resident set while fine-tuning,,"), csv)
         // Every fine-tuned row's loss curve, as CSV (one line per step) and as a rendered line chart.

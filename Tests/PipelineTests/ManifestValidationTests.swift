@@ -1,6 +1,7 @@
 import Experiments
 import Foundation
 @testable import Pipeline
+import Tensor
 import TestSupport
 import XCTest
 
@@ -175,5 +176,40 @@ extension ManifestValidationTests {
         }
         XCTAssertEqual(try finetuneKey(2), try finetuneKey(2.0))
         XCTAssertNotEqual(try finetuneKey(2), try finetuneKey(3))
+    }
+}
+
+extension ManifestValidationTests {
+    /// Precision is a typed setting of fine-tuning and scoring stages, so it is in their keys: the
+    /// profile sets it, `Catalog.manifests` overrides it (the `--finetune-precision` and
+    /// `--scoring-precision` flags), a bad value is named, and a quantize stage takes none.
+    func testPrecisionSetting() throws {
+        func plan(_ fineTuning: ComputePrecision?, _ scoring: ComputePrecision?) throws -> Plan {
+            try Planner(root: Fixtures.root).plan(try Catalog.manifests("tinymethods", profile: .tiny, fineTuningPrecision: fineTuning,
+                                                                        scoringPrecision: scoring))
+        }
+        func keys(_ p: Plan, _ kind: String) -> [StageKey] { p.stages.filter { $0.kind.hasPrefix(kind) }.map(\.key) }
+        let profile = try plan(nil, nil), fp32 = try plan(.fp32, .fp32), bf16 = try plan(.bf16, nil), scored = try plan(nil, .bf16)
+        XCTAssertEqual(Base.settings(.tiny).fineTuningPrecision, .fp32)
+        XCTAssertEqual(Base.settings(.default).fineTuningPrecision, .bf16)
+        XCTAssertEqual(Base.settings(.default).scoringPrecision, .fp32)
+        XCTAssertEqual(profile.stages.map(\.key), fp32.stages.map(\.key), "tiny's profile precision is fp32 throughout")
+        XCTAssertFalse(keys(profile, "finetune.").isEmpty)
+        XCTAssertTrue(Set(keys(profile, "finetune.")).isDisjoint(with: keys(bf16, "finetune.")))
+        XCTAssertEqual(keys(profile, "quantize."), keys(bf16, "quantize."), "quantization always computes in fp32")
+        XCTAssertEqual(keys(profile, "finetune."), keys(scored, "finetune."))
+        XCTAssertTrue(Set(keys(profile, "evaluate-")).isDisjoint(with: keys(scored, "evaluate-")))
+        let manifest = try XCTUnwrap(Catalog.manifests("tinymethods", profile: .tiny, scoringPrecision: .bf16).first)
+        let scoring = manifest.evaluations.filter { $0.parameters["precision"] != nil }
+        XCTAssertFalse(scoring.isEmpty)
+        XCTAssert(scoring.allSatisfy { $0.protocolName.hasSuffix(", bf16 scoring") && $0.parameters["precision"] == "bf16" })
+
+        var m = TinyTable.manifest(.tiny)
+        m.evaluations[0].parameters["precision"] = "bf17"
+        assertFails(m, field: "evaluations[0].parameters.precision", value: "\"bf17\"")
+        let quantize = try JSONDecoder().decode(MethodSettings.self, from: Data(#"{"bits": 4, "groupSize": 64, "precision": "bf16"}"#.utf8))
+        XCTAssertThrowsError(try MethodStage(method: "rtn", training: false).check(quantize)) {
+            XCTAssertEqual(($0 as? StageParameterError)?.field, "precision")
+        }
     }
 }

@@ -34,7 +34,7 @@ final class OneStageCommandsTests: XCTestCase {
     static func finetuneRow(data: URL) -> RowSpec {
         RowSpec("LoRA", fineTuning: FineTuningSpec("lora", data: data.path, parameters: [
             "format": "text", "sequenceLength": 64, "steps": 4, "microBatch": 1, "accumulation": 2, "learningRate": 1e-3,
-            "heldOut": 2, "rank": 2, "alpha": 4, "calibrationWindows": 4, "calibrationLength": 64,
+            "heldOut": 2, "rank": 2, "alpha": 4, "calibrationWindows": 4, "calibrationLength": 64, "precision": "fp32",
         ], calibration: calibration))
     }
 

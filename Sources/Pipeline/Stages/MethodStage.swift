@@ -21,7 +21,9 @@ import Training
 /// `microBatch`, `accumulation` (sequences per step = microBatch × accumulation), `learningRate`,
 /// and optionally `warmup` (fraction, default 0.1), `weightDecay` (default: the method's),
 /// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
-/// loss before and after, default 0), `format` (`alpaca`, `gsm8k` or `text`, default alpaca); and
+/// loss before and after, default 0), `format` (`alpaca`, `gsm8k` or `text`, default alpaca),
+/// `precision` (`fp32`, the default, or `bf16`: the training products' arithmetic,
+/// `ComputePrecision`; export, merge and decode stay fp32); and
 /// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
 /// model in its deployed form (`ExportedModel.packForDecoding`) after a 64-token prompt, as
 /// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
@@ -114,7 +116,9 @@ public struct MethodStage: Stage {
         }
         var output = StageOutput()
         if training {
-            output = try train(made.method, model, loaded, try TrainingSettings(p), context)
+            let settings = try TrainingSettings(p)
+            output = try ComputePrecision.with(settings.precision) { try train(made.method, model, loaded, settings, context) }
+            output.notes["computePrecision"] = settings.precision.rawValue
             if measuringMemory {
                 let peak = ResidentMemory.peakBytes()
                 output.metrics["peakResidentGB"] = Double(peak) / 1e9
@@ -235,12 +239,14 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     public var steps, sequenceLength, microBatch, accumulation, heldOut: Int?
     public var learningRate, warmup, weightDecay, clip: Double?
     public var format: InstructionData.Format?
+    public var precision: ComputePrecision?
 
     /// The names of the training fields that are set.
     var trainingFieldsSet: [String] {
         [("steps", steps != nil), ("sequenceLength", sequenceLength != nil), ("microBatch", microBatch != nil),
          ("accumulation", accumulation != nil), ("heldOut", heldOut != nil), ("learningRate", learningRate != nil),
-         ("warmup", warmup != nil), ("weightDecay", weightDecay != nil), ("clip", clip != nil), ("format", format != nil)]
+         ("warmup", warmup != nil), ("weightDecay", weightDecay != nil), ("clip", clip != nil), ("format", format != nil),
+         ("precision", precision != nil)]
             .filter(\.1).map(\.0)
     }
 }
@@ -251,6 +257,7 @@ struct TrainingSettings {
     let learningRate, warmup, clip: Double
     let weightDecay: Double?
     let format: InstructionData.Format
+    let precision: ComputePrecision
 
     init(_ s: MethodSettings) throws {
         func required<T>(_ v: T?, _ field: String) throws -> T {
@@ -277,6 +284,7 @@ struct TrainingSettings {
         heldOut = s.heldOut ?? 0
         try StageParameterError.require("heldOut", heldOut, in: 0...1 << 20)
         format = s.format ?? .alpaca
+        precision = s.precision ?? .fp32
     }
 }
 

@@ -1,6 +1,7 @@
 import Evaluation
 import Foundation
 import Models
+import Tensor
 
 /// Token perplexity in the GPTQ/OWQ/QEFT convention (spec/eval-protocol.md §3b): the text is
 /// tokenized once with the tokenizer's defaults, cut into non-overlapping windows of `window`
@@ -11,7 +12,8 @@ import Models
 /// paired tests. Partial sums are checkpointed between windows (at most every 0.25 s), so a
 /// killed run resumes where its last checkpoint stopped. `shard`/`shards` split the windows over
 /// jobs (`EvaluationSharding`): a part computes its block of windows (series `perplexity`, those
-/// windows only), the merge joins the parts' windows and reports as one job would.
+/// windows only), the merge joins the parts' windows and reports as one job would. `precision`
+/// (`fp32`, the default, or `bf16`) is the arithmetic of the products (`ComputePrecision`).
 public struct PerplexityStage: Stage {
     public static let kindName = "evaluate-perplexity"
     public var kind: String { Self.kindName }
@@ -34,6 +36,8 @@ public struct PerplexityStage: Stage {
         public var maxWindows: Int
         public var shard: Shard?
         public var shards: Int?
+        /// The scoring products' arithmetic (`ComputePrecision`); unset: fp32.
+        public var precision: ComputePrecision?
     }
 
     static let checkpointInterval: TimeInterval = 0.25
@@ -50,7 +54,13 @@ public struct PerplexityStage: Stage {
         var windowNLL: [Double]
     }
 
+    /// Scores in the settings' `precision` (fp32 unless set: the precision lm-eval's numbers are
+    /// matched in).
     public func run(_ s: Settings, _ context: StageContext) throws -> StageOutput {
+        try ComputePrecision.with(s.precision ?? .fp32) { try score(s, context) }
+    }
+
+    private func score(_ s: Settings, _ context: StageContext) throws -> StageOutput {
         let window = s.window, maxWindows = s.maxWindows
         let textURL = try context.file("text")
         let text = try Self.read(textURL, format: s.format)

@@ -11,7 +11,8 @@ import Reports
 public struct ReportStage: Stage {
     public static let kindName = "report"
     public var kind: String { Self.kindName }
-    public var version: String { "2" }
+    /// 3: a fine-tuned row's protocol names the precision it was trained in.
+    public var version: String { "3" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
@@ -35,6 +36,8 @@ public struct ReportStage: Stage {
         var rows: [ResultRow] = []
         var measurements: [String: CellScores] = [:]
         for r in layout.rows {
+            // A fine-tuned row's protocol says in which precision it was trained.
+            let trained = context.inputs[ReportLayout.modelInputName(row: r.label)]?.output.notes["computePrecision"]
             for c in layout.columns {
                 let name = ReportLayout.inputName(row: r.label, column: c.label)
                 let out = try context.input(name).output
@@ -43,7 +46,7 @@ public struct ReportStage: Stage {
                     layout.paperNumbers.first { $0.model == model && $0.row == r.paperRow && $0.column == c.paperColumn }
                 }.first
                 rows.append(ResultRow(table: layout.id, profile: layout.profile, row: r.label, column: c.label, metric: c.metric,
-                                      protocolName: c.protocolName, value: value, stderr: out.metrics[c.metric + "_stderr"],
+                                      protocolName: c.protocolName + (trained.map { ", fine-tuned in \($0)" } ?? ""), value: value, stderr: out.metrics[c.metric + "_stderr"],
                                       paperModel: paper?.model, paperValue: paper?.value, paperSource: paper?.source))
                 if let value, let items = out.series[c.metric] {
                     measurements[name] = CellScores(value: value, items: items, itemSize: Int(out.metrics["window"] ?? 1))

@@ -22,7 +22,8 @@ import Tensor
 /// fixed batches of the context-sorted order (each batch is scored from an empty KV cache, so it
 /// is part of the key). `shard`/`shards` split the stage over jobs (`EvaluationSharding`): a part
 /// scores its block of every task's batches into score journals (its artifact), the merge reads
-/// them and aggregates exactly as one job would.
+/// them and aggregates exactly as one job would. `precision` (`fp32`, the default, or `bf16`) is
+/// the arithmetic of the scoring products (`ComputePrecision`).
 ///
 /// Metrics besides the reported ones: every metric of each task's headline and groups as
 /// `<entry>.<metric>` and `<entry>.<metric>_stderr` (e.g. `hellaswag.acc`, `mmlu_stem.acc`), and
@@ -46,6 +47,8 @@ public struct TaskStage: Stage {
         public var shots, perSubtask, subtasks, subsetSeed, maxLength, batchSize: Int?
         public var shard: Shard?
         public var shards: Int?
+        /// The scoring products' arithmetic (`ComputePrecision`); unset: fp32.
+        public var precision: ComputePrecision?
     }
 
     public func check(_ s: Settings) throws {
@@ -68,7 +71,13 @@ public struct TaskStage: Stage {
         }
     }
 
+    /// Scores in the settings' `precision` (fp32 unless set: the precision lm-eval's numbers are
+    /// matched in).
     public func run(_ p: Settings, _ context: StageContext) throws -> StageOutput {
+        try ComputePrecision.with(p.precision ?? .fp32) { try score(p, context) }
+    }
+
+    private func score(_ p: Settings, _ context: StageContext) throws -> StageOutput {
         let tasks = try tasks(p)
         let perSubtask = p.perSubtask ?? 0
         let seed = UInt64(p.subsetSeed ?? 1234)
