@@ -8,11 +8,22 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show which stages of a target are cached and which would run.")
 
     @Argument(help: "Target: \(Catalog.names.joined(separator: ", ")), or all.")
-    var target: String
+    var target: String?
 
     @OptionGroup var options: PipelineOptions
 
+    @Flag(help: "Instead of a target's stages: every committed report in Results/, current or stale against what today's code plans.")
+    var all = false
+
+    @Option(help: "With --all: the Results directory to check.")
+    var results = "Results"
+
+    func validate() throws {
+        if all == (target != nil) { throw ValidationError(all ? "--all checks every report: give no target" : "give a target, or --all") }
+    }
+
     func run() throws {
+        guard let target else { return try checkReports() }
         let inspection = PlanInspection(cache: try options.openCache(), plan: try options.plan(target))
         var toRun = 0
         // Slurm's view beside the cache's, where Slurm's client tools are installed.
@@ -28,5 +39,21 @@ struct Status: ParsableCommand {
             print("\(stage.key.short)  \(stage.label)  [\(stage.kind)]  \(text)\(job)")
         }
         print("\(toRun) of \(inspection.plan.stages.count) stages would run; the longest chain of dependent stages has \(inspection.plan.longestChain)")
+    }
+
+    /// Each committed report, re-planned under its own profile (with this command's other options).
+    private func checkReports() throws {
+        var stale = 0
+        let states = try ReportProvenance.check(URL(fileURLWithPath: results)) { target, profile in
+            guard Catalog.names.contains(target), let profile = Profile(rawValue: profile) else { return nil }
+            var o = options
+            o.profile = profile
+            return try o.plan(target).reports[target]?.hex
+        }
+        for (report, state) in states {
+            if state != .current { stale += 1 }
+            print("\(report): \(state)")
+        }
+        print("\(stale) of \(states.count) reports are not what today's code makes")
     }
 }

@@ -20,8 +20,8 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(Set(run1.computed), Set(first.stages.map(\.key)))
         let report = try XCTUnwrap(try cache.result(XCTUnwrap(first.reports["tinytable"]))?.artifactURL)
         let files = try FileDigest.files(in: report).map(\.0)
-        XCTAssertEqual(files, ["Figures/tinytable-tiny.gp", "Figures/tinytable-tiny.png", "Results/tinytable-tiny-wide.csv",
-                               "Results/tinytable-tiny.csv", "Results/tinytable-tiny.md"])
+        XCTAssertEqual(files, ["Figures/tinytable-tiny.gp", "Figures/tinytable-tiny.png", "Results/tinytable-tiny-provenance.json",
+                               "Results/tinytable-tiny-wide.csv", "Results/tinytable-tiny.csv", "Results/tinytable-tiny.md"])
         let png = try Data(contentsOf: report.appendingPathComponent("Figures/tinytable-tiny.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         let csv = try String(contentsOf: report.appendingPathComponent("Results/tinytable-tiny.csv"), encoding: .utf8)
@@ -48,6 +48,26 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(Set(run3.computed), changed)
         XCTAssertEqual(Set(run3.computed.compactMap { second.stage($0)?.label }),
                        ["tinytable/stories260K fp32/ppl 128-token windows", "tinytable/report"])
+
+        // The first report's provenance: its keys, and stale once a parameter of its target changed.
+        let results = report.appendingPathComponent("Results")
+        let provenance = try XCTUnwrap(try ReportProvenance.all(in: results).first?.provenance)
+        XCTAssertEqual(provenance.reportKey, first.reports["tinytable"]?.hex)
+        XCTAssertEqual(Set(provenance.stages.values), Set(first.stages.filter { $0.kind != "report" && $0.kind != "load-model" }.map(\.key.hex)))
+        XCTAssertFalse(provenance.commit.isEmpty)
+        XCTAssert(try String(contentsOf: results.appendingPathComponent("tinytable-tiny.md"), encoding: .utf8).contains("Made by commit \(provenance.commit)"))
+        for (planned, state) in [(first, ReportProvenance.State.current), (second, .stale(made: provenance.commit))] {
+            let states = try ReportProvenance.check(results) { target, profile in
+                XCTAssertEqual([target, profile], ["tinytable", "tiny"])
+                return planned.reports[target]?.hex
+            }
+            XCTAssertEqual(states.map(\.report), ["tinytable-tiny"])
+            XCTAssertEqual(states.map(\.state), [state])
+        }
+        let committed = dir.appendingPathComponent("Results")
+        try FileManager.default.copyItem(at: results, to: committed)
+        try FileManager.default.removeItem(at: ReportProvenance.url(name: "tinytable-tiny", in: committed))
+        XCTAssertEqual(try ReportProvenance.check(committed) { _, _ in nil }.map(\.state), [.noProvenance])
         XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
     }
 

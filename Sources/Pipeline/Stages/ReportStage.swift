@@ -6,12 +6,14 @@ import Reports
 /// summary under `Results/`, the gnuplot script and its PNG under `Figures/` (all inside the
 /// artifact; `qaft reproduce` copies them into the repository), plus every fine-tuned row's
 /// training loss per step (`<name>-loss.csv` and its line chart, L4Q Figure 5's view) and each
-/// scatter with its Pareto front (`<name>-<scatter>.csv` and figure). Claims are judged with a paired
+/// scatter with its Pareto front (`<name>-<scatter>.csv` and figure), and `<name>-provenance.json`
+/// (`ReportProvenance`: commit, vector ISA, every key the report was made from). Claims are judged with a paired
 /// bootstrap over the cells' per-item series, seeded by the manifest seed.
 public struct ReportStage: Stage {
     public static let kindName = "report"
     public var kind: String { Self.kindName }
-    /// 3: a fine-tuned row's protocol names the precision it was trained in.
+    /// 3: a fine-tuned row's protocol names the precision it was trained in; the provenance file
+    /// (`ReportProvenance`) beside the tables.
     public var version: String { "3" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
@@ -70,7 +72,9 @@ public struct ReportStage: Stage {
         for d in [results, figures] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
         try CSVTable.long(rows).write(to: results.appendingPathComponent(layout.name + ".csv"), atomically: false, encoding: .utf8)
         try CSVTable.wide(rows).write(to: results.appendingPathComponent(layout.name + "-wide.csv"), atomically: false, encoding: .utf8)
-        try MarkdownSummary.render(title: layout.title, profile: layout.profile, notes: layout.notes, rows: rows, claims: outcomes)
+        let provenance = ReportProvenance.current(target: layout.id, profile: layout.profile, context: context)
+        try provenance.write(to: ReportProvenance.url(name: layout.name, in: results))
+        try MarkdownSummary.render(title: layout.title, profile: layout.profile, notes: layout.notes + [provenance.summary(name: layout.name)], rows: rows, claims: outcomes)
             .write(to: results.appendingPathComponent(layout.name + ".md"), atomically: false, encoding: .utf8)
         if !layout.figureColumns.isEmpty { try figure(layout, rows).render(name: layout.name, in: figures) }
         let curves = layout.rows.compactMap { r -> (row: String, values: [Double])? in
