@@ -15,7 +15,7 @@ import Tensor
 ///   (micro-batch 4 × 2 accumulation, ≤ 256 tokens each), 10 steps for QAT-based methods and 20
 ///   for PTQ-based ones (L4Q §2's 0.5 : 1 ratio), i.e. 80 / 160 of the 999 examples ≈ 8 % / 16 %
 ///   of an epoch: ≈ 12 k / 25 k tokens ≈ 1.5–2 minutes per row at 240 (LoRA) / 140 (QAT)
-///   tokens/s. Tasks: a seeded stratified 30 items per commonsense task (210) and 1 question per
+///   tokens/s; 16 examples held out, their loss measured before training and every 5 steps. Tasks: a seeded stratified 30 items per commonsense task (210) and 1 question per
 ///   MMLU subject (57; 5-shot: 3 questions in each of 12 seeded subjects, since each subject
 ///   costs its few-shot prefix) — enough to exercise every protocol and rank gross differences,
 ///   not to resolve 1-point gaps (the paired tests say which gaps are significant): ≈ 85 s of
@@ -23,7 +23,8 @@ import Tensor
 ///   ≈ 20 min fine-tuning + 21 min evaluation + 7 min quantization (GPTQ, OmniQuant, QEFT) cold.
 /// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
 ///   budgets (1 epoch of the 999 Alpaca-GPT4 examples for PTQ-based PEFT, 0.5 for QAT-based, 16
-///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps), 128 calibration windows of 2048. Hours
+///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps; 64 examples held out, measured every
+///   8 steps), 128 calibration windows of 2048. Hours
 ///   on one machine; each evaluation is split into parts of about 10 minutes, so on a cluster
 ///   (`--executor slurm`) a table's evaluations run side by side.
 public struct Base: Sendable {
@@ -50,6 +51,12 @@ public struct Base: Sendable {
     public var accumulation: Int
     /// Optimizer steps for QAT-based methods; PTQ-based PEFT gets twice as many (L4Q §2: 25K vs 50K iterations).
     public var steps: Int
+    /// Examples held out of the fine-tuning data (a fixed seeded split, never trained on) and how
+    /// often, in optimizer steps, every fine-tuning measures its loss on them (the held-out curve
+    /// beside the training loss in each report's `-heldout` files). None in `tiny`, whose training
+    /// text is one document.
+    public var heldOut: Int
+    public var heldOutEvery: Int
     /// The arithmetic of fine-tuning's products (`ComputePrecision`): bf16, the papers' own training
     /// precision, in the SmolLM2 profiles (on a CPU without AVX512_BF16 or AMX the stage falls back
     /// to fp32 and records it); fp32 in `tiny`, a machinery check whose numbers stay comparable
@@ -91,7 +98,7 @@ public struct Base: Sendable {
             var tiny = Base(profile: profile, model: .file("Tests/Fixtures/stories260K/stories260K.bin", tokenizer: "Tests/Fixtures/stories260K/tok512.bin"),
                         seed: 42, groupSize: 4, perplexityText: "Experiments/Data/tinystories/tinystories_valid_excerpt.txt",
                         perplexityFormat: "plain", perplexityWindow: 64, perplexityMaxWindows: 0, calibrationWindows: 4,
-                        calibrationLength: 64, sequenceLength: 64, microBatch: 1, accumulation: 2, steps: 4, fineTuningPrecision: .fp32,
+                        calibrationLength: 64, sequenceLength: 64, microBatch: 1, accumulation: 2, steps: 4, heldOut: 0, heldOutEvery: 0, fineTuningPrecision: .fp32,
                         commonsenseItems: 3, mmluItems: 1)
             // stories260K cannot fit an Alpaca prompt into 64 tokens of its 512-token vocabulary:
             // it trains on the TinyStories excerpt it is evaluated on (a machinery check only).
@@ -102,13 +109,13 @@ public struct Base: Sendable {
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 512, perplexityMaxWindows: 8, calibrationWindows: 32, calibrationLength: 512,
-                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, fineTuningPrecision: .bf16, commonsenseItems: 30, mmluItems: 1,
+                        sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, heldOut: 16, heldOutEvery: 5, fineTuningPrecision: .bf16, commonsenseItems: 30, mmluItems: 1,
                         mmluFewShotSubjects: 12)
         case .full:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
                         perplexityWindow: 2048, perplexityMaxWindows: 0, calibrationWindows: 128, calibrationLength: 2048,
-                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, fineTuningPrecision: .bf16, commonsenseItems: 0, mmluItems: 0,
+                        sequenceLength: 512, microBatch: 4, accumulation: 4, steps: 31, heldOut: 64, heldOutEvery: 8, fineTuningPrecision: .bf16, commonsenseItems: 0, mmluItems: 0,
                         partSeconds: 600)
         }
     }
@@ -169,7 +176,8 @@ public struct Base: Sendable {
     public func budget(ptq: Bool = false, learningRate: Double) -> [String: Value] {
         var p: [String: Value] = ["steps": .int(ptq ? 2 * steps : steps), "sequenceLength": .int(sequenceLength),
                                   "microBatch": .int(microBatch), "accumulation": .int(accumulation),
-                                  "learningRate": .double(learningRate), "precision": .string(fineTuningPrecision.rawValue)]
+                                  "learningRate": .double(learningRate), "precision": .string(fineTuningPrecision.rawValue),
+                                  "heldOut": .int(heldOut), "heldOutEvery": .int(heldOutEvery)]
         if fineTuningFormat != "alpaca" { p["format"] = .string(fineTuningFormat) }
         return p
     }

@@ -35,10 +35,10 @@ public enum CSVTable {
     }
 
     /// Per-step training curves in long form: one line per (row, step).
-    public static func curves(table: String, profile: String, metric: String, _ curves: [(row: String, values: [Double])]) -> String {
+    public static func curves(table: String, profile: String, metric: String, _ curves: [(row: String, steps: [Int], values: [Double])]) -> String {
         var lines = [line(["table", "profile", "row", "step", metric])]
         for c in curves {
-            for (i, v) in c.values.enumerated() { lines.append(line([table, profile, c.row, String(i + 1), number(v)])) }
+            for (step, v) in zip(c.steps, c.values) { lines.append(line([table, profile, c.row, String(step), number(v)])) }
         }
         return lines.joined(separator: "\n") + "\n"
     }

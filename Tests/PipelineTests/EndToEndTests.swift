@@ -100,7 +100,14 @@ final class EndToEndTests: XCTestCase {
     func testTinyMethodsTrainExportEvaluateAndReport() throws {
         let dir = try Fixtures.temporaryDirectory()
         let cache = try Cache(root: dir.appendingPathComponent("cache"))
-        let p = try plan(TinyMethods.manifest(.tiny))
+        // The tiny profile trains on one document; cut into examples, two can be held out.
+        var manifest = TinyMethods.manifest(.tiny)
+        let text = try OneStageCommandsTests.trainingText(in: dir)
+        for r in manifest.rows.indices where manifest.rows[r].fineTuning != nil {
+            manifest.rows[r].fineTuning!.data = text.path
+            manifest.rows[r].fineTuning!.parameters.merge(["heldOut": 2, "heldOutEvery": 2]) { _, b in b }
+        }
+        let p = try plan(manifest)
         let run = try Runner(cache: cache).run(p)
         XCTAssertEqual(Set(run.computed), Set(p.stages.map(\.key)))
         for st in p.stages where st.kind.hasPrefix("finetune.") {
@@ -148,6 +155,16 @@ final class EndToEndTests: XCTestCase {
         XCTAssert(curves.contains(",1,\(firstLoss)\n"), curves)
         let lossPNG = try Data(contentsOf: report.appendingPathComponent("Figures/tinymethods-tiny-loss.png"))
         XCTAssertEqual(Array(lossPNG.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        // And the held-out curve (tiny: 2 examples, every 2 of 4 steps): steps 0 (before training), 2 and 4.
+        let heldOut = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny-heldout.csv"), encoding: .utf8)
+        XCTAssertEqual(heldOut.split(separator: "\n").count, 1 + 3 * tuned.count, heldOut)
+        for st in tuned {
+            let out = try XCTUnwrap(try cache.result(st.key)).output
+            XCTAssertEqual(out.series["heldOutStep"], [0, 2, 4], st.label)
+            XCTAssertEqual(out.series["heldOutLoss"]?.first, out.metrics["heldOutLossBefore"], st.label)
+            XCTAssertEqual(out.series["heldOutLoss"]?.last, out.metrics["heldOutLossAfter"], st.label)
+        }
+        XCTAssertEqual(Array(try Data(contentsOf: report.appendingPathComponent("Figures/tinymethods-tiny-heldout.png")).prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         // The Pareto scatter: one point per row with a model stage (the fp row has none), speeds measured.
         let scatter = try String(contentsOf: report.appendingPathComponent("Results/tinymethods-tiny-perplexity-vs-speed.csv"), encoding: .utf8)
         XCTAssertEqual(scatter.split(separator: "\n").count, 1 + tuned.count, scatter)

@@ -21,7 +21,8 @@ import Training
 /// `microBatch`, `accumulation` (sequences per step = microBatch × accumulation), `learningRate`,
 /// and optionally `warmup` (fraction, default 0.1), `weightDecay` (default: the method's),
 /// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
-/// loss before and after, default 0), `format` (`alpaca`, `gsm8k` or `text`, default alpaca),
+/// loss before and after, default 0), `heldOutEvery` (also every that many steps and at the last:
+/// series `heldOutLoss` at steps `heldOutStep`, step 0 being before training; default 0 = not), `format` (`alpaca`, `gsm8k` or `text`, default alpaca),
 /// `precision` (`fp32`, the default, or `bf16`: the training products' arithmetic,
 /// `ComputePrecision`; export, merge and decode stay fp32); and
 /// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
@@ -173,6 +174,10 @@ public struct MethodStage: Stage {
         let dataset = try InstructionDataset(examples, tokenizer: loaded.tokenizer, maxLength: s.sequenceLength,
                                              contextLength: loaded.config.contextLength, source: dataURL.path)
         let (train, heldOut) = s.heldOut > 0 ? dataset.split(heldOut: s.heldOut, seed: context.seed) : (dataset.sequences, [])
+        if s.heldOut > 0, heldOut.isEmpty {
+            throw StageParameterError(field: "heldOut", value: String(s.heldOut),
+                                      reason: "\(dataURL.lastPathComponent) has \(dataset.sequences.count) example(s): none can be held out")
+        }
         let groups = s.weightDecay.map { method.parameterGroups(model).withAdamWWeightDecay(Float($0)) } ?? method.parameterGroups(model)
         let config = TrainingConfig(
             steps: s.steps, batchSize: s.microBatch * s.accumulation, microBatchSize: s.microBatch,
@@ -185,16 +190,25 @@ public struct MethodStage: Stage {
 
         let state = context.checkpoint.url.appendingPathComponent("trainer.ckpt")
         var losses = try context.checkpoint.load([Float].self, as: "losses") ?? []
+        // (step, loss) on the held-out split, saved with the training curve.
+        var heldOutCurve = try context.checkpoint.load([[Double]].self, as: "heldOut") ?? []
         if FileManager.default.fileExists(atPath: state.path) {
             try trainer.restore(state)
-            // The curve is saved before the trainer state, so it is never shorter than the state's step.
+            // The curves are saved before the trainer state, so they are never behind the state's step.
             guard losses.count >= trainer.step else {
                 throw PipelineError.artifact(path: state.path, reason: "checkpoint at step \(trainer.step) but \(losses.count) losses")
             }
             losses.removeLast(losses.count - trainer.step)
+            heldOutCurve.removeAll { $0[0] > Double(trainer.step) }
             context.resumed(trainer.step)
         } else {
             losses = []
+            heldOutCurve = output.metrics["heldOutLossBefore"].map { [[0, $0]] } ?? []
+        }
+        func measureHeldOut() throws {
+            guard s.heldOutEvery > 0, trainer.step % s.heldOutEvery == 0 || trainer.step == s.steps,
+                  heldOutCurve.last?[0] != Double(trainer.step) else { return }
+            heldOutCurve.append([Double(trainer.step), try trainer.evaluate(heldOut).meanNLL])
         }
         let checkpointSeconds = try Self.checkpointSeconds(stage: context.label)
         let started = Date()
@@ -204,8 +218,10 @@ public struct MethodStage: Stage {
             losses.append(p.loss)
             stepTimes.append(p.elapsed)
             tokens += p.tokensPerSecond * p.elapsed
+            try measureHeldOut()
             if Date().timeIntervalSince(lastSave) >= checkpointSeconds, trainer.step < s.steps {
                 try context.checkpoint.save(losses, as: "losses")
+                try context.checkpoint.save(heldOutCurve, as: "heldOut")
                 try trainer.save(state)
                 lastSave = Date()
             }
@@ -219,8 +235,16 @@ public struct MethodStage: Stage {
         output.metrics["trainSeconds"] = Date().timeIntervalSince(started)
         if !stepTimes.isEmpty { output.metrics["stepSeconds"] = stepTimes.sorted()[stepTimes.count / 2] }
         output.metrics["tokensPerSecond"] = tokens / max(Date().timeIntervalSince(started), 1e-9)
-        if !heldOut.isEmpty { output.metrics["heldOutLossAfter"] = try trainer.evaluate(heldOut).meanNLL }
+        if !heldOut.isEmpty {
+            // The last point of the curve is this measurement when the curve reached the last step.
+            let last = heldOutCurve.last.flatMap { $0[0] == Double(s.steps) ? $0[1] : nil }
+            output.metrics["heldOutLossAfter"] = try last ?? trainer.evaluate(heldOut).meanNLL
+        }
         output.series["loss"] = losses.map(Double.init)
+        if s.heldOutEvery > 0 {
+            output.series["heldOutStep"] = heldOutCurve.map { $0[0] }
+            output.series["heldOutLoss"] = heldOutCurve.map { $0[1] }
+        }
         return output
     }
 }
@@ -236,7 +260,7 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     public var calibrationWindows, calibrationLength: Int?
     public var decodeSteps: Int?
     public var decodeActivations: ActivationPrecision?
-    public var steps, sequenceLength, microBatch, accumulation, heldOut: Int?
+    public var steps, sequenceLength, microBatch, accumulation, heldOut, heldOutEvery: Int?
     public var learningRate, warmup, weightDecay, clip: Double?
     public var format: InstructionData.Format?
     public var precision: ComputePrecision?
@@ -244,7 +268,7 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     /// The names of the training fields that are set.
     var trainingFieldsSet: [String] {
         [("steps", steps != nil), ("sequenceLength", sequenceLength != nil), ("microBatch", microBatch != nil),
-         ("accumulation", accumulation != nil), ("heldOut", heldOut != nil), ("learningRate", learningRate != nil),
+         ("accumulation", accumulation != nil), ("heldOut", heldOut != nil), ("heldOutEvery", heldOutEvery != nil), ("learningRate", learningRate != nil),
          ("warmup", warmup != nil), ("weightDecay", weightDecay != nil), ("clip", clip != nil), ("format", format != nil),
          ("precision", precision != nil)]
             .filter(\.1).map(\.0)
@@ -253,7 +277,7 @@ public struct MethodSettings: Codable, Sendable, Equatable {
 
 /// The training settings of a `finetune.*` stage, checked, with their defaults.
 struct TrainingSettings {
-    let steps, sequenceLength, microBatch, accumulation, heldOut: Int
+    let steps, sequenceLength, microBatch, accumulation, heldOut, heldOutEvery: Int
     let learningRate, warmup, clip: Double
     let weightDecay: Double?
     let format: InstructionData.Format
@@ -283,6 +307,11 @@ struct TrainingSettings {
         weightDecay = s.weightDecay
         heldOut = s.heldOut ?? 0
         try StageParameterError.require("heldOut", heldOut, in: 0...1 << 20)
+        heldOutEvery = s.heldOutEvery ?? 0
+        try StageParameterError.require("heldOutEvery", heldOutEvery, in: 0...1 << 30)
+        if heldOutEvery > 0, heldOut == 0 {
+            throw StageParameterError(field: "heldOutEvery", value: String(heldOutEvery), reason: "needs heldOut > 0 examples to measure on")
+        }
         format = s.format ?? .alpaca
         precision = s.precision ?? .fp32
     }

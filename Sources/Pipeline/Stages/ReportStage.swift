@@ -77,17 +77,25 @@ public struct ReportStage: Stage {
         try MarkdownSummary.render(title: layout.title, profile: layout.profile, notes: layout.notes + [provenance.summary(name: layout.name)], rows: rows, claims: outcomes)
             .write(to: results.appendingPathComponent(layout.name + ".md"), atomically: false, encoding: .utf8)
         if !layout.figureColumns.isEmpty { try figure(layout, rows).render(name: layout.name, in: figures) }
-        let curves = layout.rows.compactMap { r -> (row: String, values: [Double])? in
-            guard let loss = context.inputs[ReportLayout.modelInputName(row: r.label)]?.output.series["loss"], !loss.isEmpty else { return nil }
-            return (r.label, loss)
-        }
-        if !curves.isEmpty {
-            try CSVTable.curves(table: layout.id, profile: layout.profile, metric: "loss", curves)
-                .write(to: results.appendingPathComponent(layout.name + "-loss.csv"), atomically: false, encoding: .utf8)
-            try GnuplotLines(title: "Training loss per step, \(layout.id) (\(layout.profile) profile)", xLabel: "optimizer step",
-                             yLabel: "training loss (mean NLL per response token)",
-                             series: curves.map { .init(name: $0.row, x: $0.values.indices.map { Double($0 + 1) }, y: $0.values) })
-                .render(name: layout.name + "-loss", in: figures)
+        // Every fine-tuned row's training loss per step, and its held-out loss where measured.
+        for (series, stepSeries, metric, file, title, yLabel) in [
+            ("loss", nil, "loss", "-loss", "Training loss", "training loss (mean NLL per response token)"),
+            ("heldOutLoss", "heldOutStep", "heldout_loss", "-heldout", "Held-out loss",
+             "held-out loss (mean NLL per response token, never-trained split)"),
+        ] {
+            let curves = layout.rows.compactMap { r -> (row: String, steps: [Int], values: [Double])? in
+                guard let out = context.inputs[ReportLayout.modelInputName(row: r.label)]?.output,
+                      let values = out.series[series], !values.isEmpty else { return nil }
+                let steps = stepSeries.flatMap { out.series[$0]?.map { Int($0) } } ?? values.indices.map { $0 + 1 }
+                return (r.label, steps, values)
+            }
+            if curves.isEmpty { continue }
+            try CSVTable.curves(table: layout.id, profile: layout.profile, metric: metric, curves)
+                .write(to: results.appendingPathComponent(layout.name + file + ".csv"), atomically: false, encoding: .utf8)
+            try GnuplotLines(title: "\(title) per step, \(layout.id) (\(layout.profile) profile)",
+                             xLabel: "optimizer step", yLabel: yLabel,
+                             series: curves.map { .init(name: $0.row, x: $0.steps.map(Double.init), y: $0.values) })
+                .render(name: layout.name + file, in: figures)
         }
         for scatter in layout.scatters {
             let figure = self.scatter(scatter, layout, rows, context)
