@@ -11,6 +11,7 @@ public enum Catalog {
         "table2": { Table2.manifest($0) },
         "table3": { Table3.manifest($0) },
         "lota-table1": { LotaTable1.manifest($0) },
+        "lota-table2": { LotaTable2.manifest($0) },
         "lota-gsm8k": { LotaGSM8K.manifest($0) },
         "qeft-figure1": { QeftFigure1.manifest($0) },
         "l4q-figure1": { L4QFigure1.manifest($0) },
