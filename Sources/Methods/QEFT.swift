@@ -22,7 +22,8 @@ import Training
 /// weight decay 0, rate `learningRate(weakColumns:)`.
 public final class QEFT: FineTuningMethod {
     public static let name = "qeft"
-    public static let version = "1"
+    /// 2: the export reports the weak-column overlap of claim C2 (`WeakColumnOverlap`).
+    public static let version = "2"
     public let options: MethodOptions
     /// Min-max group ranges instead of the L2.4 search (`extra["minMaxGrid"]`).
     public let minMaxGrid: Bool
@@ -91,7 +92,9 @@ public final class QEFT: FineTuningMethod {
             }
         }
         let exported = q.llama()
-        return ExportedModel(model: exported, precision: .mixed(bits: options.bits), bitsPerWeight: q.bitsPerWeight,
-                             mergeDifference: try logitDifference(model.inferenceModel(q.weights), exported))
+        var result = ExportedModel(model: exported, precision: .mixed(bits: options.bits), bitsPerWeight: q.bitsPerWeight,
+                                   mergeDifference: try logitDifference(model.inferenceModel(q.weights), exported))
+        result.metrics = q.weakColumnOverlap?.metrics ?? [:]
+        return result
     }
 }

@@ -30,9 +30,11 @@ public enum ModelQuantizer {
         let walk = try SequentialCalibration(windows: calibration)
         var base = weights
         var reordering: GlobalReordering?
+        var overlap: WeakColumnOverlap?
         if options.method == .qeft {
-            let order = try GlobalReordering.movingToEnd(globalWeakIndex(weights, walk, k: options.weakColumns),
-                                                         dimension: weights.config.dim)
+            let (global, measured) = try globalWeakIndex(weights, walk, options)
+            overlap = measured
+            let order = try GlobalReordering.movingToEnd(global, dimension: weights.config.dim)
             reordering = try GlobalReordering(residual: order, intermediate: Array(repeating: nil, count: weights.config.layerCount))
             base = try reordering!.apply(to: weights)
         }
@@ -48,19 +50,30 @@ public enum ModelQuantizer {
             return step.layers.mapValues { $0.linear() }
         }
         if let r = reordering { reordering = try GlobalReordering(residual: r.residual, intermediate: intermediate) }
-        return try QuantizedModel(options: options, weights: out, layers: layers, reordering: reordering)
+        var model = try QuantizedModel(options: options, weights: out, layers: layers, reordering: reordering)
+        model.weakColumnOverlap = overlap
+        return model
     }
 
     /// QEFT's global weak index (qeft.md §1.4): the unquantized model is walked once and the
     /// mean-normalised diag(H) of q, k, v (one shared input, counted three times), gate and up
-    /// (counted twice) of every block are summed; the top k are the weak residual dimensions.
-    static func globalWeakIndex(_ weights: LlamaWeights, _ walk: SequentialCalibration, k: Int) throws -> [Int] {
-        var diagonals: [[Double]] = []
-        try walk.run(Llama(weights)) { _, stats in
-            for site in Projection.allCases where site.readsResidual { diagonals.append(stats.hessian(for: site).diagonal()) }
+    /// (counted twice) of every block are summed; the top k are the weak residual dimensions. Also
+    /// how each of those layers' own OWQ sets overlap with it (claim C2).
+    static func globalWeakIndex(_ weights: LlamaWeights, _ walk: SequentialCalibration,
+                                _ options: ModelQuantizationOptions) throws -> (index: [Int], overlap: WeakColumnOverlap) {
+        var diagonals: [[Double]] = [], own: [[[Int]]] = []
+        try walk.run(Llama(weights)) { l, stats in
+            var sets: [[Int]] = []
+            for site in Projection.allCases where site.readsResidual {
+                let diagonal = stats.hessian(for: site).diagonal()
+                diagonals.append(diagonal)
+                sets.append(try owqWeakColumns(weights.layers[l][site], diagonal, options.weakColumns, options))
+            }
+            own.append(sets)
             return [:]
         }
-        return try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: k)
+        let global = try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: options.weakColumns)
+        return (global, WeakColumnOverlap(perLayer: own, global: global))
     }
 
     /// One block's quantized layers and, for QEFT, the order folded into its MLP dimension.

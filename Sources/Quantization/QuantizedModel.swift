@@ -13,6 +13,9 @@ public struct QuantizedModel: Sendable {
     /// One dictionary per block with all seven sites.
     public var layers: [[Projection: QuantizedLayer]]
     public var reordering: GlobalReordering?
+    /// QEFT: how the layers' own weak sets overlap with the global one, measured when the model was
+    /// quantized (not stored in `QuantizedModelFile`: a model read back has none).
+    public var weakColumnOverlap: WeakColumnOverlap?
 
     public init(options: ModelQuantizationOptions, weights: LlamaWeights, layers: [[Projection: QuantizedLayer]],
                 reordering: GlobalReordering?) throws {

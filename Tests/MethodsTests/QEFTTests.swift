@@ -74,6 +74,17 @@ final class QEFTTests: XCTestCase {
         XCTAssertLessThan(exported.mergeDifference!, 1e-3)
         XCTAssertGreaterThan(exported.bitsPerWeight, 4.5)
         XCTAssertLessThan(exported.bitsPerWeight, 4.5 + 16.0 * 16 / 576 + 0.01)
+        // Claim C2's measurement: each residual reader's own OWQ set against the global set.
+        let overlap = try XCTUnwrap(q.weakColumnOverlap)
+        let c = m.weights.config
+        XCTAssertEqual(overlap.withGlobal.count, c.layerCount * 5)
+        XCTAssertEqual(overlap.adjacent.count, (c.layerCount - 1) * 5)
+        XCTAssert((overlap.withGlobal + overlap.adjacent).allSatisfy { (0...1).contains($0) })
+        XCTAssertEqual(exported.metrics["weakOverlapWithGlobal"], overlap.withGlobal.reduce(0, +) / Double(overlap.withGlobal.count))
+        XCTAssertEqual(exported.metrics["weakOverlapWithGlobalMin"], overlap.withGlobal.min())
+        print("QEFT C2: Jaccard with the global set mean \(exported.metrics["weakOverlapWithGlobal"]!) min \(overlap.withGlobal.min()!), adjacent blocks \(exported.metrics["weakOverlapAdjacent"]!)")
+        XCTAssertEqual(WeakColumnOverlap.jaccard([1, 2, 3], [2, 3, 4]), 0.5)
+        XCTAssertEqual(WeakColumnOverlap.jaccard([], []), 1)
     }
 
     /// QEFT w3 g64 k16: a short Weak Column Tuning run on Alpaca lowers the WikiText-2 perplexity of
