@@ -6,7 +6,8 @@ import Pipeline
 /// Llama-2, which is ≈ 1/√k), beside GPTQ w4 (no fp columns, no tuning). Columns: WikiText-2
 /// perplexity, CSQA-7, bits per weight, trainable parameters, and QEFT claim C2's premise: how
 /// much each layer's own OWQ weak set (what it would keep without OGR) overlaps with the global
-/// set, and with the next block's. The k = 16 row is `Table2`'s
+/// set, and with the next block's. Claim C3's ablation: k = 16 columns drawn at random (seeded)
+/// in place of the global diag(H) set, everything else equal. The k = 16 row is `Table2`'s
 /// "QEFT w4" (shared cached stages). No accuracy of the paper's sweep was recovered.
 public enum QeftTable7 {
     static let widths = [4, 8, 16, 32]
@@ -18,12 +19,13 @@ public enum QeftTable7 {
             let rate = k == 16 ? 1e-4 : (1e-4 * (16 / Double(k)).squareRoot() * 1e7).rounded() / 1e7
             return Table2.variant(of: "QEFT w4", bits: 4, profile, as: "QEFT w4 k\(k)",
                                   ["weakColumns": .int(k), "learningRate": .double(rate)])
-        }
+        } + [Table2.variant(of: "QEFT w4", bits: 4, profile, as: "QEFT w4 k16, random columns", ["extra": ["randomColumns": 1]])]
         let ppl = base.perplexity("WikiText-2 ppl")
         let claims = [(8, 4), (16, 8), (32, 16)].map { more, fewer in
             ClaimSpec("qeft-k\(more)-vs-k\(fewer)", "k = \(more) weak columns beat k = \(fewer)", source: "QEFT Table 7 (trend)",
                       better: .init("QEFT w4 k\(more)", ppl.label), worse: .init("QEFT w4 k\(fewer)", ppl.label))
-        }
+        } + [ClaimSpec("qeft-global-vs-random", "at equal k the global diag(H) columns beat random columns after tuning",
+                       source: "spec/qeft.md §6, C3", better: .init("QEFT w4 k16", ppl.label), worse: .init("QEFT w4 k16, random columns", ppl.label))]
         return Manifest(
             id: "qeft-table7", title: "QEFT k sweep on SmolLM2-135M (4-bit, g64): weak columns per layer",
             profile: profile, seed: base.seed, model: base.model, rows: rows,

@@ -16,7 +16,8 @@ import Training
 /// L2.4 range search (GPTQ's group grids and the trial quantizer scoring o/down weak columns) by
 /// plain min-max ranges: a fast variant, not the paper's grid (the search is about half of the
 /// quantization time, ≈ 80 s of ≈ 200 s for SmolLM2 at w4 on 2 cores); the global weak set, the
-/// fold and WCT are unchanged; `extra["perChannel"] = 1` quantizes each row's low-bit columns as
+/// fold and WCT are unchanged; `extra["randomColumns"] = 1` draws the global set at random (claim
+/// C3's ablation); `extra["perChannel"] = 1` quantizes each row's low-bit columns as
 /// one group (for widths no packable group size divides). Needs `MethodContext.calibration`.
 /// Training recipe (qeft.md §2, §6): `trainingConfig` — constant rate, no warm-up, clip 0.3,
 /// weight decay 0, rate `learningRate(weakColumns:)`.
@@ -29,12 +30,16 @@ public final class QEFT: FineTuningMethod {
     public let minMaxGrid: Bool
     /// One group per row (`extra["perChannel"]`).
     public let perChannel: Bool
+    /// Claim C3's ablation (`extra["randomColumns"]`): k global columns drawn at random (seeded by
+    /// the context's seed) instead of the top k of the summed diag(H); everything else unchanged.
+    public let randomColumns: Bool
     private var base: QuantizedModel?
 
     public init(options: MethodOptions) throws {
-        let extra = try ExtraOptions(options.extra, method: Self.name, allowed: ["minMaxGrid", "perChannel"])
+        let extra = try ExtraOptions(options.extra, method: Self.name, allowed: ["minMaxGrid", "perChannel", "randomColumns"])
         minMaxGrid = try extra.flag("minMaxGrid")
         perChannel = try extra.flag("perChannel")
+        randomColumns = try extra.flag("randomColumns")
         guard options.weakColumns >= 1 else {
             throw MethodError.invalidOption(option: "weakColumns", value: "\(options.weakColumns)",
                                             reason: "QEFT tunes k ≥ 1 weak columns per layer")
@@ -59,6 +64,7 @@ public final class QEFT: FineTuningMethod {
     public func prepare(_ context: MethodContext) throws -> TrainableLlama {
         var quantization = options.modelQuantization(.qeft, perChannel: perChannel)
         if minMaxGrid { quantization.rangeSearch = .minMax }
+        if randomColumns { quantization.randomWeakColumns = context.seed }
         let q = try quantizeModel(context, quantization, method: Self.name)
         base = q
         return try TrainableLlama(q.weights) { site, dense in

@@ -30,9 +30,13 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
     /// `groupSize` (then ignored). For models such as stories260K, whose widths (64, 172) share no
     /// group size the packed kernels can hold.
     public var perChannel: Bool
+    /// QEFT's random-columns ablation (qeft.md §6, claim C3): the global weak set drawn uniformly
+    /// at random with this seed instead of QEFT's top k of the summed diag(H); nil: QEFT's own set.
+    public var randomWeakColumns: UInt64?
 
     public init(method: Method, bits: Int, groupSize: Int, weakColumns: Int = 0, actOrder: Bool = false,
-                rangeSearch: UniformQuantizer.RangeSearch? = nil, percentDamp: Double = 0.01, perChannel: Bool = false) {
+                rangeSearch: UniformQuantizer.RangeSearch? = nil, percentDamp: Double = 0.01, perChannel: Bool = false,
+                randomWeakColumns: UInt64? = nil) {
         self.method = method
         self.bits = bits
         self.groupSize = groupSize
@@ -41,6 +45,7 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
         self.rangeSearch = rangeSearch ?? (method == .owq || method == .qeft ? .owq : .minMax)
         self.percentDamp = percentDamp
         self.perChannel = perChannel
+        self.randomWeakColumns = randomWeakColumns
     }
 
     /// The group size a layer with `columns` low-bit input columns is quantized with.
@@ -75,6 +80,9 @@ public struct ModelQuantizationOptions: Codable, Equatable, Sendable {
             }
         }
         guard !actOrder || method == .gptq else { throw fail("actOrder", actOrder, "only gptq supports act-order") }
+        guard randomWeakColumns == nil || method == .qeft else {
+            throw fail("randomWeakColumns", randomWeakColumns!, "only qeft draws a global weak set")
+        }
         guard percentDamp >= 0, percentDamp.isFinite else { throw fail("percentDamp", percentDamp, "must be ≥ 0") }
         _ = try quantizer()
     }

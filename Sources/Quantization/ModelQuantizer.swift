@@ -57,8 +57,9 @@ public enum ModelQuantizer {
 
     /// QEFT's global weak index (qeft.md §1.4): the unquantized model is walked once and the
     /// mean-normalised diag(H) of q, k, v (one shared input, counted three times), gate and up
-    /// (counted twice) of every block are summed; the top k are the weak residual dimensions. Also
-    /// how each of those layers' own OWQ sets overlap with it (claim C2).
+    /// (counted twice) of every block are summed; the top k are the weak residual dimensions (or,
+    /// for the C3 ablation, k drawn at random). Also how each of those layers' own OWQ sets overlap
+    /// with it (claim C2).
     static func globalWeakIndex(_ weights: LlamaWeights, _ walk: SequentialCalibration,
                                 _ options: ModelQuantizationOptions) throws -> (index: [Int], overlap: WeakColumnOverlap) {
         var diagonals: [[Double]] = [], own: [[[Int]]] = []
@@ -72,7 +73,11 @@ public enum ModelQuantizer {
             own.append(sets)
             return [:]
         }
-        let global = try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: options.weakColumns)
+        var global = try WeakColumns.globalIndex(hessianDiagonals: diagonals, k: options.weakColumns)
+        if let seed = options.randomWeakColumns {
+            var random = SeededRandom(seed: seed)
+            global = Array((0..<weights.config.dim).shuffled(using: &random).prefix(options.weakColumns)).sorted()
+        }
         return (global, WeakColumnOverlap(perLayer: own, global: global))
     }
 

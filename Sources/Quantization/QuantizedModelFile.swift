@@ -6,7 +6,7 @@ import Tensor
 /// the float parts, plus qaft's own keys and tensors for the packed projections:
 ///
 /// * metadata `qaft.quantization.{version, layout, method, bits, group_size, weak_columns,
-///   act_order, range_search, percent_damp}`, `qaft.rope_style`, and for QEFT
+///   act_order, range_search, percent_damp}` (and, when set, `per_channel`, `random_weak_columns`), `qaft.rope_style`, and for QEFT
 ///   `qaft.quantization.residual_order` and `qaft.quantization.intermediate_order.<block>`;
 /// * per projection `blk.<l>.<site>.qcodes` (I32: the `BitPacking` words), `.qscales` and `.qzeros`
 ///   (F32, GGUF dims [groups, rows]), and for the mixed layout `.qweak` (F32 [k, rows]) and
@@ -42,6 +42,7 @@ public enum QuantizedModelFile {
         w.set("qaft.quantization.percent_damp", .float64(o.percentDamp))
         // Written only when set, so files of grouped quantizations keep their bytes.
         if o.perChannel { w.set("qaft.quantization.per_channel", .bool(true)) }
+        if let seed = o.randomWeakColumns { w.set("qaft.quantization.random_weak_columns", .uint64(seed)) }
         if let r = model.reordering {
             w.set("qaft.quantization.residual_order", .array(r.residual.map { .uint32(UInt32($0)) }))
             for (l, p) in r.intermediate.enumerated() {
@@ -113,7 +114,14 @@ public enum QuantizedModelFile {
                                         groupSize: try m.int("qaft.quantization.group_size"),
                                         weakColumns: try m.int("qaft.quantization.weak_columns"), actOrder: actOrder,
                                         rangeSearch: search, percentDamp: damp,
-                                        perChannel: m.file.metadata["qaft.quantization.per_channel"]?.bool ?? false)
+                                        perChannel: m.file.metadata["qaft.quantization.per_channel"]?.bool ?? false,
+                                        randomWeakColumns: try m.file.metadata["qaft.quantization.random_weak_columns"].map { v in
+                                            guard case .uint64(let seed) = v else {
+                                                throw ModelFormatError.invalidConfig(file: m.file.url.path, field: "qaft.quantization.random_weak_columns",
+                                                                                     reason: "expected a UInt64 seed, found \(v)")
+                                            }
+                                            return seed
+                                        })
     }
 
     private static func readReordering(_ m: MetadataReader, _ c: LlamaConfig) throws -> GlobalReordering? {
