@@ -97,6 +97,14 @@ final class ManifestValidationTests: XCTestCase {
         let finetunes = { (p: Plan) in p.stages.filter { $0.kind == "finetune.l4q" }.count }
         // Eight ranks, of which r = 4 is Table 2's L4Q row.
         XCTAssertEqual(finetunes(sweep), finetunes(table2) + 7)
+        // L4Q Tables 13/14 and LoTA-QAF Table 2 are views of stages other tables compute: nothing of their own but the report.
+        let tables = try Planner(root: Fixtures.root).plan(Catalog.manifests("table2", profile: .default) + Catalog.manifests("table3", profile: .default)
+                                                           + Catalog.manifests("lota-table1", profile: .default))
+        for view in ["l4q-table13", "l4q-table14", "lota-table2"] {
+            let p = try Planner(root: Fixtures.root).plan(Catalog.manifests(view, profile: .default))
+            let own = Set(p.stages.filter { $0.kind != ReportStage.kindName }.map(\.key)).subtracting(tables.stages.map(\.key))
+            XCTAssertEqual(own, [], view)
+        }
     }
 
     /// A model-metric column is read from the row's model stage and takes no parameters.
