@@ -7,6 +7,7 @@ public enum Catalog {
     /// and add one line here.
     public static let targets: [String: @Sendable (Profile) -> Manifest] = [
         "tinytable": { TinyTable.manifest($0) },
+        "budget": { Budget.manifest($0) },
         "tinymethods": { TinyMethods.manifest($0) },
         "table2": { Table2.manifest($0) },
         "table3": { Table3.manifest($0) },

@@ -94,17 +94,10 @@ public enum LotaGSM8K {
     /// `sequenceLength`, LoTA-QAF's t-SignSGD schedule stretched to the same steps; a row without
     /// fine-tuning is returned as it is.
     static func onGSM8K(_ row: RowSpec, steps: Int) -> RowSpec {
-        guard var f = row.fineTuning else { return row }
-        f.data = trainFile
-        f.parameters["format"] = "gsm8k"
-        f.parameters["steps"] = .int(steps)
-        f.parameters["sequenceLength"] = .int(sequenceLength)
-        if var extra = f.parameters["extra"]?.mapValue, extra["steps"] != nil {
-            extra["steps"] = .int(steps)
-            f.parameters["extra"] = .map(extra)
-        }
-        var r = row
-        r.fineTuning = f
+        var r = Table2.withSteps(row, steps)
+        r.fineTuning?.data = trainFile
+        r.fineTuning?.parameters["format"] = "gsm8k"
+        r.fineTuning?.parameters["sequenceLength"] = .int(sequenceLength)
         return r
     }
 

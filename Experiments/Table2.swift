@@ -77,6 +77,20 @@ public enum Table2 {
         ]
     }
 
+    /// `row` fine-tuned for `steps` optimizer steps, LoTA-QAF's t-SignSGD schedule (`extra.steps`)
+    /// stretched to the same steps; a row without fine-tuning is returned as it is.
+    static func withSteps(_ row: RowSpec, _ steps: Int) -> RowSpec {
+        guard var f = row.fineTuning else { return row }
+        f.parameters["steps"] = .int(steps)
+        if var extra = f.parameters["extra"]?.mapValue, extra["steps"] != nil {
+            extra["steps"] = .int(steps)
+            f.parameters["extra"] = .map(extra)
+        }
+        var r = row
+        r.fineTuning = f
+        return r
+    }
+
     /// Row `label` of `rows(bits:)` as a row of another table: relabelled, with `changes` overriding
     /// its fine-tuning parameters. Without changes it keeps Table 2's cache keys (keys hash
     /// parameters, never labels), so the ablations share its cached stages.
