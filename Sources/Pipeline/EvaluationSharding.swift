@@ -22,7 +22,11 @@ enum EvaluationSharding {
     static let kinds = [TaskStage.kindName, PerplexityStage.kindName]
 
     /// The name of the merge stage's input holding part `index`.
-    static func inputName(_ index: Int) -> String { "shard.\(index)" }
+    static func inputName(_ index: Int) -> String { inputPrefix + String(index) }
+    static let inputPrefix = "shard."
+
+    /// Whether `stage` is the merge of a sharded evaluation (its inputs are the parts).
+    static func isMerge(_ stage: PlannedStage) -> Bool { stage.inputs.keys.contains { $0.hasPrefix(inputPrefix) } }
 
     /// Reads an evaluation stage's `shard` and `shards` settings.
     init(shard: Shard?, shards: Int?) throws {

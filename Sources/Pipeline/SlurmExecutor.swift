@@ -41,8 +41,16 @@ public struct SlurmSettings: Sendable {
         resourceOverrides.filter { kind.hasPrefix($0.key) }.max { $0.key.count < $1.key.count }?.value ?? StageResources.defaults(kind: kind)
     }
 
+    /// What the job of `st` asks for: its kind's resources, except that the merge of a sharded
+    /// evaluation only reads its parts' scores and the tokenizer (no weights), so it asks for what
+    /// a report does unless `resourceOverrides` names its kind.
+    func resources(_ st: PlannedStage) -> StageResources {
+        guard EvaluationSharding.isMerge(st), !resourceOverrides.keys.contains(where: { st.kind.hasPrefix($0) }) else { return resources(kind: st.kind) }
+        return StageResources.defaults(kind: ReportStage.kindName)
+    }
+
     func arguments(for st: PlannedStage, dependencies: [String]) -> [String] {
-        let r = resources(kind: st.kind)
+        let r = resources(st)
         var a = ["--job-name=\(st.label)", "--comment=\(Slurm.comment(st.key))", "--cpus-per-task=\(r.cores)", "--mem=\(r.memoryGB)G",
                  "--output=\(logs.appendingPathComponent("\(st.key.short)-%j.log").path)",
                  // BLAS gets exactly the cores the job holds (never more threads than cores).

@@ -244,6 +244,16 @@ final class SlurmExecutorTests: XCTestCase {
             XCTAssert(settings.arguments(for: st, dependencies: []).joined(separator: " ").contains(expected), st.kind)
         }
         XCTAssert(plan.stages.contains { $0.kind == "finetune.lora" } && plan.stages.contains { $0.kind.hasPrefix("finetune.") && $0.kind != "finetune.lora" })
+        // The merge of a sharded evaluation reads only its parts' scores: it asks for what a report does.
+        var sharded = TinyTable.manifest(.tiny)
+        sharded.evaluations[0].shards = 3
+        let merges = try Planner(root: Fixtures.root).plan([sharded]).stages.filter(EvaluationSharding.isMerge)
+        XCTAssertEqual(merges.count, 1)
+        for st in merges {
+            XCTAssert(SlurmSettings(logs: URL(fileURLWithPath: "/tmp")).arguments(for: st, dependencies: []).joined(separator: " ")
+                .contains("--cpus-per-task=1 --mem=2G"), st.label)
+            XCTAssert(settings.arguments(for: st, dependencies: []).joined(separator: " ").contains("--cpus-per-task=1 --mem=2G"))
+        }
         let dir = try Fixtures.temporaryDirectory(), log = dir.appendingPathComponent("bad.log")
         XCTAssertNotEqual(try QaftProcess.run(["reproduce", "tinytable", "--profile", "tiny", "--cache", dir.appendingPathComponent("cache").path,
                                                "--executor", "slurm", "--resources", "finetune.=4"], log: log), 0)
