@@ -6,7 +6,8 @@ public struct Computation: Sendable {
     public let kind: String
     public let label: String
     public let pid: Int32
-    /// The host and Slurm job that ran it (empty: not recorded, an older local cache).
+    /// The host and Slurm job (`ClaimOwner.job`: id@cluster) that ran it (empty: not recorded, an
+    /// older local cache).
     public let host: String
     public let job: String
     public let started: Date

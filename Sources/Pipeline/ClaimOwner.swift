@@ -7,7 +7,9 @@ public struct ClaimOwner: Sendable, Hashable, CustomStringConvertible {
     /// `gethostname()` of the owner; empty for claims written before hosts were recorded (those
     /// came from a local SQLite cache, so they are judged as this host's).
     public let host: String
-    /// `$SLURM_JOB_ID` of the owner, empty outside Slurm.
+    /// The owner's Slurm job, `$SLURM_JOB_ID@$SLURM_CLUSTER_NAME` (a job id means something only
+    /// on its own cluster, and several clusters may share one PostgreSQL cache); just the id for
+    /// claims written before clusters were recorded; empty outside Slurm.
     public let job: String
 
     public init(pid: Int32, host: String, job: String = "") {
@@ -17,7 +19,17 @@ public struct ClaimOwner: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// This process.
-    public static let current = ClaimOwner(pid: getpid(), host: hostName, job: ProcessInfo.processInfo.environment["SLURM_JOB_ID"] ?? "")
+    public static let current: ClaimOwner = {
+        let env = ProcessInfo.processInfo.environment
+        let job = (env["SLURM_JOB_ID"] ?? "") + (env["SLURM_JOB_ID"] != nil ? env["SLURM_CLUSTER_NAME"].map { "@" + $0 } ?? "" : "")
+        return ClaimOwner(pid: getpid(), host: hostName, job: job)
+    }()
+
+    /// `job` split into the job id and its cluster (nil when not recorded).
+    public var slurmJob: (id: String, cluster: String?) {
+        let parts = job.split(separator: "@", maxSplits: 1).map(String.init)
+        return (parts.first ?? "", parts.count == 2 ? parts[1] : nil)
+    }
 
     public static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -29,7 +41,8 @@ public struct ClaimOwner: Sendable, Hashable, CustomStringConvertible {
     public var isLocal: Bool { host.isEmpty || host == Self.hostName }
 
     public var description: String {
-        "process \(pid)" + (isLocal ? "" : " on \(host)") + (job.isEmpty ? "" : " (Slurm job \(job))")
+        "process \(pid)" + (isLocal ? "" : " on \(host)")
+            + (job.isEmpty ? "" : " (Slurm job \(slurmJob.id)" + (slurmJob.cluster.map { " on cluster \($0)" } ?? "") + ")")
     }
 }
 
@@ -45,6 +58,6 @@ public struct Claim: Sendable, Equatable {
     public func isLive(staleAfter: TimeInterval, now: Date = Date()) -> Bool {
         if now.timeIntervalSince(heartbeat) >= staleAfter { return false }
         if owner.isLocal { return ProcessLiveness.isAlive(owner.pid) }
-        return owner.job.isEmpty || !Slurm.jobHasEnded(owner.job, now: now)
+        return owner.job.isEmpty || !Slurm.jobHasEnded(owner.slurmJob.id, cluster: owner.slurmJob.cluster, now: now)
     }
 }

@@ -42,18 +42,38 @@ public enum Slurm {
     /// so a live job's claim is never freed on a guess; the heartbeat then decides. An ended job
     /// stays ended; a live answer is asked again after 5 s, so a runner polling a claim does not
     /// ask slurmctld ten times a second.
-    public static func jobHasEnded(_ id: String, now: Date = Date()) -> Bool {
+    /// `cluster` names the job's cluster when its claim recorded one: a job of another cluster than
+    /// the one this host's Slurm commands reach is asked about with `squeue -M` (which needs the
+    /// clusters to share a slurmdbd; when they do not, the answer is "cannot tell").
+    public static func jobHasEnded(_ id: String, cluster: String? = nil, now: Date = Date()) -> Bool {
+        let elsewhere = cluster.flatMap { $0 == localCluster ? nil : $0 }
+        let memo = id + (elsewhere.map { "@" + $0 } ?? "")
         endedLock.lock()
-        let known = endedAnswers[id]
+        let known = endedAnswers[memo]
         endedLock.unlock()
         if let known, known.ended || now.timeIntervalSince(known.asked) < 5 { return known.ended }
-        guard let state = try? run("squeue", ["-h", "-j", id, "-t", "all", "-o", "%T"]).trimmingCharacters(in: .whitespacesAndNewlines) else { return false }
+        let options = (elsewhere.map { ["-M", $0] } ?? []) + ["-h", "-j", id, "-t", "all", "-o", "%T"]
+        // With -M, squeue prints a "CLUSTER: name" line before the state.
+        guard let state = try? run("squeue", options).split(separator: "\n").last?.trimmingCharacters(in: .whitespaces) else { return false }
         let ended = endedStates.contains(state)
         endedLock.lock()
-        endedAnswers[id] = (ended, now)
+        endedAnswers[memo] = (ended, now)
         endedLock.unlock()
         return ended
     }
+
+    /// The cluster this host's Slurm commands reach (`scontrol show config`'s ClusterName, kept
+    /// once read), or nil while no Slurm answers.
+    static var localCluster: String? {
+        clusterLock.lock()
+        defer { clusterLock.unlock() }
+        if let knownCluster { return knownCluster }
+        knownCluster = (try? run("scontrol", ["show", "config"]))?.split(separator: "\n")
+            .first { $0.hasPrefix("ClusterName") }?.split(separator: "=", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
+        return knownCluster
+    }
+    private static let clusterLock = NSLock()
+    nonisolated(unsafe) private static var knownCluster: String?
 
     /// Submits `script` (a shell command line); returns the job id.
     static func submit(_ arguments: [String], command: String) throws -> String {

@@ -141,7 +141,8 @@ final class SlurmExecutorTests: XCTestCase {
             return nil
         }
         XCTAssertEqual(kill(owner.pid, SIGSTOP), 0, "\(owner) ended before it could be stopped")
-        try Slurm.cancel([owner.job])
+        XCTAssertEqual(owner.slurmJob.cluster, "qaft-test", "\(owner)")
+        try Slurm.cancel([owner.slurmJob.id])
         let dependents = Set(plan.stages.filter { $0.inputs.values.contains(finetune.key) }.map(\.key))
         XCTAssertFalse(dependents.isEmpty)
         _ = try waitFor("end of the cancelled job and its dependents", seconds: 60) {
@@ -157,7 +158,7 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertEqual(runs.map(\.job), [owner.job, runs.last!.job], "the fine-tune's computations")
         XCTAssertEqual(runs.first?.resumedFrom, 0)
         XCTAssertGreaterThan(runs.last?.resumedFrom ?? 0, 0, "the resubmitted fine-tune started from scratch")
-        let resumedLog = QaftProcess.text(SlurmSettings(logs: logs).log(finetune.key, job: runs.last!.job))
+        let resumedLog = QaftProcess.text(SlurmSettings(logs: logs).log(finetune.key, job: String(runs.last!.job.prefix { $0 != "@" })))
         XCTAssert(resumedLog.contains("took over the claim of \(owner)") && resumedLog.contains("resumed from a checkpoint after"), resumedLog)
         let counts = Dictionary(grouping: try cache.computations(), by: \.key).mapValues(\.count)
         XCTAssertEqual(Set(counts.keys), Set(plan.stages.map(\.key)))
@@ -177,7 +178,7 @@ final class SlurmExecutorTests: XCTestCase {
         _ = try requireCluster()
         let db = try database()
         let cache = try openCache(db)
-        let keys = try Planner(root: Fixtures.root).plan(Catalog.manifests("tinytable", profile: .tiny)).stages.map(\.key)
+        let keys = try Planner(root: Fixtures.root).plan(Catalog.manifests("tinymethods", profile: .tiny)).stages.map(\.key)
         let hold = ["--output=/dev/null", "--cpus-per-task=1", "--mem=100M"]
         let running = try Slurm.submit(hold, command: "sleep 600"), cancelled = try Slurm.submit(hold, command: "sleep 600")
         defer { try? Slurm.cancel([running]) }
@@ -185,12 +186,19 @@ final class SlurmExecutorTests: XCTestCase {
         _ = try waitFor("job \(cancelled) cancelled", seconds: 30) {
             try Slurm.run("squeue", ["-h", "-j", cancelled, "-t", "all", "-o", "%T"]).contains("CANCELLED") ? true : nil
         }
+        // Claims name their cluster (`.ci/slurm-cluster` calls it qaft-test): the same job id on
+        // another cluster, which this host's Slurm cannot answer for, still holds.
         let owners = [ClaimOwner(pid: 4242, host: "node-elsewhere", job: cancelled), ClaimOwner(pid: 4243, host: "node-elsewhere", job: running),
-                      ClaimOwner(pid: 4244, host: "node-elsewhere", job: "99999999")]
+                      ClaimOwner(pid: 4244, host: "node-elsewhere", job: "99999999"),
+                      ClaimOwner(pid: 4245, host: "node-elsewhere", job: cancelled + "@qaft-test"),
+                      ClaimOwner(pid: 4246, host: "node-elsewhere", job: cancelled + "@another-cluster")]
         for (key, owner) in zip(keys, owners) { try cache.insertClaim(key, owner: owner, heartbeat: Date()) }
         XCTAssertEqual(try cache.claim(keys[0]), .acquired(tookOverFrom: owners[0]))
         XCTAssertEqual(try cache.claim(keys[1]), .heldBy(owners[1]))
         XCTAssertEqual(try cache.claim(keys[2]), .heldBy(owners[2]))
+        XCTAssertEqual(try cache.claim(keys[3]), .acquired(tookOverFrom: owners[3]))
+        XCTAssertEqual(try cache.claim(keys[4]), .heldBy(owners[4]))
+        XCTAssertEqual(owners[4].description, "process 4246 on node-elsewhere (Slurm job \(cancelled) on cluster another-cluster)")
     }
 
     /// Polls `body` until it gives a value; fails naming `what` after `seconds`.
