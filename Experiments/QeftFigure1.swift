@@ -10,18 +10,29 @@ import Pipeline
 /// Rows are `Table2`'s (same budgets), each timing its deployed model (`Base.measuringDecode`:
 /// merged integer layers on the packed kernels, QEFT's mixed layout, QLoRA's NF4 base dequantized
 /// per product with its fp LoRA, LoRA merged into fp32). "LoRA (fp)" stands for FP16 (same speed).
-/// The speed is this machine's, measured while the stage runs alone.
+/// The speed is this machine's, measured while the stage runs alone. An untuned OWQ row (the same k
+/// fp columns, each layer's own set, gathered at run time) is the contrast of claim C5.
 public enum QeftFigure1 {
     static let labels = ["LoRA (fp)", "QLoRA (NF4)", "QA-LoRA w4", "GPTQ w4", "QEFT w4", "LoTA-QAF w4", "L4Q w4"]
 
     public static func manifest(_ profile: Profile) -> Manifest {
         let base = Base.settings(profile)
-        let rows = Table2.rows(bits: 4, profile).filter { labels.contains($0.label) }.map(base.measuringDecode)
+        // OWQ: the same k = 16 fp columns per layer, each layer's own set gathered at run time
+        // (claim C5's contrast to QEFT's contiguous tail), untuned.
+        let owq = RowSpec("OWQ w4 (gather)", quantization: base.quantization("owq", bits: 4, parameters: ["weakColumns": 16]))
+        let rows = (Table2.rows(bits: 4, profile).filter { labels.contains($0.label) } + [owq]).map(base.measuringDecode)
         let csqa = base.commonsense(paperColumn: nil), ppl = base.perplexity("WikiText-2 ppl")
+        let speed = EvaluationSpec.modelMetric("decode tok/s", metric: "decodeTokensPerSecond", lowerIsBetter: false,
+                                               description: "batch-1 decode after a 64-token prompt, deployed form, 2 cores")
         let decode = ScatterSpec.Axis(.model("decodeTokensPerSecond"), label: "decode tokens/s (batch 1, 2 cores)", higherIsBetter: true)
         return Manifest(
             id: "qeft-figure1", title: "QEFT Figure 1 on SmolLM2-135M (4-bit, g64): quality and fine-tuning time against decode speed",
-            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, ppl],
+            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, ppl, speed],
+            claims: [ClaimSpec.ratio("qeft-tail-vs-owq-gather", "QEFT's contiguous fp tail decodes faster than OWQ's gathered columns",
+                                     source: "spec/qeft.md §6, C5", .init("QEFT w4", speed.label), over: .init("OWQ w4 (gather)", speed.label),
+                                     atLeast: 1),
+                     ClaimSpec.ratio("qeft-vs-int4", "QEFT decodes about as fast as plain INT4 (≥ 0.8×)", source: "spec/qeft.md §6, C5",
+                                     .init("QEFT w4", speed.label), over: .init("GPTQ w4", speed.label), atLeast: 0.8)],
             scatters: [
                 ScatterSpec("accuracy-vs-speed", title: "CSQA-7 accuracy against decode speed", x: decode,
                             y: .init(.column(csqa.label), label: "CSQA-7 accuracy", higherIsBetter: true)),
