@@ -21,6 +21,7 @@ public enum Catalog {
         "l4q-table4": { L4QTable4.manifest($0) },
         "l4q-table5": { L4QTable5.manifest($0) },
         "l4q-table7": { L4QTable7.manifest($0) },
+        "l4q-table12": { L4QTable12.manifest($0) },
         "l4q-table13": { L4QTable13.manifest($0) },
         "l4q-table14": { L4QTable14.manifest($0) },
         "qeft-table6": { QeftTable6.manifest($0) },

@@ -17,4 +17,45 @@ public enum DecodeSpeed {
         }
         return Double(steps) / max(total - prefill, 1e-9)
     }
+
+    /// Batched decode throughput (L4Q Table 12's question): `batch` sequences, each a copy of
+    /// `prompt` with its first token varied, decoded greedily together (`greedyBatch`). Returns
+    /// generated tokens per second over the decode steps only (prefill excluded): the median of
+    /// `repeats` runs after a warm-up. Batch 1 runs the same path as larger batches (not
+    /// `Generator`'s split GEMV), so the sizes compare like for like.
+    public static func throughput(_ model: Llama, batch: Int, prompt: [Int], steps: Int = 16, repeats: Int = 3) throws -> Double {
+        precondition(batch > 0 && !prompt.isEmpty && steps > 1, "throughput needs a batch, a prompt and two steps")
+        let vocabulary = model.config.vocabSize
+        let prompts = (0..<batch).map { b in [(prompt[0] + b) % vocabulary] + prompt.dropFirst() }
+        var seconds: [Double] = []
+        for run in 0...repeats {
+            var decodeSeconds = 0.0
+            _ = try greedyBatch(model, prompts: prompts, steps: steps) { decodeSeconds = $0 }
+            if run > 0 { seconds.append(decodeSeconds) }
+        }
+        // The first token of each sequence comes from the prefill's logits: steps − 1 decode forwards.
+        return Double(batch * (steps - 1)) / max(seconds.sorted()[seconds.count / 2], 1e-9)
+    }
+
+    /// Greedy continuation of every prompt by `steps` tokens, all sequences together: each prompt
+    /// prefilled into its own KV-cache slot, then one forward of `prompts.count` rows per step.
+    /// `timed` receives the seconds the decode steps took.
+    public static func greedyBatch(_ model: Llama, prompts: [[Int]], steps: Int, timed: (Double) -> Void = { _ in }) throws -> [[Int]] {
+        let vocabulary = model.config.vocabSize
+        let cache = KVCache(config: model.config, slots: prompts.count, capacity: (prompts.map(\.count).max() ?? 0) + steps)
+        var logits = try model.forward(TokenBatch(sequences: prompts), cache: cache, logits: .lastOfEachSequence)
+        var produced = [[Int]](repeating: [], count: prompts.count)
+        let started = Date()
+        for step in 0..<steps {
+            var batch = TokenBatch()
+            for b in prompts.indices {
+                let next = logits.storage.withUnsafeBufferPointer { SIMDMath.argmax($0.baseAddress! + b * vocabulary, vocabulary) }
+                produced[b].append(next)
+                batch.append([next], slot: b)
+            }
+            if step + 1 < steps { logits = try model.forward(batch, cache: cache, logits: .lastOfEachSequence) }
+        }
+        timed(Date().timeIntervalSince(started))
+        return produced
+    }
 }
