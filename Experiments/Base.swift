@@ -22,8 +22,13 @@ import Tensor
 ///   MMLU subject (57; 5-shot: 3 questions in each of 12 seeded subjects, since each subject
 ///   costs its few-shot prefix) — enough to exercise every protocol and rank gross differences,
 ///   not to resolve 1-point gaps (the paired tests say which gaps are significant): ≈ 85 s of
-///   evaluation per row. Calibration: 32 C4 windows of 512 tokens. A 4-bit table of 15 rows:
-///   ≈ 20 min fine-tuning + 21 min evaluation + 7 min quantization (GPTQ, OmniQuant, QEFT) cold.
+///   evaluation per row. Calibration: 64 C4 windows of 128 tokens, measured
+///   against 32 × 512 and 128 × 256 (GPTQ g64, WikiText-2 over 32 windows; RTN w4 38.47, w3 91.33):
+///   w4 34.94 (32 × 512: 36.57), w3 77.06 (32 × 512: 91.32, no better than RTN; 128 × 256: 86.99).
+///   Many short windows put GPTQ clearly ahead of RTN at both widths, as every paper has it (the
+///   32 × 512 draws used seed 0, the others the manifests' 42). A 4-bit table of 15 rows: ≈ 20 min
+///   fine-tuning + 21 min evaluation + 7 min quantization (GPTQ, OmniQuant, QEFT) cold (measured
+///   before bf16, held-out curves and 32 perplexity windows; to be measured again).
 /// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
 ///   budgets (1 epoch of the 999 Alpaca-GPT4 examples for PTQ-based PEFT, 0.5 for QAT-based, 16
 ///   sequences of ≤ 512 tokens per step, i.e. 62 / 31 steps; 64 examples held out, measured every
@@ -111,7 +116,7 @@ public struct Base: Sendable {
         case .default:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",
-                        perplexityWindow: 512, perplexityMaxWindows: 32, calibrationWindows: 32, calibrationLength: 512,
+                        perplexityWindow: 512, perplexityMaxWindows: 32, calibrationWindows: 64, calibrationLength: 128,
                         sequenceLength: 256, microBatch: 4, accumulation: 2, steps: 10, heldOut: 16, heldOutEvery: 5, fineTuningPrecision: .bf16, commonsenseItems: 30, mmluItems: 1,
                         mmluFewShotSubjects: 12)
         case .full:
