@@ -12,7 +12,9 @@ final class BF16GEMMTests: XCTestCase {
         if x.isSubnormal || x == 0 { return x.sign == .minus ? -0.0 : 0 }
         let low = Float(bitPattern: x.bitPattern & 0xFFFF_0000)
         let high = Float(bitPattern: (x.bitPattern & 0xFFFF_0000) &+ 0x1_0000)
-        let dLow = abs(Double(x) - Double(low)), dHigh = abs(Double(high) - Double(x))
+        // IEEE rounds as if the exponent were unbounded: past the largest bf16 the next value is 2¹²⁸ (→ inf).
+        let highValue = high.isInfinite ? Double(high.sign == .minus ? -0x1p128 : 0x1p128) : Double(high)
+        let dLow = abs(Double(x) - Double(low)), dHigh = abs(highValue - Double(x))
         if dLow != dHigh { return dLow < dHigh ? low : high }
         return (low.bitPattern >> 16) & 1 == 0 ? low : high
     }
