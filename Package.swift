@@ -25,8 +25,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .target(name: "CKernels", cSettings: nativeC),
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CDNNL", "CKernels"], swiftSettings: fast),
         .target(name: "Models", dependencies: ["Tensor"], swiftSettings: fast),
         .target(name: "Quantization", dependencies: ["Tensor", "Models", "CBLAS", "CKernels"], swiftSettings: fast),
         .target(name: "Training", dependencies: ["Tensor", "Models"], swiftSettings: fast),

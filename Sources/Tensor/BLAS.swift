@@ -9,13 +9,19 @@ public enum BLAS {
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, with leading dimensions.
-    @inlinable
+    /// In a bf16 scope (`ComputePrecision`) a product large enough to pay runs as `BF16.gemm`
+    /// (operands rounded to bf16, fp32 accumulation); everything else is OpenBLAS sgemm.
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        if BF16.applies(m: m, n: n, k: k) {
+            BF16.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: .float(a, ld: lda),
+                      b: .float(b, ld: ldb), beta: beta, c: c, ldc: ldc)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Repetitions per measurement (the median is reported).")
     var repeats = 5
 
-    @Option(help: "Run only these sections (comma-separated: forward, training, evaluation, quantization, decode, tokenizer, methods; default all but methods' own runs).")
+    @Option(help: "Run only these sections (comma-separated: forward, training, precision, evaluation, quantization, decode, tokenizer, methods; default all but methods' own runs).")
     var only: String?
 
     @Option(help: "llama.cpp's llama-bench executable: the decode section compares against it (needs --llama-model).")
@@ -31,6 +31,11 @@ struct Bench: ParsableCommand {
         let loaded = try modelOptions.load()
         if wants("forward") { try forwardSection(Llama(loaded.weights), gemmRate: gemmRate) }
         if wants("training") { try trainingSection(loaded.weights, gemmRate: gemmRate) }
+        if wants("precision") {
+            bf16GEMMSection()
+            try precisionSection(loaded.weights)
+            try mmluPrecisionLine(loaded)
+        }
         if wants("evaluation") { try evaluationSection(loaded) }
         if wants("quantization") { try quantizationSection(loaded.weights) }
         if wants("decode") { try decodeSection(loaded.weights) }

@@ -11,14 +11,8 @@ extension Bench {
     /// evaluator batches, one per worker on two cores.
     func evaluationSection(_ loaded: LoadedModel, questions: Int = 256, plainQuestions: Int = 20) throws {
         print("\n## evaluation: MMLU 5-shot scoring (\(questions) questions; plain scoring on the first \(plainQuestions))")
-        let data = try DataDirectory.vendored(repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        let task = MMLU(numFewShot: 5)
-        let all = try task.documents(from: data)
-        // The first four subjects, 50 questions each: 200 questions sharing four 5-shot prefixes.
-        let perSubject = questions / 4
-        var subjects: [String] = []
-        for d in all where subjects.count < 4 && !subjects.contains(d.subtask) { subjects.append(d.subtask) }
-        let sample = try ItemSelection.first(perSubject).select(from: all, task: task.name).filter { subjects.contains($0.subtask) }
+        let all = try MMLU(numFewShot: 5).documents(from: vendoredData())
+        let sample = try mmluSample(questions: questions)
         let model = Llama(loaded.weights)
         let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault))
 
@@ -54,6 +48,19 @@ extension Bench {
                      + "whole MMLU 5-shot estimated at %@",
                      workers.count, Double(sample.count) / parallelSeconds, reuseSeconds / parallelSeconds,
                      identical ? "bit-identical" : "DIFFER", Progress.clock(parallelSeconds * scale)))
+    }
+
+    private func vendoredData() throws -> DataDirectory {
+        try DataDirectory.vendored(repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    }
+
+    /// The first four MMLU subjects, `questions / 4` questions each: questions sharing four 5-shot prefixes.
+    func mmluSample(questions: Int) throws -> [TaskDocument] {
+        let task = MMLU(numFewShot: 5)
+        let all = try task.documents(from: vendoredData())
+        var subjects: [String] = []
+        for d in all where subjects.count < 4 && !subjects.contains(d.subtask) { subjects.append(d.subtask) }
+        return try ItemSelection.first(questions / 4).select(from: all, task: task.name).filter { subjects.contains($0.subtask) }
     }
 
     /// Characters the scorer must run: per subject the shared prefix once, then every question's rest.

@@ -33,4 +33,10 @@ void qaft_int8_gemv(const uint32_t *words, int bits, int rows, int chunks, int g
                     const int8_t *xq, const float *x_scale, const int32_t *x_sum,
                     int tile_begin, int tile_end, float *y);
 
+/// bf16 operands for the mixed-precision GEMM: out[r·ld_out + c] = bf16(in[r·ld_in + c]) for r < rows,
+/// c < cols, rounded to nearest, ties to even (NaN stays a quiet NaN, overflow rounds to ±inf as IEEE
+/// rounding gives, subnormal inputs become signed zeros — what the AVX512_BF16 instruction does). With AVX512_BF16 (release builds on such a CPU) 32 values per vcvtne2ps2bf16;
+/// otherwise the same rounding by integer arithmetic.
+void qaft_f32_to_bf16(const float *in, long ld_in, long rows, long cols, uint16_t *out, long ld_out);
+
 #endif

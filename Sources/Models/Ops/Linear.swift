@@ -1,3 +1,4 @@
+import Synchronization
 import Tensor
 
 /// y = x Wᵀ for a weight W of shape (out, in). The forward pass sees every projection through this
@@ -25,24 +26,36 @@ public protocol InputGradientLinear: LinearOperator {
 /// Shapes: x, dx (rows, in); y, dy (rows, out); W, dW (out, in).
 /// Forward saves for backward: x (for dW only; dx needs W alone).
 public enum Linear {
-    /// y = x Wᵀ.
+    /// y = x Wᵀ. `rounded`, when given, is W already in bf16 (a frozen weight's cached copy), used
+    /// instead of rerounding W when the product runs in bf16.
     public static func forward(
-        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
-        into y: UnsafeMutablePointer<Float>
+        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
+        rows: Int, in n: Int, out m: Int, into y: UnsafeMutablePointer<Float>
     ) {
         if rows == 1 {
             // A one-row sgemm is several times slower than sgemv on OpenBLAS.
             BLAS.gemv(m: m, n: n, a: w, lda: n, x: x, y: y)
+        } else if let rounded, BF16.applies(m: rows, n: m, k: n) {
+            rounded().storage.withUnsafeBufferPointer { wb in
+                BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(wb.baseAddress!, ld: n), c: y, ldc: m)
+            }
         } else {
             BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: w, ldb: n, c: y, ldc: m)
         }
     }
 
-    /// dx = dy · W (or dx += when `accumulate`).
+    /// dx = dy · W (or dx += when `accumulate`); `rounded` as in `forward`.
     public static func backwardInput(
-        _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
-        into dx: UnsafeMutablePointer<Float>, accumulate: Bool
+        _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
+        rows: Int, in n: Int, out m: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
+        if let rounded, BF16.applies(m: rows, n: n, k: m) {
+            rounded().storage.withUnsafeBufferPointer { wb in
+                BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(wb.baseAddress!, ld: n),
+                          beta: accumulate ? 1 : 0, c: dx, ldc: n)
+            }
+            return
+        }
         BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
     }
 
@@ -56,24 +69,38 @@ public enum Linear {
     }
 }
 
-/// A float32 weight applied with cblas.
+/// A float32 weight applied with cblas, or in bf16 from a copy rounded once on first use (and
+/// dropped whenever `weight` is assigned or mutated), so a frozen layer is not rerounded per product.
 public final class DenseLinear: InputGradientLinear, ReentrantLinear {
-    public var weight: Matrix
+    public var weight: Matrix { didSet { bf16.withLock { $0 = nil } } }
     public var inFeatures: Int { weight.cols }
     public var outFeatures: Int { weight.rows }
+    /// The bf16 copy, built under the lock because replicas share the layer across threads.
+    private let bf16 = Mutex<BF16Matrix?>(nil)
 
     public init(_ weight: Matrix) { self.weight = weight }
 
+    /// The weight in bf16, rounded on the first call after a change.
+    public func roundedWeight() -> BF16Matrix {
+        bf16.withLock { cached in
+            if let cached { return cached }
+            let w = BF16Matrix(weight)
+            cached = w
+            return w
+        }
+    }
+
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         weight.storage.withUnsafeBufferPointer { w in
-            Linear.forward(x, weight: w.baseAddress!, rows: rows, in: inFeatures, out: outFeatures, into: y)
+            Linear.forward(x, weight: w.baseAddress!, rounded: roundedWeight, rows: rows, in: inFeatures,
+                           out: outFeatures, into: y)
         }
     }
 
     public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
         weight.storage.withUnsafeBufferPointer { w in
-            Linear.backwardInput(dy, weight: w.baseAddress!, rows: rows, in: inFeatures, out: outFeatures,
-                                 into: dx, accumulate: accumulate)
+            Linear.backwardInput(dy, weight: w.baseAddress!, rounded: roundedWeight, rows: rows, in: inFeatures,
+                                 out: outFeatures, into: dx, accumulate: accumulate)
         }
     }
 }

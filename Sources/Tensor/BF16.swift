@@ -1,0 +1,88 @@
+import CDNNL
+import CKernels
+import Foundation
+
+/// One operand of a bf16 product: fp32 values rounded to bf16 for this call, or a matrix already
+/// held in bf16 (a frozen weight's `BF16Matrix`), each row-major with its leading dimension.
+public enum BF16Operand {
+    case float(UnsafePointer<Float>, ld: Int)
+    case bf16(UnsafePointer<UInt16>, ld: Int)
+}
+
+/// The mixed-precision GEMM: operands rounded to bf16 (nearest, ties to even), products
+/// accumulated and written in fp32 — oneDNN's `gemm_bf16bf16f32`, which runs its avx512_core_bf16
+/// (or AMX) kernels here. Measured on the 2-core AVX-512 machine at SmolLM2 shapes it multiplies
+/// about twice as fast as OpenBLAS sgemm per core (`qaft bench` prints the ceiling).
+public enum BF16 {
+    /// Why bf16 products cannot run in this process, or nil when they can: the CPU (as oneDNN sees
+    /// it, so `ONEDNN_MAX_CPU_ISA=AVX2` hides BF16) lacks AVX512_BF16 and AMX, or the environment
+    /// forces fp32 with `QAFT_FORCE_FP32=1` (read on every call, so a test can set it).
+    public static var unavailableReason: String? {
+        if let raw = getenv("QAFT_FORCE_FP32"), case let force = String(cString: raw), !force.isEmpty, force != "0" {
+            return "QAFT_FORCE_FP32=\(force) forces fp32 products"
+        }
+        return cpuReason
+    }
+
+    private static let cpuReason: String? = {
+        let isa = dnnl_get_effective_cpu_isa().rawValue
+        let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        if isa & bf16 == bf16 { return nil }
+        return "this CPU has neither AVX512_BF16 nor AMX (oneDNN's effective ISA is 0x\(String(isa, radix: 16)))"
+    }()
+
+    /// Products smaller than this (m·n·k) stay in fp32 sgemm: below it rounding the operands and
+    /// oneDNN's dispatch cost more than the faster kernel saves (`qaft bench` measures the shapes).
+    public static let minimumProduct = 1 << 18
+
+    /// Whether an m×n×k product runs in bf16 now: bf16 is the current precision (which is only ever
+    /// bf16 where it is available) and the product is large enough to pay.
+    @inline(__always)
+    public static func applies(m: Int, n: Int, k: Int) -> Bool {
+        ComputePrecision.current == .bf16 && m * n * k >= minimumProduct
+    }
+
+    /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C in bf16 × bf16 → fp32, row-major, the
+    /// contract of `BLAS.gemm`. fp32 operands are rounded into temporaries first. oneDNN runs on as
+    /// many OpenMP threads as OpenBLAS may use now (`BLAS.threads`), so the two never oversubscribe
+    /// the cores (one thread inside `SecondCore.splitting` and the evaluator's parallel scorers).
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: BF16Operand, b: BF16Operand,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        withRounded(a, rows: transA ? k : m, cols: transA ? m : k) { a, lda in
+            withRounded(b, rows: transB ? n : k, cols: transB ? k : n) { b, ldb in
+                omp_set_num_threads(Int32(BLAS.threads))
+                let status = dnnl_gemm_bf16bf16f32(
+                    transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb),
+                    beta, c, Int64(ldc))
+                precondition(status == dnnl_success, "oneDNN gemm_bf16bf16f32 failed (status \(status.rawValue)) for m=\(m) n=\(n) k=\(k)")
+            }
+        }
+    }
+
+    /// `body` with the operand in bf16: as given, or its fp32 values rounded into a packed temporary.
+    private static func withRounded(_ x: BF16Operand, rows: Int, cols: Int,
+                                    _ body: (UnsafePointer<UInt16>, Int) -> Void) {
+        switch x {
+        case let .bf16(p, ld):
+            body(p, ld)
+        case let .float(p, ld):
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: rows * cols) { t in
+                round(p, ld: ld, rows: rows, cols: cols, into: t.baseAddress!, ldOut: cols)
+                body(t.baseAddress!, cols)
+            }
+        }
+    }
+
+    /// out[r·ldOut + c] = bf16(x[r·ld + c]), round to nearest even (NaN stays NaN).
+    public static func round(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int,
+                             into out: UnsafeMutablePointer<UInt16>, ldOut: Int) {
+        qaft_f32_to_bf16(x, ld, rows, cols, out, ldOut)
+    }
+
+    /// The fp32 value of a bf16 bit pattern (exact).
+    @inline(__always)
+    public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+}
