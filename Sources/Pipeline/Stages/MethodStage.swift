@@ -122,7 +122,9 @@ public struct MethodStage: Stage {
         if training {
             let settings = try TrainingSettings(p)
             output = try ComputePrecision.with(settings.precision) { try train(made.method, model, loaded, settings, context) }
-            output.notes["computePrecision"] = settings.precision.rawValue
+            // What ran, with the reason when a bf16 request fell back to fp32 on this CPU.
+            let effective = ComputePrecision.effective(settings.precision)
+            output.notes["computePrecision"] = effective.precision.rawValue + (effective.reason.map { " (\($0))" } ?? "")
             if measuringMemory {
                 let peak = ResidentMemory.peakBytes()
                 output.metrics["peakResidentGB"] = Double(peak) / 1e9
