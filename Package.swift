@@ -45,7 +45,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: fast),
-        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data"], swiftSettings: fast),
+        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data", "Bench"], swiftSettings: fast),
         .executableTarget(
             name: "qaft",
             dependencies: [
