@@ -17,6 +17,12 @@ LLAMA_CPP_SHA256  := 832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760
 LLAMA_CPP_DIR     := $(CACHE)/llama.cpp
 LLAMA_BENCH       := $(LLAMA_CPP_DIR)/build/bin/llama-bench
 LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
+# `make bench`'s PyTorch peers (Experiments/Bench/torch_peers.py), installed best-effort and pinned:
+# peft always at this version, torch (CPU wheel) and transformers + gguf only when missing.
+PEER_PEFT         := 0.21.2
+PEER_TORCH        := torch==2.15.0
+PEER_TORCH_INDEX  := https://download.pytorch.org/whl/cpu
+PEER_TRANSFORMERS := transformers==5.25.0 gguf==0.19.0
 # OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.
 export OPENBLAS_NUM_THREADS ?= 2
 export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
@@ -58,6 +64,10 @@ test: setup
 # re-quantized to Q4_0 (its head stays Q8_0). Best effort: without it the bench says it did not compare.
 bench: build
 	-@$(MAKE) --no-print-directory llama-cpp || echo "bench: llama.cpp could not be built; decode is not compared with it"
+	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
+	@python3 -c 'import transformers, gguf' 2>/dev/null || python3 -m pip install --quiet $(PEER_TRANSFORMERS) || true
+	@python3 -c 'import peft, sys; sys.exit(peft.__version__ != "$(PEER_PEFT)")' 2>/dev/null || python3 -m pip install --quiet peft==$(PEER_PEFT) || true
+	@why=$$(python3 -c 'import torch, transformers, peft, gguf' 2>&1) || echo "bench: PyTorch peers skipped: $$(echo "$$why" | tail -n 1)"
 	if [ -x $(LLAMA_BENCH) ] && [ -f $(LLAMA_Q4_0) ]; then \
 	  .build/release/qaft bench --llama-bench $(LLAMA_BENCH) --llama-model $(LLAMA_Q4_0); \
 	else .build/release/qaft bench; fi

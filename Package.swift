@@ -46,7 +46,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: fast),
-        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data"], swiftSettings: fast),
+        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data", "Bench"], swiftSettings: fast),
         .executableTarget(
             name: "qaft",
             dependencies: [
@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
+        .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor"], swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
