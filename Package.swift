@@ -36,6 +36,7 @@ let package = Package(
             swiftSettings: fast),
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
+        .target(name: "Export", dependencies: ["Models", "Quantization", "Tensor"], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
@@ -61,6 +62,10 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["TestSupport", "Export", "Models", "Quantization", "Tensor", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
