@@ -21,10 +21,12 @@ public enum GPTQCheckpointFormat: String, Sendable, Codable {
 /// One projection in GPTQ's tensors, with whether they dequantize to the grid exactly.
 ///
 /// GPTQ stores integer zero points and fp16 scales, and its consumers compute
-/// `scale[g] · (code − zero[g])` with g = `g_idx[in]`. A grid whose zeros are integers in the
-/// format's range and whose scales are fp16 numbers is stored exactly; a fractional zero (learned
-/// offsets: LSQ+, L4Q's affine grids) is rounded to the nearest integer and a scale to the nearest
-/// fp16, and the tensor is reported inexact with its largest weight change.
+/// `scale[g] · (code − zero[g])` with g = `g_idx[in]` *in fp16* (GPTQModel's torch kernels keep the
+/// scales' dtype, vLLM's kernels are fp16), so the product is rounded to fp16 too. A grid is stored
+/// exactly when its zeros are integers in the format's range, its scales fp16 numbers and every
+/// product fp16-representable (`fp16ExactScale` makes a scale so); otherwise a fractional zero
+/// (learned offsets: LSQ+, L4Q's affine grids) is rounded to the nearest integer and a scale to the
+/// nearest fp16, and the tensor is reported inexact with its largest weight change.
 public struct GPTQLinear {
     /// [in·bits/32, out]
     public let qweight: [Int32]
@@ -45,6 +47,15 @@ public struct GPTQLinear {
         guard zero.isFinite, abs(zero) < 65536 else { return nil }
         let z = Int(zero.rounded(.toNearestOrEven))
         return format.zeroRange(bits: bits).contains(z) ? z : nil
+    }
+
+    /// `scale` rounded to the nearest number of 11 − bits significant bits: times any code
+    /// difference (|code − zero| < 2^bits) it is still an fp16 number, so a GPTQ consumer's fp16
+    /// dequantization is the grid's exactly (while scale · (2^bits − 1) stays in fp16's normal range).
+    public static func fp16ExactScale(_ scale: Float, bits: Int) -> Float {
+        guard scale.isFinite, scale != 0 else { return scale }
+        let quantum = Float(sign: .plus, exponent: scale.exponent - (11 - bits - 1), significand: 1)
+        return (scale / quantum).rounded(.toNearestOrEven) * quantum
     }
 
     /// GPTQ's tensors of `grid`; `name` names the tensor in errors.
@@ -84,7 +95,8 @@ public struct GPTQLinear {
         for r in 0..<rows {
             for c in 0..<cols {
                 let g = r * gc + c / grid.groupSize, code = Float(grid.codes[r * cols + c])
-                let mine = halfScales[g] * (code - integerZeros[g])
+                // fp16 × small integer is exact in float32, so rounding it once to fp16 is the fp16 product.
+                let mine = Float(Float16(halfScales[g] * (code - integerZeros[g])))
                 let theirs = grid.scales[g] * (code - grid.zeros[g])
                 if mine.bitPattern != theirs.bitPattern { exact = false }
                 maxError = max(maxError, abs(mine - theirs))

@@ -2,13 +2,15 @@
 
 Usage: python3 gptq_consumer.py EXPORT_DIR
 EXPORT_DIR holds 4bit/ and 3bit/: the folders GPTQConsumerTests exported (run it once with
-QAFT_GPTQ_EXPORT_DIR=EXPORT_DIR): the tiny llama2 family model, RTN asymmetric group 32, fp16 scales.
+QAFT_GPTQ_EXPORT_DIR=EXPORT_DIR): the tiny llama2 family model, RTN asymmetric group 32, scales
+rounded by GPTQLinear.fp16ExactScale (so GPTQ's fp16 dequantization is exact).
 
 For each folder this script
   1. records the SHA-256 of every file (the Swift test checks its re-export is byte-identical),
   2. unpacks every qweight/qzeros with its own numpy code written from the format's description
-     (little-endian bit stream per column/group, v1 zeros stored minus one) and checks the result
-     against GPTQModel's own dequantize_weight() of the loaded module, bit for bit,
+     (little-endian bit stream per column/group, v1 zeros stored minus one), checks that the fp16
+     product scale·(code − zero) equals the exact one (the export claims exactness), and checks the
+     result against GPTQModel's own dequantize_weight() of the loaded module, bit for bit,
   3. loads the folder with transformers.AutoModelForCausalLM (quantization through GPTQModel, CPU,
      float32, its torch kernel), checks that every projection became a GPTQModel QuantLinear, and
      stores its logits on fixed tokens: the first 64 ids, 192 random ids and every position's top 8,
@@ -56,7 +58,11 @@ def my_dequantize(st, name, bits, group_size, fmt):
     zeros = np.stack([unpack(qzeros[g], n_out, bits) for g in range(qzeros.shape[0])])     # [groups, out]
     if fmt == 'gptq':
         zeros = zeros + 1
-    return scales[g_idx] * (codes - zeros[g_idx]).astype(np.float32)                       # [in, out]
+    exact = scales[g_idx] * (codes - zeros[g_idx]).astype(np.float32)                      # [in, out]
+    # GPTQ consumers multiply in fp16; the export says the product is an fp16 number: check it.
+    fp16 = (scales[g_idx].astype(np.float16) * (codes - zeros[g_idx]).astype(np.float16)).astype(np.float32)
+    assert np.array_equal(exact, fp16), f'{name}: the fp16 dequantization is not exact'
+    return exact
 
 
 def check(folder, rng_ids):
