@@ -37,6 +37,7 @@ let package = Package(
             swiftSettings: fast),
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
+        .target(name: "Export", dependencies: ["Models", "Quantization", "Tensor"], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
@@ -63,6 +64,10 @@ let package = Package(
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
         .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor"], swiftSettings: fast),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["TestSupport", "Export", "Models", "Quantization", "Tensor", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
