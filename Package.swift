@@ -35,11 +35,12 @@ let package = Package(
             dependencies: ["Tensor", "Models", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fast),
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
+        .target(name: "Export", dependencies: ["Tensor", "Models", "Quantization", "Training", "Methods"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Tensor", "Models", "Quantization", "Training", "Methods", "Evaluation", "Reports",
+                "Tensor", "Models", "Quantization", "Training", "Methods", "Export", "Evaluation", "Reports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -49,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "qaft",
             dependencies: [
-                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Pipeline", "Experiments",
+                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Export", "Pipeline", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -61,6 +62,11 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["TestSupport", "Export", "Methods", "Training", "Quantization", "Models", "Tensor",
+                           .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],
     swiftLanguageModes: [.v5]
