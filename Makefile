@@ -27,7 +27,7 @@ PEER_TRANSFORMERS := transformers==5.25.0 gguf==0.19.0
 export OPENBLAS_NUM_THREADS ?= 2
 export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
 
-.PHONY: setup apt-packages model build test bench llama-cpp clean
+.PHONY: setup apt-packages model build test bench llama-cpp export-check clean
 
 setup: apt-packages model
 
@@ -82,11 +82,32 @@ $(LLAMA_BENCH):
 	command -v cmake >/dev/null || pip install --quiet cmake
 	cmake -S $(LLAMA_CPP_DIR) -B $(LLAMA_CPP_DIR)/build -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
 	  -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-	cmake --build $(LLAMA_CPP_DIR)/build -j2 --target llama-bench llama-quantize >/dev/null
+	cmake --build $(LLAMA_CPP_DIR)/build -j2 --target llama-bench llama-quantize llama-perplexity llama-simple >/dev/null
 
 $(LLAMA_Q4_0): $(LLAMA_BENCH) $(SMOL_GGUF)
 	$(LLAMA_CPP_DIR)/build/bin/llama-quantize --allow-requantize $(SMOL_GGUF) $@.part Q4_0 >/dev/null
 	mv $@.part $@
+
+# `make export-check`: a SmolLM2 RTN w4 g64 model quantized by qaft, exported with `qaft export` to
+# llama.cpp's own types, and run by llama.cpp itself: llama-perplexity beside `qaft perplexity` of
+# the same deployed model on the same text (first 40 WikiText-2 test rows, 512-token windows), and
+# greedy text from llama-simple beside `qaft generate`.
+EXPORT_DIR  := $(CACHE)/export
+EXPORT_TEXT := $(EXPORT_DIR)/wikitext-40.txt
+LLAMA_PPL   := $(LLAMA_CPP_DIR)/build/bin/llama-perplexity
+export-check: build llama-cpp $(LLAMA_PPL)
+	@mkdir -p $(EXPORT_DIR)
+	python3 -c 'import json,sys; [sys.stdout.write(json.loads(l)["text"]) for l in list(open("Experiments/Data/wikitext-2-raw-v1_test.jsonl"))[:40]]' > $(EXPORT_TEXT)
+	.build/release/qaft quantize --model $(SMOL_GGUF) --method rtn --bits 4 --group 64 --calibration-windows 0 --quiet -o $(EXPORT_DIR)/rtn-w4g64.qaft.gguf
+	.build/release/qaft export $(EXPORT_DIR)/rtn-w4g64.qaft.gguf -o $(EXPORT_DIR)/rtn-w4g64.gguf
+	.build/release/qaft perplexity --model $(EXPORT_DIR)/rtn-w4g64.qaft.gguf --window 512 $(EXPORT_TEXT)
+	$(LLAMA_PPL) -m $(EXPORT_DIR)/rtn-w4g64.gguf -f $(EXPORT_TEXT) -c 512 -t 2 2>&1 | grep -E "Final estimate|tokens"
+	.build/release/qaft generate --model $(EXPORT_DIR)/rtn-w4g64.qaft.gguf -n 24 "The capital of France is"
+	$(LLAMA_CPP_DIR)/build/bin/llama-simple -m $(EXPORT_DIR)/rtn-w4g64.gguf -n 24 "The capital of France is" 2>/dev/null
+
+# A build made before these tools were in the list above gains them here.
+$(LLAMA_PPL): $(LLAMA_BENCH)
+	cmake --build $(LLAMA_CPP_DIR)/build -j2 --target llama-perplexity llama-simple >/dev/null
 
 clean:
 	rm -rf .build

@@ -36,12 +36,13 @@ let package = Package(
             dependencies: ["Tensor", "Models", "CZlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fast),
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
+        .target(name: "Export", dependencies: ["Tensor", "Models", "Quantization", "Training", "Methods"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
         .target(name: "Export", dependencies: ["Models", "Quantization", "Tensor"], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Tensor", "Models", "Quantization", "Training", "Methods", "Evaluation", "Reports",
+                "Tensor", "Models", "Quantization", "Training", "Methods", "Export", "Evaluation", "Reports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -51,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "qaft",
             dependencies: [
-                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Pipeline", "Experiments",
+                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Export", "Pipeline", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -66,7 +67,8 @@ let package = Package(
         .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor"], swiftSettings: fast),
         .testTarget(
             name: "ExportTests",
-            dependencies: ["TestSupport", "Export", "Models", "Quantization", "Tensor", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TestSupport", "Export", "Methods", "Training", "Quantization", "Models", "Tensor",
+                           .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: fast),
         .testTarget(name: "EvaluationTests", dependencies: ["TestSupport", "Evaluation", "Models", "Tensor"], swiftSettings: fast),
     ],

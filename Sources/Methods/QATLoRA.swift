@@ -98,22 +98,27 @@ public final class QATLoRALinear: TrainableLinear {
 
 /// The deployed mixed-precision layer: packed base plus the float adapter, y = base(x) + α·(x Aᵀ) Bᵀ,
 /// with the same two sgemm calls as `LoRALinear`'s inference path.
-final class UnmergedAdapter: LinearOperator {
-    let base: any LinearOperator
-    let a: Matrix, b: Matrix, scale: Float
+public final class UnmergedAdapter: LinearOperator {
+    public let base: any LinearOperator
+    /// A (rank, in), B (out, rank) and the adapter's scale alpha / rank.
+    public let a: Matrix, b: Matrix, scale: Float
     private let xa = FloatBuffer()
 
-    init(base: any LinearOperator, adapter: LoRALinear) {
+    public init(base: any LinearOperator, a: Matrix, b: Matrix, scale: Float) {
         self.base = base
-        a = adapter.a.matrix
-        b = adapter.b.matrix
-        scale = adapter.config.scale
+        self.a = a
+        self.b = b
+        self.scale = scale
     }
 
-    var inFeatures: Int { base.inFeatures }
-    var outFeatures: Int { base.outFeatures }
+    convenience init(base: any LinearOperator, adapter: LoRALinear) {
+        self.init(base: base, a: adapter.a.matrix, b: adapter.b.matrix, scale: adapter.config.scale)
+    }
 
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
+
+    public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         base.apply(x, rows: rows, into: y)
         let r = a.rows, xa = self.xa.reserve(rows * r)
         a.storage.withUnsafeBufferPointer { ap in

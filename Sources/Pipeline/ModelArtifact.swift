@@ -1,3 +1,5 @@
+import Export
+import Export
 import Foundation
 import Models
 import Quantization
@@ -10,9 +12,12 @@ import Quantization
 /// * `tokenizer.<ext>`, when the format keeps the tokenizer apart (llama2.c); a GGUF carries its own
 ///   `tokenizer.ggml.*` keys, copied from the source;
 /// * `base.gguf`, for a stage that quantized the whole model: the packed `QuantizedModelFile`,
-///   which fine-tuning stages built on that row reuse instead of quantizing again.
+///   which fine-tuning stages built on that row reuse instead of quantizing again;
+/// * `deployed.gguf`, for a method stage: the model in the form the method deployed it
+///   (`DeployedModelFile`: codes, scales, zeros, adapters, weak columns), what `qaft export` reads.
 public enum ModelArtifact {
     static let baseName = "base.gguf"
+    static let deployedName = "deployed.gguf"
     static let tokenizerConfigFile = "tokenizer_config.json"
 
     /// Opens the evaluated model of a model-producing stage.
@@ -46,14 +51,26 @@ public enum ModelArtifact {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
+    /// The deployed-form file (`DeployedModelFile`) stored with a method stage's `record`; a stage
+    /// that stored none (not a method stage) is named.
+    public static func deployedFile(_ record: StageRecord) throws -> URL {
+        let url = try directory(record).appendingPathComponent(deployedName)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw PipelineError.artifact(path: url.path, reason: "stage \(record.kind) stored no deployed model (only quantize.* and finetune.* stages do)")
+        }
+        return url
+    }
+
     /// The whole-model quantization stored with `record`, if any.
     public static func quantizedBase(_ record: StageRecord) throws -> QuantizedModel? {
         try baseFile(record).map(QuantizedModelFile.read)
     }
 
     /// Writes `weights` as the artifact's model, with the tokenizer of `source` (the upstream model
-    /// record) and `base`, when given, as its packed whole-model quantization.
-    static func write(_ weights: LlamaWeights, tokenizerFrom source: StageRecord, base: QuantizedModel?, into dir: URL) throws {
+    /// record), `base`, when given, as its packed whole-model quantization, and `deployed`, when
+    /// given, as its deployed form.
+    static func write(_ weights: LlamaWeights, tokenizerFrom source: StageRecord, base: QuantizedModel?, deployed: DeployedModel? = nil,
+                      into dir: URL) throws {
         let (sourceModel, sourceTokenizer) = try files(try directory(source))
         var tokenizerKeys: [(String, GGUFValue)] = []
         var tokenizerFile = sourceTokenizer
@@ -79,6 +96,8 @@ public enum ModelArtifact {
             }
         }
         if let base { try QuantizedModelFile.write(base, to: dir.appendingPathComponent(baseName), metadata: tokenizerKeys) }
+        if let deployed { try DeployedModelFile.write(deployed, to: dir.appendingPathComponent(deployedName), metadata: tokenizerKeys) }
+        if let deployed { try DeployedModelFile.write(deployed, to: dir.appendingPathComponent(deployedName), metadata: tokenizerKeys) }
     }
 
     private static func directory(_ record: StageRecord) throws -> URL {

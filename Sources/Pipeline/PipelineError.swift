@@ -3,6 +3,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     /// A manifest field is wrong; raised while planning, before any computation.
     case manifest(manifest: String, source: String, field: String, value: String, reason: String)
     case unknownTarget(String, known: [String])
+    /// No model-producing stage of a target answers to a row name.
+    case unknownRow(String, target: String, known: [String])
     case missingInput(stage: String, input: String)
     case cache(path: String, reason: String)
     case artifact(path: String, reason: String)
@@ -16,6 +18,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
             return "manifest \(manifest) (\(source)): \(field) = \(value): \(reason)"
         case let .unknownTarget(t, known):
             return "unknown target \(t) (known: \(known.joined(separator: ", ")))"
+        case let .unknownRow(row, target, known):
+            return "unknown row \(row) of \(target) (its model rows: \(known.joined(separator: ", ")))"
         case let .missingInput(stage, input):
             return "stage \(stage): input \(input) is not wired"
         case let .cache(path, reason):

@@ -60,4 +60,19 @@ public struct PlanInspection {
         }
         return out
     }
+
+    /// The cached record of `row` of `target`: its model-producing stage (`quantize.*` or
+    /// `finetune.*`) labelled `row`, or the last one labelled `row/…` (a fine-tune after its
+    /// quantization). An unknown row names the target's model rows; a row not computed yet says so.
+    public func modelRecord(target: String, row: String) throws -> (stage: PlannedStage, record: StageRecord) {
+        let models = (plan.labels[target] ?? []).compactMap { entry in plan.stage(entry.key).map { (entry.label, $0) } }
+            .filter { $0.1.kind.hasPrefix("quantize.") || $0.1.kind.hasPrefix("finetune.") }
+        guard let (_, stage) = models.last(where: { $0.0 == row || $0.0.hasPrefix(row + "/") }) else {
+            throw PipelineError.unknownRow(row, target: target, known: models.map(\.0))
+        }
+        guard let record = try cache.result(stage.key) else {
+            throw PipelineError.artifact(path: stage.key.hex, reason: "row \(row) (\(stage.label)) is not computed yet: run `qaft reproduce \(target)` first")
+        }
+        return (stage, record)
+    }
 }

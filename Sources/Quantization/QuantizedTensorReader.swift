@@ -2,26 +2,28 @@ import Foundation
 import Models
 import Tensor
 
-/// Typed access to the metadata of a quantized GGUF; absent or mistyped keys name the key.
-struct MetadataReader {
-    let file: GGUFFile
+/// Typed access to the metadata of a qaft GGUF (quantized or deployed model); absent or mistyped keys name the key.
+public struct MetadataReader {
+    public let file: GGUFFile
 
-    func value(_ key: String) throws -> GGUFValue {
+    public init(file: GGUFFile) { self.file = file }
+
+    public func value(_ key: String) throws -> GGUFValue {
         guard let v = file.metadata[key] else { throw ModelFormatError.missingField(file: file.url.path, field: key) }
         return v
     }
 
-    func int(_ key: String) throws -> Int {
+    public func int(_ key: String) throws -> Int {
         guard let i = try value(key).int else { throw wrongType(key, "integer") }
         return i
     }
 
-    func string(_ key: String) throws -> String {
+    public func string(_ key: String) throws -> String {
         guard let s = try value(key).string else { throw wrongType(key, "string") }
         return s
     }
 
-    func ints(_ key: String) throws -> [Int] {
+    public func ints(_ key: String) throws -> [Int] {
         guard let a = try value(key).ints else { throw wrongType(key, "integer array") }
         return a
     }
@@ -32,16 +34,18 @@ struct MetadataReader {
 }
 
 /// The tensors of a quantized GGUF, each checked for type and shape, assembled into layers.
-struct TensorReader {
-    let file: GGUFFile
+public struct TensorReader {
+    public let file: GGUFFile
+
+    public init(file: GGUFFile) { self.file = file }
     var path: String { file.url.path }
 
-    func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> Matrix {
+    public func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> Matrix {
         Matrix(rows: rows, cols: cols, storage: try floats(name, [cols, rows]))
     }
 
     /// A F32 tensor of GGUF dims `dims`, every value finite.
-    func floats(_ name: String, _ dims: [Int]) throws -> [Float] {
+    public func floats(_ name: String, _ dims: [Int]) throws -> [Float] {
         let t = try info(name, dims, .f32)
         let v = try file.floats(t)
         if let bad = v.firstIndex(where: { !$0.isFinite }) {
@@ -50,7 +54,7 @@ struct TensorReader {
         return v
     }
 
-    func words(_ name: String, _ count: Int) throws -> (values: [UInt32], offset: Int) {
+    public func words(_ name: String, _ count: Int) throws -> (values: [UInt32], offset: Int) {
         let t = try info(name, [count], .i32)
         let bytes = try file.rawBytes(t)
         let values = bytes.withUnsafeBytes { b in (0..<count).map { UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)) } }
@@ -89,7 +93,8 @@ struct TensorReader {
         return .mixed(try MixedPrecisionWeights(lowBit: packed, weak: weak, weakIndices: weakIndices))
     }
 
-    private func info(_ name: String, _ dims: [Int], _ type: GGMLType) throws -> GGUFTensorInfo {
+    /// The tensor `name`, checked to be of `type` and GGUF dims `dims`.
+    public func info(_ name: String, _ dims: [Int], _ type: GGMLType) throws -> GGUFTensorInfo {
         let t = try file.tensor(name)
         guard t.type == type else {
             throw ModelFormatError.unsupportedDType(file: path, tensor: name, dtype: "\(t.type) (expected \(type))")

@@ -92,6 +92,9 @@ struct Finetune: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the fine-tuned model here: a float GGUF (with the tokenizer, unless the source is a llama2.c checkpoint, whose tokenizer stays a separate file).")
     var output: String?
 
+    @Option(help: "Write the deployed model here: codes, scales, zeros, adapters and weak columns as the method deployed them (what `qaft export` reads).")
+    var deployed: String?
+
     static let stage = OneStage(command: "finetune", flags: [
         "model": "--model", "model.tokenizer": "--tokenizer", "method": "--method", "data": "--data", "format": "--format",
         "calibration": "--calibration-data", "calibrationWindows": "--calibration-windows", "calibrationLength": "--calibration-length",
@@ -135,6 +138,10 @@ struct Finetune: ParsableCommand {
         if let output {
             try OneStage.write(try ModelArtifact.modelFile(record), to: output)
             print("wrote \(output)")
+        }
+        if let deployed {
+            try OneStage.write(try ModelArtifact.deployedFile(record), to: deployed)
+            print("wrote \(deployed)")
         }
     }
 }

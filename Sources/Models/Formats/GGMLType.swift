@@ -53,6 +53,16 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
         }
     }
 
+    /// `count` values of this type from `data` as float32 (ggml's reference dequantization), or
+    /// nil when qaft cannot dequantize the type or `data` does not hold exactly `count` values.
+    public func dequantize(_ data: [UInt8], count: Int) -> [Float]? {
+        let block = blockGeometry
+        guard let convert = dequantizer, count % block.values == 0, count / block.values * block.bytes == data.count else { return nil }
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBytes { src in out.withUnsafeMutableBufferPointer { convert(src.baseAddress!, $0.baseAddress!, count) } }
+        return out
+    }
+
     /// ggml's own spelling (Q4_1, BF16, ...), used in messages.
     public var description: String {
         switch self {

@@ -1,3 +1,5 @@
+import Export
+import Export
 import Foundation
 import Methods
 import Models
@@ -39,7 +41,7 @@ import Training
 /// around it) and the median
 /// optimizer-step time (`stepSeconds`). Stages run one at a time, so the peak is this stage's.
 ///
-/// The artifact is the exported model (`ModelArtifact`). Training checkpoints every 30 s
+/// The artifact is the exported model and its deployed form (`ModelArtifact`). Training checkpoints every 30 s
 /// (`$QAFT_CHECKPOINT_SECONDS` when set: shorter on a cluster that preempts often, 0 = after every
 /// step) into the stage's checkpoint directory, with the loss curve written before the trainer
 /// state, so a killed run resumes from its last checkpoint with the same curve. The interval is no
@@ -49,7 +51,7 @@ public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
     public var kind: String { (training ? "finetune." : "quantize.") + method }
-    public var version: String { "2+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    public var version: String { "3+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }
@@ -140,7 +142,8 @@ public struct MethodStage: Stage {
         output.notes["method"] = "\(method) \(version)"
         // A quantize stage keeps the whole-model quantization it made, for the rows built on it.
         let base = training || context.inputs["base"] != nil ? nil : memo.models.count == 1 ? memo.models.first : nil
-        try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, into: context.artifactDirectory)
+        try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, deployed: try DeployedModel(exported.model),
+                                into: context.artifactDirectory)
         let steps = p.decodeSteps ?? 0, batches = p.throughputBatches ?? []
         if steps > 0 || !batches.isEmpty {
             exported.packForDecoding()

@@ -1,0 +1,139 @@
+import Foundation
+import Models
+import Quantization
+import Tensor
+
+/// A deployed model as the GGUF files llama.cpp runs with no key of qaft's: the model (projections
+/// in Q4_0/Q4_1/Q8_0, `LlamaCppGrid`; embeddings, norms and head in float32 as qaft holds them) and,
+/// for a model with unmerged adapters ("4&16"), a LoRA adapter GGUF for `--lora` (`NAME.lora.gguf`
+/// beside `NAME.gguf`)
+/// (`general.type` = adapter, `adapter.type` = lora, `adapter.lora.alpha`, and per adapted
+/// projection `blk.<l>.<site>.weight.lora_a` [in, rank] and `.lora_b` [rank, out] in F32, the
+/// shapes `llama-adapter.cpp` checks). llama.cpp scales the adapter by alpha / rank, as qaft does.
+public enum LlamaCppExport {
+    /// What to do with a projection no llama.cpp type holds exactly.
+    public enum Fallback: String, Sendable {
+        /// Refuse the export, naming the projection and the reason.
+        case refuse
+        /// Store its dequantized weight as F16 (lossy), with a warning.
+        case f16
+    }
+
+    /// Per projection tensor of the model file: its type, whether ggml's values equal qaft's bit
+    /// for bit, and the largest difference.
+    public struct TensorReport: Sendable {
+        public let name: String
+        public let type: GGMLType
+        public let exact: Bool
+        public let maxDifference: Float
+    }
+
+    public struct Report: Sendable {
+        public var tensors: [TensorReport] = []
+        /// Projections stored as F16 under `Fallback.f16`, with the reason.
+        public var warnings: [String] = []
+        /// The adapter file, when one was written.
+        public var adapter: URL?
+        /// Every projection exact (the adapter, stored in F32, always is).
+        public var exact: Bool { tensors.allSatisfy(\.exact) }
+        public var maxDifference: Float { tensors.map(\.maxDifference).max() ?? 0 }
+
+        /// Types used, exactness and warnings, for the command's output.
+        public var summary: String {
+            var counts: [String: Int] = [:]
+            for t in tensors { counts[t.type.description, default: 0] += 1 }
+            let types = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let inexact = tensors.filter { !$0.exact }.count
+            var lines = ["projections: \(types)",
+                         exact ? "bit-exact: llama.cpp's dequantized weights equal qaft's deployed weights"
+                             : "NOT bit-exact: \(inexact) of \(tensors.count) projections differ (fp16 rounding of d, m), max |difference| \(maxDifference)"]
+            lines += warnings.map { "warning: " + $0 }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    /// Where the adapter of a model written to `url` goes: `NAME.lora.gguf` beside `NAME.gguf`.
+    public static func adapterURL(for url: URL) -> URL {
+        let base = url.pathExtension == "gguf" ? url.deletingPathExtension() : url
+        return base.appendingPathExtension("lora.gguf")
+    }
+
+    /// What a base that has no llama.cpp type is, for messages.
+    private static func describe(_ base: DeployedLayer.Base) -> String {
+        switch base {
+        case .grid(let q): return "\(q.bits)-bit grid g\(q.groupSize)"
+        case .mixed(let m): return "\(m.lowBit.bits)-bit grid with \(m.weakIndices.count) fp weak columns"
+        case .nf4: return "NF4 weight"
+        case .dense: return "float weight"
+        }
+    }
+
+    /// Writes `model` to `url` and its adapters, if any, to `adapterURL(for: url)`, each under a
+    /// temporary name renamed at the end; nothing is written when any check fails.
+    /// `metadata`: the source's `tokenizer.*` keys.
+    public static func write(_ model: DeployedModel, to url: URL, metadata: [(String, GGUFValue)],
+                             fallback: Fallback = .refuse) throws -> Report {
+        let c = model.config
+        guard c.ropeStyle == .interleaved else {
+            throw ExportError.unsupportedModel(format: "GGUF", reason: "the model rotates RoPE halves (converted from Hugging Face); "
+                                               + "llama.cpp's llama architecture rotates adjacent pairs, so q and k would need permuting")
+        }
+        guard c.ropeScaling == .none, c.slidingWindow == nil else {
+            throw ExportError.unsupportedModel(format: "GGUF", reason: "RoPE scaling and sliding windows are kept in qaft's own keys, which llama.cpp does not read")
+        }
+        var report = Report()
+        var w = try model.weights.ggufWriter(projections: false)
+        for (k, v) in metadata { w.set(k, v) }
+        var adapters = GGUFWriter(), alpha: Float?
+        adapters.set("general.architecture", .string("llama"))
+        adapters.set("general.type", .string("adapter"))
+        adapters.set("adapter.type", .string("lora"))
+        for (l, block) in model.layers.enumerated() {
+            for site in Projection.allCases {
+                let name = "blk.\(l).\(site.ggufName).weight", p = block[site]!
+                let (rows, cols) = site.shape(c)
+                switch p.base {
+                case .grid(let q):
+                    let g = try LlamaCppGrid(q, site: name)
+                    try w.addTensor(name, dims: [cols, rows], type: g.type, data: g.data)
+                    report.tensors.append(TensorReport(name: name, type: g.type, exact: g.exact, maxDifference: g.maxDifference))
+                case .mixed, .nf4:
+                    let reason = "a \(describe(p.base)) has no llama.cpp type"
+                    guard fallback == .f16 else { throw ExportError.unrepresentable(site: name, format: "GGUF", reason: reason) }
+                    let weight = p.baseWeight
+                    let data = weight.storage.flatMap { v in withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { Array($0) } }
+                    try w.addTensor(name, dims: [cols, rows], type: .f16, data: data)
+                    let back = GGMLType.f16.dequantize(data, count: weight.storage.count)!
+                    let worst = zip(back, weight.storage).map { abs($0 - $1) }.max() ?? 0
+                    report.tensors.append(TensorReport(name: name, type: .f16, exact: back == weight.storage, maxDifference: worst))
+                    report.warnings.append("\(name): \(reason); stored as F16 (max |difference| \(worst))")
+                case .dense(let m):
+                    try w.addTensor(name, dims: [cols, rows], floats: m.storage)
+                    report.tensors.append(TensorReport(name: name, type: .f32, exact: true, maxDifference: 0))
+                }
+                guard let a = p.adapter else { continue }
+                // llama.cpp scales by alpha / rank (rank: lora_a's second dimension), one alpha per file.
+                guard alpha == nil || alpha == a.alpha else {
+                    throw ExportError.unsupportedModel(format: "GGUF", reason: "\(name)'s adapter alpha \(a.alpha) differs from another's "
+                                                       + "\(alpha!); a llama.cpp adapter file has one alpha")
+                }
+                alpha = a.alpha
+                try adapters.addTensor(name + ".lora_a", dims: [a.a.cols, a.a.rows], floats: a.a.storage)
+                try adapters.addTensor(name + ".lora_b", dims: [a.b.cols, a.b.rows], floats: a.b.storage)
+            }
+        }
+        if let alpha {
+            let adapterFile = Self.adapterURL(for: url)
+            adapters.set("adapter.lora.alpha", .float32(alpha))
+            try w.write(to: url)
+            do { try adapters.write(to: adapterFile) } catch {
+                try? FileManager.default.removeItem(at: url)
+                throw error
+            }
+            report.adapter = adapterFile
+        } else {
+            try w.write(to: url)
+        }
+        return report
+    }
+}

@@ -1,0 +1,137 @@
+import Export
+import Foundation
+import Methods
+import Models
+import Quantization
+import Tensor
+import TestSupport
+import XCTest
+
+/// qaft's llama.cpp exports against gguf-py: Tests/Fixtures/export/reference.json holds, per
+/// exported tensor, the type gguf-py (pinned in make_reference.py) reads and an FNV-1a 64 digest
+/// of its dequantized values. The test re-exports the same deterministic models and checks that
+/// qaft's decoding of each file equals gguf-py's bit for bit, and that where the export reports
+/// exact, qaft's deployed weights do too.
+final class LlamaCppExportTests: XCTestCase {
+    struct Reference: Decodable {
+        struct Tensor: Decodable {
+            let type: String
+            let dims: [Int]
+            let fnv1a64: String
+        }
+
+        struct Case: Decodable {
+            let tensors: [String: Tensor]
+            let alpha: Double?
+
+            enum CodingKeys: String, CodingKey {
+                case tensors
+                case alpha = "adapter.lora.alpha"
+            }
+        }
+
+        let cases: [String: Case]
+    }
+
+    static func fnv1a64(_ values: [Float]) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        values.withUnsafeBytes { for b in $0 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
+        return String(format: "%016lx", h)
+    }
+
+    /// The model with every grid's scales rounded to fp16: the form whose Q4_0/Q8_0 export is exact.
+    static func fp16Scales(_ m: DeployedModel) -> DeployedModel {
+        var m = m
+        for l in m.layers.indices {
+            for (p, layer) in m.layers[l] {
+                guard case .grid(var q) = layer.base else { continue }
+                q.scales = q.scales.map { Float(Float16($0)) }
+                m.layers[l][p] = DeployedLayer(base: .grid(q), adapter: layer.adapter)
+            }
+        }
+        return m
+    }
+
+    /// The deterministic cases: name → deployed model.
+    static func cases() throws -> [(String, DeployedModel)] {
+        let g32 = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)
+        var out: [(String, DeployedModel)] = []
+        for method in ["rtn", "gptq", "l4q", "lota-qaf", "qlora-uniform"] {
+            out.append((method + "-w4g32", try DeployedModel(try TinyExportModel.exported(method, g32).model)))
+        }
+        out.append(("rtn-w3g64-fp16", fp16Scales(try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 3, groupSize: 64)).model))))
+        out.append(("rtn-w5g32-fp16", fp16Scales(try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 5, groupSize: 32)).model))))
+        return out
+    }
+
+    func testExportsReadByGGUFPyEqualQaftsWeights() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let keep = ProcessInfo.processInfo.environment["QAFT_EXPORT_FIXTURES"].map { URL(fileURLWithPath: $0) }
+        let reference: Reference = try Fixtures.json("Tests/Fixtures/export/reference.json")
+        var exactCases: [String] = []
+        for (name, model) in try Self.cases() {
+            let url = (keep ?? dir).appendingPathComponent(name + ".gguf")
+            let report = try LlamaCppExport.write(model, to: url, metadata: TinyExportModel.tokenizer)
+            guard let expected = reference.cases[name] else { XCTFail("\(name): not in reference.json (run make_reference.py)"); continue }
+            let file = try GGUFFile(contentsOf: url)
+            XCTAssertNil(file.metadata.keys.first { $0.hasPrefix("qaft.deployed") }, "\(name): a private deployed-model key")
+            let projections = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.name.hasSuffix(".weight") && !$0.name.contains("norm") }
+            // The reference also holds the blocks' norms (F32, copied as they are).
+            XCTAssertEqual(projections.count, expected.tensors.keys.filter { !$0.contains("norm") }.count, name)
+            for t in projections {
+                guard let e = expected.tensors[t.name] else { XCTFail("\(name) \(t.name): not read by gguf-py"); continue }
+                XCTAssertEqual(t.type.description, e.type, "\(name) \(t.name)")
+                XCTAssertEqual(t.dims, e.dims, "\(name) \(t.name)")
+                XCTAssertEqual(Self.fnv1a64(try file.floats(t)), e.fnv1a64, "\(name) \(t.name): qaft's and gguf-py's dequantization differ")
+                let tensorReport = try XCTUnwrap(report.tensors.first { $0.name == t.name })
+                let l = Int(t.name.split(separator: ".")[1])!
+                let site = Projection.allCases.first { t.name == "blk.\(l).\($0.ggufName).weight" }!
+                let deployed = model.layers[l][site]!.baseWeight.storage
+                XCTAssertEqual(Self.fnv1a64(deployed) == e.fnv1a64, tensorReport.exact, "\(name) \(t.name): exactness misreported")
+            }
+            if report.exact { exactCases.append(name) }
+            if let adapter = report.adapter {
+                let a = try GGUFFile(contentsOf: adapter), e = try XCTUnwrap(reference.cases[name + ".lora"])
+                XCTAssertEqual(e.alpha, 8)
+                XCTAssertEqual(a.metadata["adapter.lora.alpha"]?.double, 8)
+                for t in a.tensors {
+                    XCTAssertEqual(Self.fnv1a64(try a.floats(t)), e.tensors[t.name]?.fnv1a64, "\(name) \(t.name)")
+                    XCTAssertEqual(t.dims, e.tensors[t.name]?.dims, "\(name) \(t.name)")
+                }
+                XCTAssertEqual(a.tensors.count, e.tensors.count)
+            }
+        }
+        // fp16 scales make the integer-zero grids exact (Q4_0 for 3 bits, Q8_0 for 5); the methods'
+        // own float scales do not.
+        XCTAssertEqual(exactCases.sorted(), ["rtn-w3g64-fp16", "rtn-w5g32-fp16"])
+    }
+
+    func testUnrepresentableGridsAreRefusedWithoutAFile() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        var qeft = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)
+        qeft.weakColumns = 4
+        qeft.extra = ["minMaxGrid": 1]
+        let refused: [(String, MethodOptions, String)] = [
+            ("qeft", qeft, "fp weak columns has no llama.cpp type"),
+            ("qlora", MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8), "NF4 weight has no llama.cpp type"),
+            ("rtn", MethodOptions(bits: 8, groupSize: 32), "Q8_0 needs integer zeros"),
+            ("rtn", MethodOptions(bits: 4, groupSize: 16), "group size 16 over 64 columns is not a whole number of llama.cpp's 32-weight blocks"),
+        ]
+        for (method, options, reason) in refused {
+            let url = dir.appendingPathComponent(method + ".gguf")
+            let model = try DeployedModel(try TinyExportModel.exported(method, options).model)
+            XCTAssertThrowsError(try LlamaCppExport.write(model, to: url, metadata: TinyExportModel.tokenizer)) { e in
+                XCTAssertTrue("\(e)".contains(reason), "\(method): \(e)")
+                XCTAssertTrue("\(e)".hasPrefix("blk.0."), "\(method): \(e) names no tensor")
+            }
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "\(method): a file was left behind")
+        }
+        // Asked for, NF4 goes to F16 with a warning.
+        let url = dir.appendingPathComponent("qlora-f16.gguf")
+        let report = try LlamaCppExport.write(try DeployedModel(try TinyExportModel.exported("qlora").model), to: url,
+                                              metadata: TinyExportModel.tokenizer, fallback: .f16)
+        XCTAssertEqual(Set(report.tensors.map(\.type)), [.f16])
+        XCTAssertEqual(report.warnings.count, 14)
+        XCTAssertNotNil(report.adapter)
+    }
+}
