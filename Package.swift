@@ -38,7 +38,6 @@ let package = Package(
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
         .target(name: "Export", dependencies: ["Tensor", "Models", "Quantization", "Training", "Methods"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
-        .target(name: "Export", dependencies: ["Models", "Quantization", "Tensor"], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
