@@ -97,12 +97,12 @@ EXPORT_TEXT := $(EXPORT_DIR)/wikitext-40.txt
 LLAMA_PPL   := $(LLAMA_CPP_DIR)/build/bin/llama-perplexity
 export-check: build llama-cpp $(LLAMA_PPL)
 	@mkdir -p $(EXPORT_DIR)
-	python3 -c 'import json,sys; [sys.stdout.write(json.loads(l)["text"]) for l in list(open("Experiments/Data/wikitext-2-raw-v1_test.jsonl"))[:40]]' > $(EXPORT_TEXT)
+	python3 -c 'import json,sys; [sys.stdout.write(json.loads(l)["text"]) for l in list(open("Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl"))[:40]]' > $(EXPORT_TEXT)
 	.build/release/qaft quantize --model $(SMOL_GGUF) --method rtn --bits 4 --group 64 --calibration-windows 0 --quiet -o $(EXPORT_DIR)/rtn-w4g64.qaft.gguf
 	.build/release/qaft export $(EXPORT_DIR)/rtn-w4g64.qaft.gguf -o $(EXPORT_DIR)/rtn-w4g64.gguf
 	.build/release/qaft perplexity --model $(EXPORT_DIR)/rtn-w4g64.qaft.gguf --window 512 $(EXPORT_TEXT)
 	$(LLAMA_PPL) -m $(EXPORT_DIR)/rtn-w4g64.gguf -f $(EXPORT_TEXT) -c 512 -t 2 2>&1 | grep -E "Final estimate|tokens"
-	.build/release/qaft generate --model $(EXPORT_DIR)/rtn-w4g64.qaft.gguf -n 24 "The capital of France is"
+	.build/release/qaft generate --model $(EXPORT_DIR)/rtn-w4g64.qaft.gguf --tokens 24 "The capital of France is"
 	$(LLAMA_CPP_DIR)/build/bin/llama-simple -m $(EXPORT_DIR)/rtn-w4g64.gguf -n 24 "The capital of France is" 2>/dev/null
 
 # A build made before these tools were in the list above gains them here.
