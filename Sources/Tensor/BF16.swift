@@ -43,9 +43,12 @@ public enum BF16 {
     }
 
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C in bf16 × bf16 → fp32, row-major, the
-    /// contract of `BLAS.gemm`. fp32 operands are rounded into temporaries first. oneDNN runs on as
-    /// many OpenMP threads as OpenBLAS may use now (`BLAS.threads`), so the two never oversubscribe
-    /// the cores (one thread inside `SecondCore.splitting` and the evaluator's parallel scorers).
+    /// contract of `BLAS.gemm`. fp32 operands are rounded into temporaries first. oneDNN always runs
+    /// on one OpenMP thread: its OpenMP team spins between calls and, measured on the loaded 2-core
+    /// machine, fought OpenBLAS's threads until whole training steps ran 3× slower. Where OpenBLAS
+    /// may use two threads, the rows of C are split over the two cores with `SecondCore` instead
+    /// (one oneDNN call per half); inside `SecondCore.splitting` or the evaluator's one-thread
+    /// workers the product stays on the calling thread, so the two libraries never oversubscribe.
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: BF16Operand, b: BF16Operand,
@@ -53,11 +56,20 @@ public enum BF16 {
     ) {
         withRounded(a, rows: transA ? k : m, cols: transA ? m : k) { a, lda in
             withRounded(b, rows: transB ? n : k, cols: transB ? k : n) { b, ldb in
-                omp_set_num_threads(Int32(BLAS.threads))
-                let status = dnnl_gemm_bf16bf16f32(
-                    transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb),
-                    beta, c, Int64(ldc))
-                precondition(status == dnnl_success, "oneDNN gemm_bf16bf16f32 failed (status \(status.rawValue)) for m=\(m) n=\(n) k=\(k)")
+                func rows(_ r: Range<Int>) {
+                    omp_set_num_threads(1)  // per calling thread (an OpenMP ICV): SecondCore's worker too
+                    let status = dnnl_gemm_bf16bf16f32(
+                        transA ? 84 : 78, transB ? 84 : 78, Int64(r.count), Int64(n), Int64(k), alpha,
+                        a + (transA ? r.lowerBound : r.lowerBound * lda), Int64(lda), b, Int64(ldb),
+                        beta, c + r.lowerBound * ldc, Int64(ldc))
+                    precondition(status == dnnl_success, "oneDNN gemm_bf16bf16f32 failed (status \(status.rawValue)) for m=\(m) n=\(n) k=\(k)")
+                }
+                if BLAS.threads > 1 && m >= 32 {
+                    let half = m / 2
+                    SecondCore.shared.splitting { SecondCore.shared.run { rows($0 == 0 ? 0..<half : half..<m) } }
+                } else {
+                    rows(0..<m)
+                }
             }
         }
     }
