@@ -19,19 +19,21 @@ public enum DecodeSpeed {
     }
 
     /// Batched decode throughput (L4Q Table 12's question): `batch` sequences, each a copy of
-    /// `prompt` with its first token varied, decoded greedily together (`greedyBatch`). Returns
-    /// generated tokens per second over the decode steps only (prefill excluded): the median of
-    /// `repeats` runs after a warm-up. Batch 1 runs the same path as larger batches (not
-    /// `Generator`'s split GEMV), so the sizes compare like for like.
+    /// `prompt` with its first token varied, decoded greedily together. Returns generated tokens per
+    /// second over the decode steps only: the median of `repeats` runs after a warm-up, all from one
+    /// prefill (each run truncates the KV cache back to the prompt). Batch 1 runs the same path as
+    /// larger batches (not `Generator`'s split GEMV), so the sizes compare like for like.
     public static func throughput(_ model: Llama, batch: Int, prompt: [Int], steps: Int = 16, repeats: Int = 3) throws -> Double {
         precondition(batch > 0 && !prompt.isEmpty && steps > 1, "throughput needs a batch, a prompt and two steps")
         let vocabulary = model.config.vocabSize
         let prompts = (0..<batch).map { b in [(prompt[0] + b) % vocabulary] + prompt.dropFirst() }
+        let (cache, first) = try prefill(model, prompts: prompts, steps: steps)
         var seconds: [Double] = []
         for run in 0...repeats {
-            var decodeSeconds = 0.0
-            _ = try greedyBatch(model, prompts: prompts, steps: steps) { decodeSeconds = $0 }
-            if run > 0 { seconds.append(decodeSeconds) }
+            for b in 0..<batch { cache.truncate(slot: b, to: prompt.count) }
+            let started = Date()
+            _ = try decode(model, from: first, cache: cache, sequences: batch, steps: steps)
+            if run > 0 { seconds.append(Date().timeIntervalSince(started)) }
         }
         // The first token of each sequence comes from the prefill's logits: steps − 1 decode forwards.
         return Double(batch * (steps - 1)) / max(seconds.sorted()[seconds.count / 2], 1e-9)
@@ -39,23 +41,31 @@ public enum DecodeSpeed {
 
     /// Greedy continuation of every prompt by `steps` tokens, all sequences together: each prompt
     /// prefilled into its own KV-cache slot, then one forward of `prompts.count` rows per step.
-    /// `timed` receives the seconds the decode steps took.
-    public static func greedyBatch(_ model: Llama, prompts: [[Int]], steps: Int, timed: (Double) -> Void = { _ in }) throws -> [[Int]] {
-        let vocabulary = model.config.vocabSize
+    public static func greedyBatch(_ model: Llama, prompts: [[Int]], steps: Int) throws -> [[Int]] {
+        let (cache, first) = try prefill(model, prompts: prompts, steps: steps)
+        return try decode(model, from: first, cache: cache, sequences: prompts.count, steps: steps)
+    }
+
+    /// Each prompt in its own slot of a cache with room for `steps` more tokens; the last logits of each.
+    private static func prefill(_ model: Llama, prompts: [[Int]], steps: Int) throws -> (KVCache, Matrix) {
         let cache = KVCache(config: model.config, slots: prompts.count, capacity: (prompts.map(\.count).max() ?? 0) + steps)
-        var logits = try model.forward(TokenBatch(sequences: prompts), cache: cache, logits: .lastOfEachSequence)
-        var produced = [[Int]](repeating: [], count: prompts.count)
-        let started = Date()
+        return (cache, try model.forward(TokenBatch(sequences: prompts), cache: cache, logits: .lastOfEachSequence))
+    }
+
+    /// `steps` greedy tokens per slot from the prefill's `logits`: one forward of all rows per step.
+    private static func decode(_ model: Llama, from logits: Matrix, cache: KVCache, sequences: Int, steps: Int) throws -> [[Int]] {
+        let vocabulary = model.config.vocabSize
+        var logits = logits
+        var produced = [[Int]](repeating: [], count: sequences)
         for step in 0..<steps {
             var batch = TokenBatch()
-            for b in prompts.indices {
+            for b in 0..<sequences {
                 let next = logits.storage.withUnsafeBufferPointer { SIMDMath.argmax($0.baseAddress! + b * vocabulary, vocabulary) }
                 produced[b].append(next)
                 batch.append([next], slot: b)
             }
             if step + 1 < steps { logits = try model.forward(batch, cache: cache, logits: .lastOfEachSequence) }
         }
-        timed(Date().timeIntervalSince(started))
         return produced
     }
 }
