@@ -1,15 +1,5 @@
 import Tensor
 
-/// Scale and zero point of one quantization group: `w ≈ scale · (code − zero)`.
-public struct GridParameters: Equatable, Sendable {
-    public var scale: Float
-    public var zero: Float
-    public init(scale: Float, zero: Float) {
-        self.scale = scale
-        self.zero = zero
-    }
-}
-
 /// Uniform b-bit round-to-nearest quantization, per group of consecutive weights along the input
 /// dimension of each output row. Codes are always stored unsigned (0…2^b−1); a signed grid is the
 /// unsigned one shifted by its zero point 2^(b−1).
@@ -65,8 +55,12 @@ public struct UniformQuantizer: Codable, Equatable, Sendable {
     /// Magnitude of the most negative signed code, 2^(b−1).
     var signedHalf: Float { Float(1 << (bits - 1)) }
 
-    /// Scale and zero point for one group of weights.
+    /// Scale and zero point for one group of weights, deployable (`GridParameters.deployable`).
     public func parameters(_ w: UnsafeBufferPointer<Float>) -> GridParameters {
+        searchedParameters(w).deployable(bits: bits)
+    }
+
+    private func searchedParameters(_ w: UnsafeBufferPointer<Float>) -> GridParameters {
         if case .lpNorm(let n, let p) = search {
             return LpRangeSearch(quantizer: self, candidates: n, norm: p).parameters(w)
         }

@@ -39,19 +39,6 @@ final class LlamaCppExportTests: XCTestCase {
         return String(format: "%016lx", h)
     }
 
-    /// The model with every grid's scales rounded to fp16: the form whose Q4_0/Q8_0 export is exact.
-    static func fp16Scales(_ m: DeployedModel) -> DeployedModel {
-        var m = m
-        for l in m.layers.indices {
-            for (p, layer) in m.layers[l] {
-                guard case .grid(var q) = layer.base else { continue }
-                q.scales = q.scales.map { Float(Float16($0)) }
-                m.layers[l][p] = DeployedLayer(base: .grid(q), adapter: layer.adapter)
-            }
-        }
-        return m
-    }
-
     /// The deterministic cases: name → deployed model.
     static func cases() throws -> [(String, DeployedModel)] {
         let g32 = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)
@@ -59,8 +46,8 @@ final class LlamaCppExportTests: XCTestCase {
         for method in ["rtn", "gptq", "l4q", "lota-qaf", "qlora-uniform"] {
             out.append((method + "-w4g32", try DeployedModel(try TinyExportModel.exported(method, g32).model)))
         }
-        out.append(("rtn-w3g64-fp16", fp16Scales(try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 3, groupSize: 64)).model))))
-        out.append(("rtn-w5g32-fp16", fp16Scales(try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 5, groupSize: 32)).model))))
+        out.append(("rtn-w3g64", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 3, groupSize: 64)).model)))
+        out.append(("rtn-w5g32", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 5, groupSize: 32)).model)))
         return out
     }
 
@@ -101,9 +88,11 @@ final class LlamaCppExportTests: XCTestCase {
                 XCTAssertEqual(a.tensors.count, e.tensors.count)
             }
         }
-        // fp16 scales make the integer-zero grids exact (Q4_0 for 3 bits, Q8_0 for 5); the methods'
-        // own float scales do not.
-        XCTAssertEqual(exactCases.sorted(), ["rtn-w3g64-fp16", "rtn-w5g32-fp16"])
+        // The quantizers' integer-zero grids are deployable (GridParameters.deployable), so their
+        // exports are exact (Q4_1 at 4 bits, Q4_0 at 3, Q8_0 at 5, the QLoRA* base beside its adapter);
+        // L4Q's learned scales are not (LoTA-QAF's are exact where its training left integer zeros).
+        XCTAssertTrue(Set(exactCases).isSuperset(of: ["gptq-w4g32", "qlora-uniform-w4g32", "rtn-w3g64", "rtn-w4g32", "rtn-w5g32"]), "\(exactCases)")
+        XCTAssertFalse(exactCases.contains("l4q-w4g32"))
     }
 
     func testUnrepresentableGridsAreRefusedWithoutAFile() throws {

@@ -51,7 +51,7 @@ public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
     public var kind: String { (training ? "finetune." : "quantize.") + method }
-    public var version: String { "3+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    public var version: String { "4+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }

@@ -1,7 +1,9 @@
 """Reference values for QuantizationTests, computed independently with NumPy.
 
 gptq_*.json: a NumPy transcription of GPTQ_OWQ.fasterquant_reorder + Quantizer.find_params
-(xvyaward/qeft @4315e2f, qeft/recon.py and qeft/quant.py), float32 weights, float64 Hessian.
+(xvyaward/qeft @4315e2f, qeft/recon.py and qeft/quant.py), float32 weights, float64 Hessian, with
+qaft's one addition: every scale made deployable (GridParameters.deployable, `deployable_scale` below)
+after its zero point is chosen.
 global_index.json: QEFT's global weak index (extract_outidx.py: S += h/mean(h); sorted(topk(S, k))).
 Run once: python3 make_fixtures.py (writes the JSON files next to it).
 """
@@ -11,7 +13,21 @@ import numpy as np
 f32 = np.float32
 
 
+def deployable_scale(scale, bits):
+    """Scales with integer zeros rounded up to 11 - bits significant bits (fp16's quantum below 2^-14),
+    so every scale * (code - zero) is an fp16 number."""
+    p = 11 - bits if bits <= 4 else 11
+    _, e = np.frexp(scale)  # scale = m * 2^e, m in [0.5, 1): Swift's exponent is e - 1
+    quantum = np.ldexp(np.ones_like(scale), np.maximum(e - 1, -14) - (p - 1))
+    return (np.ceil(scale / quantum) * quantum).astype(f32)
+
+
 def find_params(x, bits, sym, mse, num):
+    scale, zero = searched_params(x, bits, sym, mse, num)
+    return deployable_scale(scale, bits), zero
+
+
+def searched_params(x, bits, sym, mse, num):
     """Quantizer.find_params(weight=True, perchannel=True) on rows of x; returns (scale, zero) per row."""
     maxq = f32(2 ** bits - 1)
     minq_s, maxq_s = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
