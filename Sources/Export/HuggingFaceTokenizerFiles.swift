@@ -65,16 +65,20 @@ struct HuggingFaceTokenizerFiles {
             ["id": $0, "content": tokens[$0], "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": types[$0] == 3]
         }
         let (preTokenizer, ignoreMerges) = pre.huggingFaceJSON
+        // ByteLevel only trims offsets; Hugging Face's Llama 3 file runs it before the BOS template.
+        let byteLevelPost: [String: Any] = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
         let postProcessor: [String: Any]
         if addsBOS, let bos {
             let b = tokens[bos]
             func piece(_ kind: String, _ id: String, _ type: Int) -> [String: Any] { [kind: ["id": id, "type_id": type] as [String: Any]] }
-            postProcessor = ["type": "TemplateProcessing",
-                             "single": [piece("SpecialToken", b, 0), piece("Sequence", "A", 0)],
-                             "pair": [piece("SpecialToken", b, 0), piece("Sequence", "A", 0), piece("SpecialToken", b, 1), piece("Sequence", "B", 1)],
-                             "special_tokens": [b: ["id": b, "ids": [bos], "tokens": [b]] as [String: Any]]]
+            let template: [String: Any] = [
+                "type": "TemplateProcessing", "single": [piece("SpecialToken", b, 0), piece("Sequence", "A", 0)],
+                "pair": [piece("SpecialToken", b, 0), piece("Sequence", "A", 0), piece("SpecialToken", b, 1), piece("Sequence", "B", 1)],
+                "special_tokens": [b: ["id": b, "ids": [bos], "tokens": [b]] as [String: Any]],
+            ]
+            postProcessor = ["type": "Sequence", "processors": [byteLevelPost, template]]
         } else {
-            postProcessor = ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true]
+            postProcessor = byteLevelPost
         }
         tokenizer = [
             "version": "1.0", "truncation": NSNull(), "padding": NSNull(), "added_tokens": added, "normalizer": NSNull(),
