@@ -136,7 +136,8 @@ extension GPTQFolder {
                                                       + "(a \"b&16\" row); a GPTQ folder holds one quantized weight per projection")
                 }
                 guard case .grid(let q) = layer.base else {
-                    throw ExportError.unrepresentable(site: name, format: "GPTQ", reason: "a \(layer.base) has no GPTQ form (uniform integer grids only)")
+                    throw ExportError.unrepresentable(site: name, format: "GPTQ",
+                                                      reason: "a \(layer.base) has no GPTQ form (uniform integer grids only)")
                 }
                 guard let order = RotaryRowOrder.huggingFaceRows(p, c) else {
                     out[p] = q
@@ -164,14 +165,18 @@ extension GPTQFolder {
                 guard let g = layer[p] else { throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(name) has no grid") }
                 let (rows, cols) = p.shape(c)
                 guard g.rows == rows, g.cols == cols else {
-                    throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(name) grid is \(g.rows)×\(g.cols), the model needs \(rows)×\(cols)")
+                    throw ExportError.unsupportedModel(format: "GPTQ",
+                                                       reason: "\(name) grid is \(g.rows)×\(g.cols), the model needs \(rows)×\(cols)")
                 }
                 guard g.cols % g.groupSize == 0 else {
-                    throw ExportError.unrepresentable(site: name, format: "GPTQ", reason: "group size \(g.groupSize) does not divide its \(g.cols) inputs (GPTQ's group_size is one per model)")
+                    throw ExportError.unrepresentable(
+                        site: name, format: "GPTQ",
+                        reason: "group size \(g.groupSize) does not divide its \(g.cols) inputs (GPTQ's group_size is one per model)")
                 }
                 if let f = first, f.bits != g.bits || f.groupSize != g.groupSize {
-                    throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(name) is \(g.bits)-bit with groups of \(g.groupSize) but \(f.name) is \(f.bits)-bit with groups of "
-                            + "\(f.groupSize): quantize_config.json holds one bit width and group size")
+                    throw ExportError.unsupportedModel(
+                        format: "GPTQ", reason: "\(name) is \(g.bits)-bit with groups of \(g.groupSize) but \(f.name) is \(f.bits)-bit "
+                            + "with groups of \(f.groupSize): quantize_config.json holds one bit width and group size")
                 }
                 first = first ?? (name, g.bits, g.groupSize)
             }

@@ -31,7 +31,8 @@ struct HuggingFaceTokenizerFiles {
         let model = try required("tokenizer.ggml.model", "a string", \.string)
         guard model == "gpt2" else {
             throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(file): tokenizer.ggml.model '\(model)': only byte-level BPE "
-                                               + "('gpt2') vocabularies are written as tokenizer.json (SentencePiece merges would have to be rebuilt from scores)")
+                                               + "('gpt2') vocabularies are written as tokenizer.json "
+                                               + "(SentencePiece merges would have to be rebuilt from scores)")
         }
         let preName = try value("tokenizer.ggml.pre", "a string", \.string) ?? "gpt2"
         guard let pre = BPETokenizer.GGUFPreTokenizer(name: preName) else {
