@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
-        .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor"], swiftSettings: fast),
+        .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor", "Models", "Export", "Pipeline", "Experiments"], swiftSettings: fast),
         .testTarget(
             name: "ExportTests",
             dependencies: ["TestSupport", "Export", "Methods", "Training", "Quantization", "Models", "Tensor",

@@ -11,7 +11,7 @@ import Training
 /// forms; every exporter (qaft's own deployed file, llama.cpp GGUF, GPTQ safetensors) reads these.
 public struct DeployedLayer: Equatable, Sendable {
     /// The stored base weight.
-    public enum Base: Equatable, Sendable {
+    public enum Base: Equatable, Sendable, CustomStringConvertible {
         /// A uniform integer grid, w = scale · (code − zero) per (row, group): RTN, GPTQ, OmniQuant,
         /// L4Q, QA-LoRA, LoTA-QAF, PEQA, the QAT rows, and the frozen base of QLoRA*/LoftQ*/GPTQ+LoRA.
         case grid(QuantizedMatrix)
@@ -22,6 +22,16 @@ public struct DeployedLayer: Equatable, Sendable {
         case nf4(Matrix)
         /// A float weight.
         case dense(Matrix)
+
+        /// What the base is, for messages naming a form a format cannot hold.
+        public var description: String {
+            switch self {
+            case .grid(let q): return "\(q.bits)-bit grid g\(q.groupSize)"
+            case .mixed(let m): return "\(m.lowBit.bits)-bit grid with \(m.weakIndices.count) fp weak columns"
+            case .nf4: return "NF4 weight"
+            case .dense: return "float weight"
+            }
+        }
     }
 
     /// y += (alpha / rank) · x Aᵀ Bᵀ with A (rank, in) and B (out, rank), as `LoRALinear`.

@@ -10,6 +10,8 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
     case unsupportedModel(format: String, reason: String)
     /// A format not built.
     case unknownFormat(String)
+    /// The output already exists (an export never replaces a file or folder).
+    case destinationExists(path: String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum ExportError: Error, Equatable, CustomStringConvertible {
             return "cannot export to \(format): \(reason)"
         case .unknownFormat(let f):
             return "export format \(f) is not built"
+        case .destinationExists(let p):
+            return "\(p) already exists; remove it or choose another output path"
         }
     }
 }

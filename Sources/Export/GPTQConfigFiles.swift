@@ -14,10 +14,10 @@ extension GPTQFolder {
     static func copyHuggingFace(_ source: URL, into folder: URL, quantization: [String: Any], floatType: FloatType, tied: Bool) throws {
         let configURL = source.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configURL.path) else {
-            throw GPTQExportError.source(file: configURL.path, reason: "cannot be read")
+            throw ExportError.invalidFile(file: configURL.path, reason: "cannot be read")
         }
         guard var config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw GPTQExportError.source(file: configURL.path, reason: "is not a JSON object")
+            throw ExportError.invalidFile(file: configURL.path, reason: "is not a JSON object")
         }
         config["quantization_config"] = quantization
         // transformers 5 reads `dtype`, 4.x `torch_dtype`: both say what the float tensors are.
@@ -27,7 +27,7 @@ extension GPTQFolder {
         try writeJSON(config, to: folder.appendingPathComponent("config.json"))
         let present = tokenizerFiles.filter { FileManager.default.fileExists(atPath: source.appendingPathComponent($0).path) }
         guard present.contains("tokenizer.json") || present.contains("tokenizer.model") else {
-            throw GPTQExportError.source(file: source.path, reason: "has no tokenizer.json or tokenizer.model to copy")
+            throw ExportError.invalidFile(file: source.path, reason: "has no tokenizer.json or tokenizer.model to copy")
         }
         for name in present {
             try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))

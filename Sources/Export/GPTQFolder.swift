@@ -14,6 +14,10 @@ public enum GPTQFolder {
         /// A Hugging Face folder (the one the model was read from): its config.json gains
         /// `quantization_config`; its tokenizer files are copied.
         case huggingFace(folder: URL)
+        /// A GGUF model (`file`, for messages) whose `tokenizer.*` keys are `tokenizer`: config.json is
+        /// written from the model's config (`HuggingFaceConfig`), the tokenizer files from those keys
+        /// (`HuggingFaceTokenizerFiles`).
+        case gguf(file: String, tokenizer: [(String, GGUFValue)])
     }
 
     /// How the float tensors (embeddings, norms, head, biases) are stored.
@@ -38,13 +42,13 @@ public enum GPTQFolder {
                              floatType: FloatType = .float32, format: GPTQCheckpointFormat? = nil) throws -> GPTQReport {
         let c = weights.config
         guard c.ropeStyle == .rotateHalf else {
-            throw GPTQExportError.gridMismatch(reason: "the model's Q/K rows are in llama.cpp's interleaved RoPE order; "
+            throw ExportError.unsupportedModel(format: "GPTQ", reason: "the model's Q/K rows are in llama.cpp's interleaved RoPE order; "
                                                + "GPTQ export takes a Hugging Face (rotate-half) model")
         }
         let (bits, groupSize) = try uniformGrid(grids, config: c)
         let chosen = format ?? (fits(grids, .gptq) ? .gptq : .gptqV2)
         let fm = FileManager.default
-        if fm.fileExists(atPath: destination.path) { throw GPTQExportError.destinationExists(path: destination.path) }
+        if fm.fileExists(atPath: destination.path) { throw ExportError.destinationExists(path: destination.path) }
         let temporary = destination.deletingLastPathComponent()
             .appendingPathComponent(".\(destination.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
         try? fm.removeItem(at: temporary)
@@ -95,6 +99,13 @@ public enum GPTQFolder {
             case .huggingFace(let folder):
                 try copyHuggingFace(folder, into: temporary, quantization: quantization, floatType: floatType,
                                     tied: weights.output == nil)
+            case .gguf(let file, let metadata):
+                let tokenizer = try HuggingFaceTokenizerFiles(metadata, file: file, contextLength: c.contextLength)
+                let config = try HuggingFaceConfig.json(weights, bos: tokenizer.bos, eos: tokenizer.eos, extra: [
+                    "quantization_config": quantization, "dtype": floatType.rawValue, "torch_dtype": floatType.rawValue,
+                ])
+                try writeJSON(config, to: temporary.appendingPathComponent("config.json"))
+                try tokenizer.write(into: temporary)
             }
             try fm.moveItem(at: temporary, to: destination)
         } catch {
@@ -108,34 +119,69 @@ public enum GPTQFolder {
 }
 
 extension GPTQFolder {
+    /// Writes deployed `model` as `write(grids:…)` does. Every projection must be a uniform grid
+    /// without an adapter; anything else (NF4, fp weak columns, a float weight, a "b&16" row's fp
+    /// adapter) is refused by name. A model read from a llama.cpp GGUF (interleaved RoPE) has its q/k
+    /// rows, grids and biases, put back in Hugging Face's order (`RotaryRowOrder`).
+    public static func write(_ model: DeployedModel, source: Source, to destination: URL, floatType: FloatType = .float32,
+                             format: GPTQCheckpointFormat? = nil) throws -> GPTQReport {
+        var weights = model.weights
+        let c = model.config
+        let grids = try model.layers.enumerated().map { l, block in
+            var out: [Projection: QuantizedMatrix] = [:]
+            for p in Projection.allCases {
+                let name = "model.layers.\(l).\(p.huggingFaceName)", layer = block[p]!
+                guard layer.adapter == nil else {
+                    throw ExportError.unrepresentable(site: name, format: "GPTQ", reason: "it computes an fp LoRA adapter beside its base "
+                                                      + "(a \"b&16\" row); a GPTQ folder holds one quantized weight per projection")
+                }
+                guard case .grid(let q) = layer.base else {
+                    throw ExportError.unrepresentable(site: name, format: "GPTQ",
+                                                      reason: "a \(layer.base) has no GPTQ form (uniform integer grids only)")
+                }
+                guard let order = RotaryRowOrder.huggingFaceRows(p, c) else {
+                    out[p] = q
+                    continue
+                }
+                out[p] = RotaryRowOrder.rows(q, order)
+                weights.layers[l].biases[p] = weights.layers[l].biases[p].map { RotaryRowOrder.rows($0, width: 1, order) }
+            }
+            return out
+        }
+        weights.config.ropeStyle = .rotateHalf
+        return try write(grids: grids, weights: weights, source: source, to: destination, floatType: floatType, format: format)
+    }
+
     /// The one bit width and group size of `grids`, after checking that they cover every layer and
     /// projection with the model's shapes.
     static func uniformGrid(_ grids: [[Projection: QuantizedMatrix]], config c: LlamaConfig) throws -> (bits: Int, groupSize: Int) {
         guard grids.count == c.layerCount else {
-            throw GPTQExportError.gridMismatch(reason: "\(grids.count) layers of grids for a model of \(c.layerCount) layers")
+            throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(grids.count) layers of grids for a model of \(c.layerCount) layers")
         }
         var first: (name: String, bits: Int, groupSize: Int)?
         for (i, layer) in grids.enumerated() {
             for p in Projection.allCases {
                 let name = "model.layers.\(i).\(p.huggingFaceName)"
-                guard let g = layer[p] else { throw GPTQExportError.gridMismatch(reason: "\(name) has no grid") }
+                guard let g = layer[p] else { throw ExportError.unsupportedModel(format: "GPTQ", reason: "\(name) has no grid") }
                 let (rows, cols) = p.shape(c)
                 guard g.rows == rows, g.cols == cols else {
-                    throw GPTQExportError.gridMismatch(reason: "\(name) grid is \(g.rows)×\(g.cols), the model needs \(rows)×\(cols)")
+                    throw ExportError.unsupportedModel(format: "GPTQ",
+                                                       reason: "\(name) grid is \(g.rows)×\(g.cols), the model needs \(rows)×\(cols)")
                 }
                 guard g.cols % g.groupSize == 0 else {
-                    throw GPTQExportError.unrepresentable(
-                        tensor: name, reason: "group size \(g.groupSize) does not divide its \(g.cols) inputs (GPTQ's group_size is one per model)")
+                    throw ExportError.unrepresentable(
+                        site: name, format: "GPTQ",
+                        reason: "group size \(g.groupSize) does not divide its \(g.cols) inputs (GPTQ's group_size is one per model)")
                 }
                 if let f = first, f.bits != g.bits || f.groupSize != g.groupSize {
-                    throw GPTQExportError.gridMismatch(
-                        reason: "\(name) is \(g.bits)-bit with groups of \(g.groupSize) but \(f.name) is \(f.bits)-bit with groups of "
-                            + "\(f.groupSize): quantize_config.json holds one bit width and group size")
+                    throw ExportError.unsupportedModel(
+                        format: "GPTQ", reason: "\(name) is \(g.bits)-bit with groups of \(g.groupSize) but \(f.name) is \(f.bits)-bit "
+                            + "with groups of \(f.groupSize): quantize_config.json holds one bit width and group size")
                 }
                 first = first ?? (name, g.bits, g.groupSize)
             }
         }
-        guard let f = first else { throw GPTQExportError.gridMismatch(reason: "the model has no layers") }
+        guard let f = first else { throw ExportError.unsupportedModel(format: "GPTQ", reason: "the model has no layers") }
         return (f.bits, f.groupSize)
     }
 

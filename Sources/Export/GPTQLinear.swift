@@ -24,9 +24,10 @@ public enum GPTQCheckpointFormat: String, Sendable, Codable {
 /// `scale[g] · (code − zero[g])` with g = `g_idx[in]` *in fp16* (GPTQModel's torch kernels keep the
 /// scales' dtype, vLLM's kernels are fp16), so the product is rounded to fp16 too. A grid is stored
 /// exactly when its zeros are integers in the format's range, its scales fp16 numbers and every
-/// product fp16-representable (`fp16ExactScale` makes a scale so); otherwise a fractional zero
-/// (learned offsets: LSQ+, L4Q's affine grids) is rounded to the nearest integer and a scale to the
-/// nearest fp16, and the tensor is reported inexact with its largest weight change.
+/// product fp16-representable (`fp16ExactScale` makes a scale so); otherwise a scale is rounded to
+/// the nearest fp16 and the tensor reported inexact with its largest weight change. A zero point GPTQ
+/// cannot store (fractional: learned offsets, LSQ+, L4Q's affine grids; or outside the format's
+/// range) is refused: rounding it would move every weight of its group by up to half a step.
 public struct GPTQLinear {
     /// [in·bits/32, out]
     public let qweight: [Int32]
@@ -42,10 +43,11 @@ public struct GPTQLinear {
     /// The largest |GPTQ weight − grid weight|.
     public let maxAbsError: Float
 
-    /// The zero point GPTQ stores for a grid zero, or nil when the format cannot hold it.
+    /// The zero point GPTQ stores for a grid zero, or nil when the format cannot hold it (not an
+    /// integer, or outside its range).
     public static func integerZero(_ zero: Float, bits: Int, format: GPTQCheckpointFormat) -> Int? {
-        guard zero.isFinite, abs(zero) < 65536 else { return nil }
-        let z = Int(zero.rounded(.toNearestOrEven))
+        guard zero.isFinite, abs(zero) < 65536, zero == zero.rounded() else { return nil }
+        let z = Int(zero)
         return format.zeroRange(bits: bits).contains(z) ? z : nil
     }
 
@@ -61,7 +63,7 @@ public struct GPTQLinear {
     /// GPTQ's tensors of `grid`; `name` names the tensor in errors.
     public init(_ grid: QuantizedMatrix, format: GPTQCheckpointFormat, name: String) throws {
         let bits = grid.bits, rows = grid.rows, cols = grid.cols, gc = grid.groupCount
-        func refuse(_ reason: String) -> GPTQExportError { .unrepresentable(tensor: name, reason: reason) }
+        func refuse(_ reason: String) -> ExportError { .unrepresentable(site: name, format: "GPTQ", reason: reason) }
         guard GPTQPacking.supportedBits.contains(bits) else {
             throw refuse("\(bits)-bit codes (GPTQ stores \(GPTQPacking.supportedBits.map(String.init).joined(separator: ", ")) bits)")
         }

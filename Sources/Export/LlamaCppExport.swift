@@ -58,16 +58,6 @@ public enum LlamaCppExport {
         return base.appendingPathExtension("lora.gguf")
     }
 
-    /// What a base that has no llama.cpp type is, for messages.
-    private static func describe(_ base: DeployedLayer.Base) -> String {
-        switch base {
-        case .grid(let q): return "\(q.bits)-bit grid g\(q.groupSize)"
-        case .mixed(let m): return "\(m.lowBit.bits)-bit grid with \(m.weakIndices.count) fp weak columns"
-        case .nf4: return "NF4 weight"
-        case .dense: return "float weight"
-        }
-    }
-
     /// Writes `model` to `url` and its adapters, if any, to `adapterURL(for: url)`, each under a
     /// temporary name renamed at the end; nothing is written when any check fails.
     /// `metadata`: the source's `tokenizer.*` keys.
@@ -98,7 +88,7 @@ public enum LlamaCppExport {
                     try w.addTensor(name, dims: [cols, rows], type: g.type, data: g.data)
                     report.tensors.append(TensorReport(name: name, type: g.type, exact: g.exact, maxDifference: g.maxDifference))
                 case .mixed, .nf4:
-                    let reason = "a \(describe(p.base)) has no llama.cpp type"
+                    let reason = "a \(p.base) has no llama.cpp type"
                     guard fallback == .f16 else { throw ExportError.unrepresentable(site: name, format: "GGUF", reason: reason) }
                     let weight = p.baseWeight
                     let data = weight.storage.flatMap { v in withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { Array($0) } }

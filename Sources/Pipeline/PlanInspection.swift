@@ -61,14 +61,21 @@ public struct PlanInspection {
         return out
     }
 
-    /// The cached record of `row` of `target`: its model-producing stage (`quantize.*` or
-    /// `finetune.*`) labelled `row`, or the last one labelled `row/…` (a fine-tune after its
-    /// quantization). An unknown row names the target's model rows; a row not computed yet says so.
+    /// The cached record of `row` of `target`: its last model-producing stage (`quantize.*` or
+    /// `finetune.*`; a fine-tune after its quantization) whose label (`target/ROW/quantize`) is
+    /// `row`, starts with `row/`, or whose ROW is `row` (the table's row label, as `qaft export`
+    /// takes it). An unknown row names the target's model rows; a row not computed yet says so.
     public func modelRecord(target: String, row: String) throws -> (stage: PlannedStage, record: StageRecord) {
         let models = (plan.labels[target] ?? []).compactMap { entry in plan.stage(entry.key).map { (entry.label, $0) } }
             .filter { $0.1.kind.hasPrefix("quantize.") || $0.1.kind.hasPrefix("finetune.") }
-        guard let (_, stage) = models.last(where: { $0.0 == row || $0.0.hasPrefix(row + "/") }) else {
-            throw PipelineError.unknownRow(row, target: target, known: models.map(\.0))
+        func rowLabel(_ label: String) -> String {
+            let inTarget = label.hasPrefix(target + "/") ? label.dropFirst(target.count + 1) : Substring(label)
+            return String(inTarget[..<(inTarget.lastIndex(of: "/") ?? inTarget.endIndex)])
+        }
+        guard let (_, stage) = models.last(where: { $0.0 == row || $0.0.hasPrefix(row + "/") || rowLabel($0.0) == row }) else {
+            var known: [String] = []
+            for (label, _) in models where !known.contains(rowLabel(label)) { known.append(rowLabel(label)) }
+            throw PipelineError.unknownRow(row, target: target, known: known)
         }
         guard let record = try cache.result(stage.key) else {
             throw PipelineError.artifact(path: stage.key.hex, reason: "row \(row) (\(stage.label)) is not computed yet: run `qaft reproduce \(target)` first")

@@ -10,12 +10,16 @@ import Pipeline
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Export a deployed model for llama.cpp (GGUF Q4_0/Q4_1/Q8_0, plus a LoRA adapter GGUF for b&16 rows) or GPTQ.",
+        abstract: "Export a deployed model for llama.cpp (GGUF Q4_0/Q4_1/Q8_0, plus a LoRA adapter GGUF for b&16 rows) or GPTQ (safetensors folder).",
         discussion: """
-            qaft export TARGET ROW --format gguf -o PATH: the row's quantize or fine-tune stage from the cache.
-            qaft export MODEL.gguf -o PATH: a `qaft quantize` output or a deployed model file.
-            A model with adapters also writes PATH's adapter beside it (NAME.lora.gguf, for llama.cpp's --lora).
+            qaft export TARGET ROW --format gguf|gptq -o PATH: the row's quantize or fine-tune stage from the cache.
+            qaft export MODEL.gguf --format gguf|gptq -o PATH: a `qaft quantize` output or a deployed model file.
+            gguf: a model with adapters also writes PATH's adapter beside it (NAME.lora.gguf, for llama.cpp's --lora).
             Grids llama.cpp cannot hold exactly (NF4, fp weak columns, groups not a multiple of 32) are refused.
+            gptq: PATH is a new folder (model.safetensors, config.json, quantize_config.json, tokenizer.json,
+            tokenizer_config.json) that transformers + GPTQModel load; q/k rows go back to Hugging Face's order.
+            Refused: fractional or out-of-range zero points, NF4, fp weak columns, fp adapters (b&16 rows),
+            mixed bit widths or group sizes, widths not a multiple of 32. Scales not exact in fp16 are reported.
             """)
 
     @Argument(help: "A target (\(Catalog.names.joined(separator: ", "))) with ROW, or a model file.")
@@ -27,7 +31,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "gguf (llama.cpp) or gptq (GPTQ safetensors).")
     var format = "gguf"
 
-    @Option(name: .shortAndLong, help: "Output file (written under a temporary name, then renamed).")
+    @Option(name: .shortAndLong, help: "Output file (gguf) or folder (gptq), written under a temporary name, then renamed.")
     var output: String
 
     @OptionGroup var options: PipelineOptions
@@ -42,17 +46,17 @@ struct ExportCommand: ParsableCommand {
         } else {
             file = URL(fileURLWithPath: source)
         }
-        switch format {
-        case "gguf":
-            let (model, tokenizer) = try DeployedSource.read(file)
-            let url = URL(fileURLWithPath: output)
+        guard ["gguf", "gptq"].contains(format) else { throw ExportError.unknownFormat(format) }
+        let (model, tokenizer) = try DeployedSource.read(file)
+        let url = URL(fileURLWithPath: output)
+        if format == "gguf" {
             let report = try LlamaCppExport.write(model, to: url, metadata: tokenizer)
             print("wrote \(output)" + (report.adapter.map { " and its LoRA adapter \($0.path)" } ?? ""))
             print(report.summary)
-        case "gptq":
-            throw ValidationError("gptq export is not built yet")
-        default:
-            throw ExportError.unknownFormat(format)
+        } else {
+            let report = try GPTQFolder.write(model, source: .gguf(file: file.path, tokenizer: tokenizer), to: url)
+            print("wrote \(output): \(report.files.joined(separator: ", "))")
+            print(report.summary)
         }
     }
 }

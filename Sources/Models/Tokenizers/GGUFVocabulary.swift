@@ -38,6 +38,24 @@ extension BPETokenizer {
             self = c
         }
 
+        /// The `pre_tokenizer` of the tokenizer.json Hugging Face ships for such a vocabulary: the
+        /// same split as `steps` in Hugging Face's terms (and whether its BPE model sets `ignore_merges`).
+        public var huggingFaceJSON: (preTokenizer: [String: Any], ignoreMerges: Bool) {
+            func byteLevel(regex: Bool) -> [String: Any] {
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": regex]
+            }
+            switch self {
+            case .gpt2: return (byteLevel(regex: true), false)
+            case .smollm:
+                let digits: [String: Any] = ["type": "Digits", "individual_digits": true]
+                return (["type": "Sequence", "pretokenizers": [digits, byteLevel(regex: true)]], false)
+            case .llama3, .qwen2:
+                let split: [String: Any] = ["type": "Split", "pattern": ["Regex": KnownSplitPattern.llama3(maxDigits: self == .llama3 ? 3 : 1).regex],
+                                            "behavior": "Isolated", "invert": false]
+                return (["type": "Sequence", "pretokenizers": [split, byteLevel(regex: false)]], self == .llama3)
+            }
+        }
+
         var steps: [PreTokenizer.Step] {
             switch self {
             case .gpt2: return [.byteLevel(addPrefixSpace: false, useRegex: true)]

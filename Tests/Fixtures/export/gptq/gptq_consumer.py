@@ -1,9 +1,16 @@
 """Independent consumer check of qaft's GPTQ export (issue 27 item 3).
 
 Usage: python3 gptq_consumer.py EXPORT_DIR
-EXPORT_DIR holds 4bit/ and 3bit/: the folders GPTQConsumerTests exported (run it once with
-QAFT_GPTQ_EXPORT_DIR=EXPORT_DIR): the tiny llama2 family model, RTN asymmetric group 32, scales
-rounded by GPTQLinear.fp16ExactScale (so GPTQ's fp16 dequantization is exact).
+EXPORT_DIR holds the folders the Swift tests exported (run them once with
+QAFT_GPTQ_EXPORT_DIR=EXPORT_DIR); each fixture is remade when its folders are there:
+  * 4bit/ and 3bit/ (GPTQConsumerTests) -> consumer.json: the tiny llama2 family model read from its
+    Hugging Face folder, RTN asymmetric group 32, scales rounded by GPTQLinear.fp16ExactScale (so
+    GPTQ's fp16 dequantization is exact);
+  * smollm2/ (GPTQGGUFConsumerTests) -> consumer-smollm2.json: SmolLM2-135M-Instruct read from its
+    llama.cpp GGUF (q/k rows in llama.cpp's interleaved order, byte-level BPE tokenizer in GGUF keys),
+    the same RTN w4 g32 grids, exported with config.json and tokenizer files written by qaft. Its
+    tokens are TEXTS encoded by the exported tokenizer (AutoTokenizer); the fixture stores every
+    text's ids, which the Swift test compares with qaft's own tokenizer of the GGUF.
 
 For each folder this script
   1. records the SHA-256 of every file (the Swift test checks its re-export is byte-identical),
@@ -28,6 +35,10 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENS = [1, 450, 4996, 17354, 1701, 29916, 432, 17204, 975, 278, 17366, 11203, 29889, 9038, 2501, 263]
+TEXTS = ['The quick brown fox jumps over the lazy dog.',
+         'In 2024, 3.14159 × 12 = 37.69908; naïve café résumé 日本語 🙂',
+         '<|im_start|>user\nHello  there,\t\tworld!<|im_end|>\n',
+         '    indented code:\n\tdef f(x):\n\t\treturn x**2  # comment\n\n\n']
 PROJ = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj',
         'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj']
 
@@ -65,7 +76,7 @@ def my_dequantize(st, name, bits, group_size, fmt):
     return exact
 
 
-def check(folder, rng_ids):
+def check(folder, rng_ids, tokens):
     from safetensors.torch import load_file
     from transformers import AutoModelForCausalLM
     from gptqmodel.nn_modules.qlinear import BaseQuantLinear
@@ -90,7 +101,7 @@ def check(folder, rng_ids):
             assert theirs.shape == mine.shape and np.array_equal(theirs, mine), \
                 f'{folder}: layer {i} {p}: GPTQModel dequantizes differently (max diff {np.abs(theirs - mine).max()})'
     with torch.no_grad():
-        logits = model(torch.tensor([TOKENS])).logits[0].float()
+        logits = model(torch.tensor([tokens])).logits[0].float()
     top8 = set(torch.topk(logits, 8, dim=-1).indices.flatten().tolist())
     ids = sorted(set(range(64)) | set(rng_ids) | top8)
     lse = torch.logsumexp(logits.double(), dim=-1)
@@ -102,24 +113,53 @@ def check(folder, rng_ids):
                      'torch': torch.__version__, 'kernels': sorted(kernels),
                      'dequantize_weight equals the script\'s own unpacking': True},
         'ids': ids,
-        'logits': [[float(logits[p, i]) for i in ids] for p in range(len(TOKENS))],
+        'logits': [[float(logits[p, i]) for i in ids] for p in range(len(tokens))],
         'logsumexp': [float(v) for v in lse],
     }
 
 
+def tokenize(folder):
+    """Each text's ids from the exported tokenizer files, loaded as a user would."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(folder)
+    assert tok.is_fast, type(tok)
+    out = []
+    for text in TEXTS:
+        ids = tok(text)['input_ids']
+        assert tok.decode(ids) == text, f'{text!r} does not decode back: {tok.decode(ids)!r}'
+        out.append({'text': text, 'ids': ids})
+    return type(tok).__name__, out
+
+
+def write(name, out):
+    with open(os.path.join(HERE, name), 'w') as f:
+        json.dump(out, f, indent=1, ensure_ascii=False)
+        f.write('\n')
+
+
 def main():
     root = sys.argv[1]
-    rng = np.random.default_rng(27)
-    rng_ids = rng.choice(np.arange(64, 32000), 192, replace=False).tolist()
-    exports = [check(os.path.join(root, f'{b}bit'), rng_ids) for b in (4, 3)]
-    out = {'script': 'Tests/Fixtures/export/gptq/gptq_consumer.py', 'model': 'Tests/Fixtures/families/llama2',
-           'quantization': 'qaft UniformQuantizer asymmetric (RTN), group 32, scales rounded to fp16',
-           'tokens': TOKENS, 'exports': exports}
-    with open(os.path.join(HERE, 'consumer.json'), 'w') as f:
-        json.dump(out, f, indent=1)
-        f.write('\n')
-    for e in exports:
-        print(e['bits'], 'bit', e['consumer']['kernels'], 'files', e['files'])
+    if os.path.isdir(os.path.join(root, '4bit')):
+        rng = np.random.default_rng(27)
+        rng_ids = rng.choice(np.arange(64, 32000), 192, replace=False).tolist()
+        exports = [check(os.path.join(root, f'{b}bit'), rng_ids, TOKENS) for b in (4, 3)]
+        write('consumer.json', {'script': 'Tests/Fixtures/export/gptq/gptq_consumer.py', 'model': 'Tests/Fixtures/families/llama2',
+                                'quantization': 'qaft UniformQuantizer asymmetric (RTN), group 32, scales rounded to fp16',
+                                'tokens': TOKENS, 'exports': exports})
+        for e in exports:
+            print(e['bits'], 'bit', e['consumer']['kernels'], 'files', e['files'])
+    smol = os.path.join(root, 'smollm2')
+    if os.path.isdir(smol):
+        tokenizer_class, texts = tokenize(smol)
+        rng = np.random.default_rng(27)
+        rng_ids = rng.choice(np.arange(64, 49152), 192, replace=False).tolist()
+        export = check(smol, rng_ids, texts[0]['ids'])
+        export['consumer']['tokenizer'] = tokenizer_class
+        write('consumer-smollm2.json', {'script': 'Tests/Fixtures/export/gptq/gptq_consumer.py',
+                                        'model': 'SmolLM2-135M-Instruct.Q4_1.gguf (QAFT_SMOLLM2)',
+                                        'quantization': 'qaft UniformQuantizer asymmetric (RTN), group 32, scales rounded to fp16',
+                                        'tokens': texts[0]['ids'], 'texts': texts, 'exports': [export]})
+        print('smollm2', export['consumer']['kernels'], tokenizer_class, 'files', export['files'])
 
 
 if __name__ == '__main__':
