@@ -24,7 +24,7 @@ public enum GPTQCheckpointFormat: String, Sendable, Codable {
 /// `scale[g] · (code − zero[g])` with g = `g_idx[in]` *in fp16* (GPTQModel's torch kernels keep the
 /// scales' dtype, vLLM's kernels are fp16), so the product is rounded to fp16 too. A grid is stored
 /// exactly when its zeros are integers in the format's range, its scales fp16 numbers and every
-/// product fp16-representable (`fp16ExactScale` makes a scale so); otherwise a scale is rounded to
+/// product fp16-representable (`GridParameters.deployable` makes the quantizers' scales so); otherwise a scale is rounded to
 /// the nearest fp16 and the tensor reported inexact with its largest weight change. A zero point GPTQ
 /// cannot store (fractional: learned offsets, LSQ+, L4Q's affine grids; or outside the format's
 /// range) is refused: rounding it would move every weight of its group by up to half a step.
@@ -49,15 +49,6 @@ public struct GPTQLinear {
         guard zero.isFinite, abs(zero) < 65536, zero == zero.rounded() else { return nil }
         let z = Int(zero)
         return format.zeroRange(bits: bits).contains(z) ? z : nil
-    }
-
-    /// `scale` rounded to the nearest number of 11 − bits significant bits: times any code
-    /// difference (|code − zero| < 2^bits) it is still an fp16 number, so a GPTQ consumer's fp16
-    /// dequantization is the grid's exactly (while scale · (2^bits − 1) stays in fp16's normal range).
-    public static func fp16ExactScale(_ scale: Float, bits: Int) -> Float {
-        guard scale.isFinite, scale != 0 else { return scale }
-        let quantum = Float(sign: .plus, exponent: scale.exponent - (11 - bits - 1), significand: 1)
-        return (scale / quantum).rounded(.toNearestOrEven) * quantum
     }
 
     /// GPTQ's tensors of `grid`; `name` names the tensor in errors.

@@ -97,7 +97,6 @@ public enum ModelArtifact {
         }
         if let base { try QuantizedModelFile.write(base, to: dir.appendingPathComponent(baseName), metadata: tokenizerKeys) }
         if let deployed { try DeployedModelFile.write(deployed, to: dir.appendingPathComponent(deployedName), metadata: tokenizerKeys) }
-        if let deployed { try DeployedModelFile.write(deployed, to: dir.appendingPathComponent(deployedName), metadata: tokenizerKeys) }
     }
 
     private static func directory(_ record: StageRecord) throws -> URL {

@@ -8,7 +8,7 @@ import Tensor
 import TestSupport
 
 /// The exported GPTQ folder of the tiny llama2 family model, RTN-quantized (asymmetric, group 32,
-/// scales rounded by `fp16ExactScale`: the deployed grid) at 4 and 3 bits, is the folder an independent
+/// deployable scales, as the quantizer makes them) at 4 and 3 bits, is the folder an independent
 /// consumer loaded: Tests/Fixtures/export/gptq/gptq_consumer.py loaded it with transformers +
 /// GPTQModel's CPU torch kernel and stored its logits. Here qaft re-exports it, checks every file's
 /// SHA-256 against what the consumer loaded, and checks qaft's forward of the deployed grids against
@@ -31,15 +31,14 @@ final class GPTQConsumerTests: XCTestCase {
         let exports: [Export]
     }
 
-    /// The deployed model: RTN codes with scales GPTQ's fp16 dequantization reproduces exactly.
+    /// The deployed model: RTN codes with the quantizer's deployable scales, which GPTQ's fp16
+    /// dequantization reproduces exactly.
     static func deployedGrids(_ weights: LlamaWeights, bits: Int) throws -> [[Projection: QuantizedMatrix]] {
         let rtn = try UniformQuantizer(bits: bits, grid: .asymmetric)
         return try weights.layers.map { layer in
             var grids: [Projection: QuantizedMatrix] = [:]
             for p in Projection.allCases {
-                var g = try rtn.quantize(layer[p], groupSize: 32)
-                g.scales = g.scales.map { GPTQLinear.fp16ExactScale($0, bits: bits) }
-                grids[p] = g
+                grids[p] = try rtn.quantize(layer[p], groupSize: 32)
             }
             return grids
         }

@@ -9,7 +9,7 @@ import TestSupport
 
 /// A GPTQ folder exported from a llama.cpp GGUF is the folder an independent consumer loaded:
 /// SmolLM2-135M-Instruct (q/k rows in llama.cpp's interleaved order, its byte-level BPE tokenizer in
-/// GGUF keys), RTN w4 g32 with fp16-exact scales, written through `GPTQFolder.write(_: DeployedModel…)`
+/// GGUF keys), RTN w4 g32 (deployable scales: fp16-exact), written through `GPTQFolder.write(_: DeployedModel…)`
 /// with config.json and tokenizer files made by qaft. Tests/Fixtures/export/gptq/gptq_consumer.py
 /// loaded it with transformers + GPTQModel (CPU) and AutoTokenizer and stored
 /// consumer-smollm2.json. Here the re-export must be byte-identical to what it loaded, qaft's forward

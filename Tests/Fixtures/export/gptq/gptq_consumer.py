@@ -4,8 +4,8 @@ Usage: python3 gptq_consumer.py EXPORT_DIR
 EXPORT_DIR holds the folders the Swift tests exported (run them once with
 QAFT_GPTQ_EXPORT_DIR=EXPORT_DIR); each fixture is remade when its folders are there:
   * 4bit/ and 3bit/ (GPTQConsumerTests) -> consumer.json: the tiny llama2 family model read from its
-    Hugging Face folder, RTN asymmetric group 32, scales rounded by GPTQLinear.fp16ExactScale (so
-    GPTQ's fp16 dequantization is exact);
+    Hugging Face folder, RTN asymmetric group 32, with the quantizer's deployable scales
+    (GridParameters.deployable: GPTQ's fp16 dequantization is exact);
   * smollm2/ (GPTQGGUFConsumerTests) -> consumer-smollm2.json: SmolLM2-135M-Instruct read from its
     llama.cpp GGUF (q/k rows in llama.cpp's interleaved order, byte-level BPE tokenizer in GGUF keys),
     the same RTN w4 g32 grids, exported with config.json and tokenizer files written by qaft. Its
