@@ -116,7 +116,7 @@ extension Bench {
             let qaftBF16 = try results[contenders.firstIndex { !$0.isPeer && $0.precision == .bf16 }!].get()
             print("    " + peerComparison(qaft: qaftBF16, peer: peerBF16[workload.peer]!, peerName: workload.peer.rawValue))
         }
-        if let versions { print("  peers: \(versions), 2 threads, one process per round (\(TorchPeer.defaultScript.path))") }
+        if let versions { print("  peers: \(versions), 2 threads, one process per round (\(TorchPeer.defaultScript.relativePath))") }
     }
 
     /// Why a contender has no measurement.
@@ -199,7 +199,7 @@ extension Bench {
         let accuracy = { (r: [ItemRecord]) in Double(r.filter(\.correct).count) / Double(r.count) }
         let speed = TargetRatio(value: fp32.seconds / bf16.seconds, target: Self.mmluSpeedTarget, atLeast: true)
         let agreement = TargetRatio(value: Double(same) / Double(sample.count), target: Self.mmluAgreementTarget, atLeast: true, percent: true)
-        print(String(format: "  fp32 %.1fs, bf16 %.1fs: bf16 %@ fp32; same prediction on %d of %d, %@; acc fp32 %.3f bf16 %.3f",
+        print(String(format: "  fp32 %.1fs, bf16 %.1fs: bf16 speed / fp32 %@; same prediction on %d of %d, %@; acc fp32 %.3f bf16 %.3f",
                      fp32.seconds, bf16.seconds, speed.formatted as NSString, same, sample.count, agreement.formatted as NSString,
                      accuracy(fp32.items), accuracy(bf16.items)))
     }
