@@ -19,6 +19,7 @@ LLAMA_BENCH       := $(LLAMA_CPP_DIR)/build/bin/llama-bench
 LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
 # `make bench`'s PyTorch peers (Experiments/Bench/torch_peers.py), installed best-effort and pinned:
 # peft always at this version, torch (CPU wheel) and transformers + gguf only when missing.
+# They run in the precision section, rounds alternating with qaft's; when they cannot, it says why.
 PEER_PEFT         := 0.21.2
 PEER_TORCH        := torch==2.15.0
 PEER_TORCH_INDEX  := https://download.pytorch.org/whl/cpu
@@ -67,7 +68,6 @@ bench: build
 	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
 	@python3 -c 'import transformers, gguf' 2>/dev/null || python3 -m pip install --quiet $(PEER_TRANSFORMERS) || true
 	@python3 -c 'import peft, sys; sys.exit(peft.__version__ != "$(PEER_PEFT)")' 2>/dev/null || python3 -m pip install --quiet peft==$(PEER_PEFT) || true
-	@why=$$(python3 -c 'import torch, transformers, peft, gguf' 2>&1) || echo "bench: PyTorch peers skipped: $$(echo "$$why" | tail -n 1)"
 	if [ -x $(LLAMA_BENCH) ] && [ -f $(LLAMA_Q4_0) ]; then \
 	  .build/release/qaft bench --llama-bench $(LLAMA_BENCH) --llama-model $(LLAMA_Q4_0); \
 	else .build/release/qaft bench; fi

@@ -17,11 +17,13 @@ Token ids: `--tokens` (qaft's TorchPeer writes the very ids of qaft's own bench 
 The model is loaded from the GGUF qaft reads (transformers dequantizes it to fp32). After timing, the
 loaded weights are checked against the GGUF's own dequantization (gguf.quants, the reference qaft's
 GGUF reader is tested against), so both sides provably run the same model; a mismatch exits non-zero.
-Peak memory is the process's peak RSS (getrusage), as qaft reports its own process peak; it is read
-right after timing, before the check. Beside it: the peak right after loading (transformers' GGUF
-dequantization is the largest part of it), and the workload's own peak (VmHWM reset after loading).
+Peak memory, three figures: the whole process's peak RSS (getrusage and VmHWM), read right after timing,
+before the check; the peak right after loading (transformers' GGUF dequantization is the largest part of
+it); and the timed repetitions' own peak: VmHWM reset after the warm-up (freed heap returned first), so
+it holds the resident model, libraries and the workload's working set but not loading's transient, the
+same figure qaft's bench rows report for themselves.
 """
-import argparse, gc, json, os, resource, statistics, sys, time
+import argparse, ctypes, gc, json, os, resource, statistics, sys, time
 
 import numpy as np
 import torch
@@ -38,9 +40,15 @@ def peak_rss_bytes():
 
 
 def reset_peak_rss():
-    """Restarts the kernel's peak-RSS count (VmHWM) so the workload's own peak can be read apart from
-    loading's; returns False where /proc/self/clear_refs is not writable."""
+    """Restarts the kernel's peak-RSS count (VmHWM) at the current resident set so the timed part's own
+    peak can be read apart from loading's and the warm-up's; heap that Python and glibc hold freed is
+    returned first (as qaft's ResidentMemory.resetPeak does), so it does not count as the workload's.
+    Returns False where /proc/self/clear_refs is not writable."""
     gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to trim
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -163,19 +171,20 @@ def main():
     model = transformers.AutoModelForCausalLM.from_pretrained(
         os.path.dirname(os.path.abspath(args.model)), gguf_file=os.path.basename(args.model), dtype=torch.float32)
     load_peak = peak_rss_bytes()
-    reset = reset_peak_rss()
     ids = token_batch(args, model.config.vocab_size)
     make = forward_runner if args.workload == "forward" else lora_runner
     run, losses = make(model, ids, args.precision)
     for _ in range(args.warmup):
         run()
+    warm_peak = peak_rss_bytes()
+    reset = reset_peak_rss()
     seconds = []
     for _ in range(args.steps):
         start = time.perf_counter()
         run()
         seconds.append(time.perf_counter() - start)
-    # The reset also restarts getrusage's count, so the whole run's peak is the larger of the two.
-    peak, workload_peak = max(load_peak, peak_rss_bytes()), vm_hwm_bytes() if reset else None
+    # The reset also restarts getrusage's count, so the whole run's peak is the largest of the three.
+    peak, workload_peak = max(load_peak, warm_peak, peak_rss_bytes()), vm_hwm_bytes() if reset else None
     checked = check_same_weights(args.model, model)
     median = statistics.median(seconds)
     result = dict(workload=args.workload, precision=args.precision, batch=int(ids.shape[0]), length=int(ids.shape[1]),

@@ -5,12 +5,6 @@ import Models
 import Tensor
 import Training
 
-/// One measured workload: its throughput and the resident-memory peak while it ran.
-struct WorkloadRate {
-    var tokensPerSecond: Double
-    var peakBytes: Int
-}
-
 extension Bench {
     /// The products of one SmolLM2-shaped training step at 4×256 tokens, by name.
     static let precisionShapes: [(m: Int, n: Int, k: Int, what: String)] = [
@@ -43,31 +37,134 @@ extension Bench {
         }
     }
 
-    /// Forward, LoRA r16 step and L4Q step in fp32 and bf16, alternating rounds (fp32, bf16, fp32,
-    /// …) so drift in the machine's load hits both alike; medians of `repeats` rounds. A peer (PyTorch)
-    /// runner plugs in beside these with the same `WorkloadRate` per workload.
+    /// The issue's targets for qaft bf16 against PyTorch bf16 autocast: tokens/s at least this many
+    /// times PyTorch's, and peak memory at most this fraction of it.
+    static let peerSpeedTarget = 1.2, peerMemoryTarget = 0.5
+
+    /// A workload of the precision section: qaft's measurement at a precision, and the PyTorch
+    /// workload it is compared with.
+    private struct PrecisionWorkload {
+        var name: String
+        var peer: TorchPeer.Workload
+        /// Why PyTorch has no such workload of its own; it is then compared with `peer` as measured
+        /// in an earlier row.
+        var noPeer: String? = nil
+        var qaft: (ComputePrecision) throws -> WorkloadRate
+    }
+
+    /// Who runs a workload, at which precision, in one round.
+    private struct Contender {
+        var label: String
+        var precision: ComputePrecision
+        /// A peer's failure is printed and the rest runs on; qaft's own is an error of the bench.
+        var isPeer: Bool
+        var measure: () throws -> WorkloadRate
+    }
+
+    /// Forward, LoRA r16 step and L4Q step: qaft fp32 and bf16 beside PyTorch fp32 and bf16
+    /// autocast, in alternating rounds (qaft fp32, qaft bf16, torch fp32, torch bf16, …) so drift in
+    /// the machine's load hits all alike; medians of `repeats` rounds on the same token ids. Every
+    /// contender gets one warm-up and one timed call per round (PyTorch in a fresh process each).
     func precisionSection(_ weights: LlamaWeights) throws {
-        print("\n## precision: fp32 vs bf16 (4×256 tokens, \(repeats) alternating rounds, medians)")
-        if let reason = ComputePrecision.bf16Unavailable { print("  bf16 falls back to fp32 here: \(reason)") }
-        let workloads: [(String, (ComputePrecision) throws -> WorkloadRate)] = [
-            ("forward, all logits", { try forwardRate(weights, $0) }),
-            ("LoRA r16 step (7 projections)", { try stepRate(weights, method: "lora", options: MethodOptions(rank: 16, alpha: 32), $0) }),
-            ("L4Q 4-bit g64 r16 step", { try stepRate(weights, method: "l4q", options: MethodOptions(bits: 4, groupSize: 64, rank: 16, alpha: 32), $0) }),
-        ]
-        for (name, measure) in workloads {
-            var rates: [ComputePrecision: [WorkloadRate]] = [:]
-            for _ in 0..<repeats {
-                for p in ComputePrecision.allCases { rates[p, default: []].append(try measure(p)) }
+        print("\n## precision: qaft fp32 and bf16 beside PyTorch fp32 and bf16 autocast (4×256 tokens, \(repeats) alternating rounds, medians)")
+        if let reason = ComputePrecision.bf16Unavailable { print("  qaft bf16 falls back to fp32 here: \(reason)") }
+        let peersUnavailable = TorchPeer.unavailable(model: modelOptions.model)
+        if let why = peersUnavailable { print("  PyTorch peers not measured: \(why)") }
+        // Memory like with like: each side's peak of its timed call alone, VmHWM restarted after the
+        // warm-up. Both hold their resident fp32 model, libraries and working set. Not the process
+        // peaks: torch's is set by transformers dequantizing the GGUF on load (1.65 GB even for a
+        // forward), which loading a safetensors checkpoint would not cost, and qaft's spans every
+        // earlier section of this bench process.
+        print("  peak: the timed call's own resident peak (VmHWM restarted after the warm-up; model, libraries and working set"
+              + " included, loading not); torch's whole-process peak, loading included, in parentheses")
+        let tokens = benchSequences(weights.config)
+        var versions: String?
+        var peerBF16: [TorchPeer.Workload: Result<WorkloadRate, PeerMissing>] = [:]
+        for workload in precisionWorkloads(weights) {
+            var contenders = ComputePrecision.allCases.map { p in
+                Contender(label: "qaft \(p.rawValue)", precision: p, isPeer: false) { try workload.qaft(p) }
             }
-            func med(_ p: ComputePrecision) -> WorkloadRate {
-                let r = rates[p]!
-                return WorkloadRate(tokensPerSecond: r.map(\.tokensPerSecond).sorted()[r.count / 2], peakBytes: r.map(\.peakBytes).max()!)
+            if peersUnavailable == nil, workload.noPeer == nil {
+                contenders += ComputePrecision.allCases.map { p in
+                    Contender(label: p == .bf16 ? "torch bf16 autocast" : "torch fp32", precision: p, isPeer: true) {
+                        let m = try TorchPeer.measure(workload: workload.peer, precision: p, model: modelOptions.model,
+                                                      tokens: tokens, steps: 1, warmup: 1)
+                        versions = m.versions
+                        return WorkloadRate(tokensPerSecond: m.tokensPerSecond, peakBytes: m.workloadPeakRssBytes,
+                                            processPeakBytes: m.peakRssBytes)
+                    }
+                }
             }
-            let fp32 = med(.fp32), bf16 = med(.bf16)
-            print(String(format: "  %-30@ fp32 %7.1f tokens/s (peak %.2f GB)   bf16 %7.1f tokens/s (peak %.2f GB)   %4.2f×",
-                         name as NSString, fp32.tokensPerSecond, Double(fp32.peakBytes) / 1e9, bf16.tokensPerSecond,
-                         Double(bf16.peakBytes) / 1e9, bf16.tokensPerSecond / fp32.tokensPerSecond))
+            let results = try alternatingRounds(contenders)
+            print("  \(workload.name)")
+            for (c, result) in zip(contenders, results) {
+                let label = c.label.padding(toLength: 20, withPad: " ", startingAt: 0)
+                switch result {
+                case .success(let rate):
+                    let fp32 = contenders.firstIndex { $0.isPeer == c.isPeer && $0.precision == .fp32 }.flatMap { try? results[$0].get() }
+                    let gain = c.precision == .bf16 ? fp32.map { String(format: "   %.2f× its fp32", rate.tokensPerSecond / $0.tokensPerSecond) } : nil
+                    print("    \(label) \(rate.formatted)\(gain ?? "")")
+                case .failure(let missing): print("    \(label) failed: \(missing.reason)")
+                }
+            }
+            if let why = workload.noPeer {
+                print("    torch               no PyTorch peer (\(why)); compared with torch's \(workload.peer.rawValue) step, as the issue's target asks")
+            } else {
+                let peer = contenders.firstIndex { $0.isPeer && $0.precision == .bf16 }.map { results[$0] }
+                peerBF16[workload.peer] = peer ?? .failure(PeerMissing(reason: "PyTorch peers not measured"))
+            }
+            let qaftBF16 = try results[contenders.firstIndex { !$0.isPeer && $0.precision == .bf16 }!].get()
+            print("    " + peerComparison(qaft: qaftBF16, peer: peerBF16[workload.peer]!, peerName: workload.peer.rawValue))
         }
+        if let versions { print("  peers: \(versions), 2 threads, one process per round (\(TorchPeer.defaultScript.relativePath))") }
+    }
+
+    /// Why a contender has no measurement.
+    private struct PeerMissing: Error {
+        var reason: String
+    }
+
+    /// Runs every contender once per round, in order, for `repeats` rounds; a peer that fails is
+    /// dropped from later rounds and keeps its first error.
+    private func alternatingRounds(_ contenders: [Contender]) throws -> [Result<WorkloadRate, PeerMissing>] {
+        var rounds = [[WorkloadRate]](repeating: [], count: contenders.count)
+        var failures = [PeerMissing?](repeating: nil, count: contenders.count)
+        for _ in 0..<repeats {
+            for (i, c) in contenders.enumerated() where failures[i] == nil {
+                do { rounds[i].append(try c.measure()) } catch where c.isPeer {
+                    failures[i] = PeerMissing(reason: "\(error)")
+                }
+            }
+        }
+        return zip(rounds, failures).map { rounds, failure in failure.map { .failure($0) } ?? .success(.summary(rounds)) }
+    }
+
+    /// "qaft bf16 / torch bf16 autocast lora: tokens/s 1.37× (target ≥ 1.2×) PASS; peak 0.76× (target ≤ 0.5×) FAIL".
+    private func peerComparison(qaft: WorkloadRate, peer: Result<WorkloadRate, PeerMissing>, peerName: String) -> String {
+        let head = "qaft bf16 / torch bf16 autocast \(peerName):"
+        let torch: WorkloadRate
+        switch peer {
+        case .success(let rate): torch = rate
+        case .failure(let missing): return "\(head) not compared (\(missing.reason))"
+        }
+        let speed = TargetRatio(value: qaft.tokensPerSecond / torch.tokensPerSecond, target: Self.peerSpeedTarget, atLeast: true)
+        guard let mine = qaft.peakBytes, let theirs = torch.peakBytes else {
+            return "\(head) tokens/s \(speed.formatted); peak not compared (the kernel refused to restart VmHWM)"
+        }
+        let memory = TargetRatio(value: Double(mine) / Double(theirs), target: Self.peerMemoryTarget, atLeast: false)
+        return "\(head) tokens/s \(speed.formatted); peak \(memory.formatted)"
+    }
+
+    private func precisionWorkloads(_ weights: LlamaWeights) -> [PrecisionWorkload] {
+        [
+            PrecisionWorkload(name: "forward, all logits", peer: .forward) { try forwardRate(weights, $0) },
+            PrecisionWorkload(name: "LoRA r16 step (7 projections)", peer: .lora) {
+                try stepRate(weights, method: "lora", options: MethodOptions(rank: 16, alpha: 32), $0)
+            },
+            PrecisionWorkload(name: "L4Q 4-bit g64 r16 step", peer: .lora, noPeer: "L4Q is in neither peft nor transformers") {
+                try stepRate(weights, method: "l4q", options: MethodOptions(bits: 4, groupSize: 64, rank: 16, alpha: 32), $0)
+            },
+        ]
     }
 
     /// Wall time of one call of `body`.
@@ -76,6 +173,10 @@ extension Bench {
         try body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
     }
+
+    /// The issue's targets for MMLU scoring in bf16: at least this many times fp32's speed, with the
+    /// same prediction on at least this fraction of the questions.
+    static let mmluSpeedTarget = 1.6, mmluAgreementTarget = 0.99
 
     /// MMLU 5-shot scoring of the evaluation section's questions with one worker per core, in fp32
     /// and in bf16: the speed ratio and how many questions get the same prediction (acc's argmax).
@@ -96,9 +197,11 @@ extension Bench {
         let fp32 = runs[.fp32]!, bf16 = runs[.bf16]!
         let same = zip(fp32.items, bf16.items).filter { $0.prediction == $1.prediction }.count
         let accuracy = { (r: [ItemRecord]) in Double(r.filter(\.correct).count) / Double(r.count) }
-        print(String(format: "  fp32 %.1fs, bf16 %.1fs: bf16 %.2f× fp32; same prediction on %d of %d (%.1f%%); acc fp32 %.3f bf16 %.3f",
-                     fp32.seconds, bf16.seconds, fp32.seconds / bf16.seconds, same, sample.count,
-                     100 * Double(same) / Double(sample.count), accuracy(fp32.items), accuracy(bf16.items)))
+        let speed = TargetRatio(value: fp32.seconds / bf16.seconds, target: Self.mmluSpeedTarget, atLeast: true)
+        let agreement = TargetRatio(value: Double(same) / Double(sample.count), target: Self.mmluAgreementTarget, atLeast: true, percent: true)
+        print(String(format: "  fp32 %.1fs, bf16 %.1fs: bf16 speed / fp32 %@; same prediction on %d of %d, %@; acc fp32 %.3f bf16 %.3f",
+                     fp32.seconds, bf16.seconds, speed.formatted as NSString, same, sample.count, agreement.formatted as NSString,
+                     accuracy(fp32.items), accuracy(bf16.items)))
     }
 
     /// Four random 256-token sequences of the model's vocabulary (seeded).
@@ -113,9 +216,9 @@ extension Bench {
         let model = Llama(weights), batch = TokenBatch(sequences: benchSequences(weights.config))
         return try ComputePrecision.with(precision) {
             _ = try model.forward(batch, logits: .all)
-            ResidentMemory.resetPeak()
+            let restarted = ResidentMemory.resetPeak()
             let t = try seconds { _ = try model.forward(batch, logits: .all) }
-            return WorkloadRate(tokensPerSecond: 1024 / t, peakBytes: ResidentMemory.peakBytes())
+            return WorkloadRate(tokensPerSecond: 1024 / t, peakBytes: restarted ? ResidentMemory.peakBytes() : nil)
         }
     }
 
@@ -130,9 +233,9 @@ extension Bench {
             schedule: LearningRateSchedule(peak: 1e-4, warmupSteps: 0, totalSteps: 2)))
         return try ComputePrecision.with(precision) {
             _ = try trainer.trainStep()
-            ResidentMemory.resetPeak()
+            let restarted = ResidentMemory.resetPeak()
             let t = try seconds { _ = try trainer.trainStep() }
-            return WorkloadRate(tokensPerSecond: 1024 / t, peakBytes: ResidentMemory.peakBytes())
+            return WorkloadRate(tokensPerSecond: 1024 / t, peakBytes: restarted ? ResidentMemory.peakBytes() : nil)
         }
     }
 }

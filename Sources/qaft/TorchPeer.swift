@@ -9,11 +9,13 @@ struct PeerMeasurement: Equatable, Decodable {
     var length: Int
     /// Median over the round's timed repetitions.
     var tokensPerSecond: Double
-    /// The whole process's peak resident bytes (getrusage), as qaft reports its own process peak.
+    /// The whole process's peak resident bytes (getrusage), loading included.
     var peakRssBytes: Int
     /// The peak right after loading the model (transformers dequantizing the GGUF).
     var loadPeakRssBytes: Int
-    /// The workload's own peak (VmHWM reset after loading); nil where the kernel refused the reset.
+    /// The timed repetitions' own peak (VmHWM reset after the warm-up, freed heap returned first):
+    /// the resident model, libraries and working set, as qaft's bench rows measure themselves; nil
+    /// where the kernel refused the reset.
     var workloadPeakRssBytes: Int?
     var torch: String
     var transformers: String
@@ -47,9 +49,11 @@ enum TorchPeer {
     /// The peer script, relative to the repository root `make bench` runs from.
     static let defaultScript = URL(fileURLWithPath: "Experiments/Bench/torch_peers.py")
 
-    /// Why the peers cannot run here (no script, no python3, or the exact import error of torch,
-    /// transformers, peft or gguf), or nil when they can.
-    static func unavailable(script: URL = defaultScript) -> String? {
+    /// Why the peers cannot run `model` here (not a GGUF file, which is all the script loads; no
+    /// script, no python3, or the exact import error of torch, transformers, peft or gguf), or nil
+    /// when they can.
+    static func unavailable(model: String, script: URL = defaultScript) -> String? {
+        guard model.lowercased().hasSuffix(".gguf") else { return "the peers load GGUF files only, and the model is \(model)" }
         guard FileManager.default.fileExists(atPath: script.path) else { return "\(script.path) does not exist" }
         let result: (status: Int32, stdout: String, stderr: String)
         do { result = try python(["-c", "import torch, transformers, peft, gguf"]) } catch {

@@ -34,21 +34,29 @@ final class TorchPeerTests: XCTestCase {
         assertFailure("\n \n", contains: ["\(script) printed no result line"])
     }
 
-    func testAMissingScriptMakesThePeersUnavailable() {
-        XCTAssertEqual(TorchPeer.unavailable(script: URL(fileURLWithPath: "/nonexistent/torch_peers.py")),
+    func testAMissingScriptOrANonGGUFModelMakesThePeersUnavailable() {
+        XCTAssertEqual(TorchPeer.unavailable(model: "m.gguf", script: URL(fileURLWithPath: "/nonexistent/torch_peers.py")),
                        "/nonexistent/torch_peers.py does not exist")
+        XCTAssertEqual(TorchPeer.unavailable(model: "Tests/Fixtures/stories260K/stories260K.bin", script: Fixtures.url(script)),
+                       "the peers load GGUF files only, and the model is Tests/Fixtures/stories260K/stories260K.bin")
     }
 
     /// The whole path — tokens handed over, the script run, its line parsed — on 1×8 tokens, where
     /// this machine has the peers (the bench prints "skipped: …" elsewhere; so does this test).
     func testMeasuresForwardWithTheRealScript() throws {
         let script = Fixtures.url(self.script)
-        if let why = TorchPeer.unavailable(script: script) { throw XCTSkip("PyTorch peers unavailable: \(why)") }
-        let m = try TorchPeer.measure(workload: .forward, precision: .fp32, model: try Fixtures.smolLM2().path,
-                                      tokens: [[1, 2, 3, 4, 5, 6, 7, 8]], steps: 1, warmup: 0, script: script)
+        let model = try Fixtures.smolLM2().path
+        if let why = TorchPeer.unavailable(model: model, script: script) { throw XCTSkip("PyTorch peers unavailable: \(why)") }
+        let m = try TorchPeer.measure(workload: .forward, precision: .fp32, model: model,
+                                      tokens: [[1, 2, 3, 4, 5, 6, 7, 8]], steps: 1, warmup: 1, script: script)
         XCTAssertEqual([m.batch, m.length], [1, 8])
         XCTAssertGreaterThan(m.tokensPerSecond, 0)
         XCTAssertGreaterThanOrEqual(m.peakRssBytes, m.loadPeakRssBytes)
+        // The timed part's peak excludes loading's transient but holds the resident fp32 model (540 MB).
+        if let workload = m.workloadPeakRssBytes {
+            XCTAssertLessThanOrEqual(workload, m.peakRssBytes)
+            XCTAssertGreaterThan(workload, 540_000_000)
+        }
     }
 
     private func assertFailure(_ output: String, contains parts: [String], line: UInt = #line) {
