@@ -40,6 +40,7 @@ deploy lota-qaf-w4g64 "${finetune[@]}" --method lota-qaf --bits 4 --group-size 6
 deploy qlora-uniform-w4g64 "${finetune[@]}" --method qlora-uniform --bits 4 --group-size 64 --lr 2e-3 --deployed "$EXPORT_DIR/qlora-uniform-w4g64.qaft.gguf"
 
 failed=0
+: > "$EXPORT_DIR/notes.txt"
 printf '\n%-22s %-11s %10s %14s %9s %7s %7s\n' model export "qaft ppl" "llama.cpp ppl" "rel diff" tokens greedy
 for name in rtn-w4g64 gptq-w3g64 l4q-w4g64 lota-qaf-w4g64 qlora-uniform-w4g64; do
   deployed=$EXPORT_DIR/$name.qaft.gguf gguf=$EXPORT_DIR/$name.gguf adapter=$EXPORT_DIR/$name.lora.gguf
@@ -70,6 +71,9 @@ for name in rtn-w4g64 gptq-w3g64 l4q-w4g64 lota-qaf-w4g64 qlora-uniform-w4g64; d
       -t 2 --simple-io 2>/dev/null < /dev/null | perl -0pe 's/\n\n\z/\n/' > "$EXPORT_DIR/$name.llama-greedy.txt"  # it ends with two newlines, qaft with one
   fi
   greedy=$(cmp -s "$EXPORT_DIR/$name.qaft-greedy.txt" "$EXPORT_DIR/$name.llama-greedy.txt" && echo yes || echo NO)
+  [ "$greedy" = yes ] || python3 -c 'import sys; a, b = (open(f).read() for f in sys.argv[1:]); i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+print(f"  greedy texts part after {i} characters: qaft {a[i:i+40]!r}, llama.cpp {b[i:i+40]!r}")' \
+    "$EXPORT_DIR/$name.qaft-greedy.txt" "$EXPORT_DIR/$name.llama-greedy.txt" >> "$EXPORT_DIR/notes.txt"
 
   ok=$(awk -v r="$rel" -v b=$BOUND 'BEGIN { print (r <= b) ? "yes" : "no" }')
   [ "$ok" = yes ] && [ "$same_tokens" = same ] && [ "$greedy" = yes ] && [ "$qchunks" = "$lchunks" ] || failed=1
@@ -80,6 +84,7 @@ for name in rtn-w4g64 gptq-w3g64 l4q-w4g64 lota-qaf-w4g64 qlora-uniform-w4g64; d
     echo "  ($name without its adapter: llama.cpp ppl $base)"
   fi
 done
+cat "$EXPORT_DIR/notes.txt"
 echo
 echo "protocol: $(sed -n 's/.*; \(llama.cpp llama-perplexity protocol[^)]*\)).*/\1/p' "$EXPORT_DIR/rtn-w4g64.qaft-ppl.txt"); -c $CTX; prompt \"$PROMPT\", $NEW_TOKENS greedy tokens"
 echo "export-check took $((SECONDS - started)) s; $([ $failed = 0 ] && echo "every check holds" || echo "FAILED: a check above does not hold")"
