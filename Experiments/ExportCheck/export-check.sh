@@ -86,6 +86,6 @@ print(f"  greedy texts part after {i} characters: qaft {a[i:i+40]!r}, llama.cpp 
 done
 cat "$EXPORT_DIR/notes.txt"
 echo
-echo "protocol: $(sed -n 's/.*; \(llama.cpp llama-perplexity protocol[^)]*\)).*/\1/p' "$EXPORT_DIR/rtn-w4g64.qaft-ppl.txt"); -c $CTX; prompt \"$PROMPT\", $NEW_TOKENS greedy tokens"
+echo "protocol: $(sed -n 's/.*; \(llama.cpp llama-perplexity protocol.*\))$/\1/p' "$EXPORT_DIR/rtn-w4g64.qaft-ppl.txt"); -c $CTX; prompt \"$PROMPT\", $NEW_TOKENS greedy tokens"
 echo "export-check took $((SECONDS - started)) s; $([ $failed = 0 ] && echo "every check holds" || echo "FAILED: a check above does not hold")"
 exit $failed
