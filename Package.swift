@@ -47,7 +47,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: fast),
-        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data", "Bench"], swiftSettings: fast),
+        .target(name: "Experiments", dependencies: ["Pipeline", "Tensor"], path: "Experiments", exclude: ["Data", "Bench", "ExportCheck"], swiftSettings: fast),
         .executableTarget(
             name: "qaft",
             dependencies: [

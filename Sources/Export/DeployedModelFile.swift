@@ -21,6 +21,12 @@ public enum DeployedModelFile {
     /// The key that marks a deployed-model file.
     public static let versionKey = prefix + "version"
 
+    /// Whether `url` is a deployed-model file (a readable GGUF carrying `versionKey`).
+    public static func isDeployed(_ url: URL) -> Bool {
+        guard let f = try? GGUFFile(contentsOf: url) else { return false }
+        return f.metadata[versionKey] != nil
+    }
+
     /// Writes `model` to `url` (under a temporary name, renamed at the end); `metadata` adds keys
     /// (the source's `tokenizer.*`).
     public static func write(_ model: DeployedModel, to url: URL, metadata extra: [(String, GGUFValue)] = []) throws {

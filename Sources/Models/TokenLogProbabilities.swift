@@ -37,6 +37,12 @@ public struct WindowedNLL: Sendable, Equatable {
     public var predicted: Int
     public var windows: Int
 
+    public init(totalNLL: Double, predicted: Int, windows: Int) {
+        self.totalNLL = totalNLL
+        self.predicted = predicted
+        self.windows = windows
+    }
+
     public var meanNLL: Double { totalNLL / Double(Swift.max(predicted, 1)) }
     public var perplexity: Double { Foundation.exp(meanNLL) }
 }

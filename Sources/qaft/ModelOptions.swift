@@ -1,4 +1,5 @@
 import ArgumentParser
+import Export
 import Foundation
 import Models
 import Quantization
@@ -27,9 +28,16 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The model ready to run, with packed low-bit layers when `model` is a GGUF written by
-    /// `qaft quantize`, plus its tokenizer (from the file, or `--tokenizer`) and config.
+    /// `qaft quantize` or a deployed model (`qaft finetune --deployed`, a stage's `deployed.gguf`:
+    /// the model `qaft export` exports), plus its tokenizer (from the file, or `--tokenizer`) and config.
     func loadModel() throws -> (Llama, any Tokenizer, LlamaConfig) {
         let url = URL(fileURLWithPath: model)
+        if DeployedModelFile.isDeployed(url) {
+            let d = try DeployedModelFile.read(url)
+            let tok = try ModelLoader.loadTokenizer(url, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })
+            if !quiet { Progress.note("loaded \((model as NSString).lastPathComponent): a deployed model") }
+            return (try d.llama(), tok, d.config)
+        }
         guard QuantizedModelFile.isQuantized(url) else {
             let m = try load()
             return (Llama(m.weights), m.tokenizer, m.config)

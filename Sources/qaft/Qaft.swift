@@ -7,5 +7,5 @@ struct Qaft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qaft",
         abstract: "Quantization-aware parameter-efficient fine-tuning (L4Q, QEFT, LoTA-QAF), reproduced on one machine.",
-        subcommands: [Generate.self, Perplexity.self, Bench.self, Reproduce.self, Status.self, Why.self, GC.self, Check.self, Finetune.self, Eval.self, Compare.self, Quantize.self, ExportCommand.self, RunStage.self, Cancel.self])
+        subcommands: [Generate.self, Perplexity.self, Bench.self, Reproduce.self, Status.self, Why.self, GC.self, Check.self, Finetune.self, Eval.self, Compare.self, Quantize.self, ExportCommand.self, Tokenize.self, RunStage.self, Cancel.self])
 }
