@@ -130,7 +130,7 @@ public struct DeployedLayer: Equatable, Sendable {
         switch base {
         case .grid(let q):
             var w = Matrix(zeros: q.rows, q.cols)
-            w.storage.withUnsafeMutableBufferPointer { GridLinear.dequantize(q, into: $0.baseAddress!) }
+            w.storage.withUnsafeMutableBufferPointer { q.dequantize(into: $0.baseAddress!) }
             return w
         case .mixed(let m): return m.dequantized()
         case .nf4(let w), .dense(let w): return w

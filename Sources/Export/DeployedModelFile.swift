@@ -9,7 +9,8 @@ import Tensor
 ///
 /// * key `qaft.deployed.N.base`: `grid`, `mixed`, `nf4` or `dense`;
 /// * grid and mixed: `N.codes` (I8 holding the unsigned codes, GGUF dims [cols, rows]), `N.scales`
-///   and `N.zeros` (F32 [groups, rows]), keys `N.bits`, `N.group_size`; mixed adds `N.weak`
+///   and `N.zeros` (F32 [groups, rows]), `N.offsets` (same shape) for a grid that has them, keys
+///   `N.bits`, `N.group_size`; mixed adds `N.weak`
 ///   (F32 [k, rows]) and `N.weak_index` (I32 [k]); nf4 and dense: `N.weight` (F32 [cols, rows]);
 /// * with an adapter: `N.lora_a` (F32 [in, rank]), `N.lora_b` (F32 [rank, out]), key `N.lora_alpha`.
 ///
@@ -42,6 +43,7 @@ public enum DeployedModelFile {
                     try w.addTensor(name + ".codes", dims: [q.cols, q.rows], type: .i8, data: q.codes)
                     try w.addTensor(name + ".scales", dims: [q.groupCount, q.rows], floats: q.scales)
                     try w.addTensor(name + ".zeros", dims: [q.groupCount, q.rows], floats: q.zeros)
+                    if let offsets = q.offsets { try w.addTensor(name + ".offsets", dims: [q.groupCount, q.rows], floats: offsets) }
                 }
                 switch p.base {
                 case .grid(let q):
@@ -123,6 +125,7 @@ public enum DeployedModelFile {
             }
             q.scales = try matrix(name + ".scales", rows: rows, cols: q.groupCount).storage
             q.zeros = try matrix(name + ".zeros", rows: rows, cols: q.groupCount).storage
+            if file.contains(tensor: name + ".offsets") { q.offsets = try matrix(name + ".offsets", rows: rows, cols: q.groupCount).storage }
             return q
         }
 

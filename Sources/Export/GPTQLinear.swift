@@ -61,6 +61,9 @@ public struct GPTQLinear {
         guard cols % 32 == 0, rows % 32 == 0 else {
             throw refuse("shape \(rows)×\(cols) (out × in): GPTQ packs 32 values per unit along both, so both must be multiples of 32")
         }
+        guard grid.offsets == nil else {
+            throw refuse("its zero points are fractional (trained), kept exact as llama.cpp's Q4_1 offsets d·q + m; GPTQ stores integer zeros")
+        }
         var zeros = [UInt32](repeating: 0, count: gc * rows)
         var scales = [UInt16](repeating: 0, count: gc * rows)
         var integerZeros = [Float](repeating: 0, count: gc * rows)

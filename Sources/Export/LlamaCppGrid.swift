@@ -4,7 +4,7 @@ import Quantization
 import Tensor
 
 /// A uniform grid in one of llama.cpp's own block types, and how far ggml's dequantization of it is
-/// from qaft's deployed values s·(q − z).
+/// from qaft's deployed values s·(q − z) (or s·q + m, `QuantizedMatrix.dequantize`).
 ///
 /// ggml's 32-weight blocks run along a row, so a grid maps onto them when its groups are whole
 /// blocks (group size a multiple of 32, or one group per row of a width that is): each block
@@ -12,11 +12,12 @@ import Tensor
 ///
 /// * Q4_0, w = d·(q − 8): integer zeros with every q − z in −8…7 (symmetric 4-bit, and any
 ///   integer-zero grid of 2 or 3 bits), q = code − z + 8 and d = fp16(s);
-/// * Q4_1, w = d·q + m: any grid of ≤ 4 bits, q = code, d = fp16(s), m = fp16(−s·z);
+/// * Q4_1, w = d·q + m: any grid of ≤ 4 bits, q = code, d = fp16(s), m = fp16(−s·z) or the
+///   grid's own offset (`QuantizedMatrix.deployable` makes both fp16 numbers);
 /// * Q8_0, w = d·q: integer zeros with every q − z in −128…127 (5–8 bits), q = code − z.
 ///
 /// fp16 rounding of d and m is the only loss: `exact` says whether ggml's values (computed by the
-/// reference dequantizer `GGMLType.dequantize`) equal `GridLinear.dequantize`'s bit for bit, and
+/// reference dequantizer `GGMLType.dequantize`) equal `QuantizedMatrix.dequantize`'s bit for bit, and
 /// `maxDifference` is the largest |difference| otherwise.
 public struct LlamaCppGrid {
     public let type: GGMLType
@@ -31,10 +32,10 @@ public struct LlamaCppGrid {
             throw ExportError.unrepresentable(site: site, format: "GGUF", reason: "group size \(q.groupSize) over \(q.cols) columns "
                                               + "is not a whole number of llama.cpp's 32-weight blocks")
         }
-        for (i, s) in q.scales.enumerated() where !Float16(s).isFinite || !Float16(-s * q.zeros[i]).isFinite {
+        for (i, s) in q.scales.enumerated() where !Float16(s).isFinite || !Float16(Self.offset(q, i)).isFinite {
             throw ExportError.unrepresentable(site: site, format: "GGUF", reason: "scale \(s) of group \(i) overflows fp16")
         }
-        let integerZeros = q.zeros.allSatisfy { $0 == $0.rounded() }
+        let integerZeros = q.offsets == nil && q.zeros.allSatisfy { $0 == $0.rounded() }
         func shiftedCodesFit(_ range: ClosedRange<Int>) -> Bool {
             guard integerZeros else { return false }
             for r in 0..<q.rows {
@@ -55,7 +56,7 @@ public struct LlamaCppGrid {
         }
         let data = Self.encode(q, as: type)
         var expected = [Float](repeating: 0, count: q.rows * q.cols)
-        expected.withUnsafeMutableBufferPointer { GridLinear.dequantize(q, into: $0.baseAddress!) }
+        expected.withUnsafeMutableBufferPointer { q.dequantize(into: $0.baseAddress!) }
         let decoded = type.dequantize(data, count: expected.count)!
         var worst: Float = 0
         for i in expected.indices { worst = max(worst, abs(decoded[i] - expected[i])) }
@@ -63,6 +64,11 @@ public struct LlamaCppGrid {
         self.data = data
         exact = decoded == expected
         maxDifference = worst
+    }
+
+    /// m of group `k`: the grid's value at code 0.
+    private static func offset(_ q: QuantizedMatrix, _ k: Int) -> Float {
+        q.offsets?[k] ?? -q.scales[k] * q.zeros[k]
     }
 
     private static func half(_ x: Float, into out: inout [UInt8]) {
@@ -85,7 +91,7 @@ public struct LlamaCppGrid {
                     let shifted = codes.map { $0 - Int(z) + 8 }
                     for j in 0..<16 { out.append(UInt8(shifted[j]) | UInt8(shifted[j + 16]) << 4) }
                 case .q4_1:
-                    half(-s * z, into: &out)
+                    half(offset(q, g), into: &out)
                     for j in 0..<16 { out.append(UInt8(codes[j]) | UInt8(codes[j + 16]) << 4) }
                 default:
                     for c in codes { out.append(UInt8(bitPattern: Int8(c - Int(z)))) }

@@ -40,12 +40,13 @@ enum RotaryRowOrder {
         return out
     }
 
-    /// `q` with its rows reordered (codes, scales, zeros).
+    /// `q` with its rows reordered (codes, scales, zeros, offsets).
     static func rows(_ q: QuantizedMatrix, _ order: [Int]) -> QuantizedMatrix {
         var out = q
         out.codes = rows(q.codes, width: q.cols, order)
         out.scales = rows(q.scales, width: q.groupCount, order)
         out.zeros = rows(q.zeros, width: q.groupCount, order)
+        out.offsets = q.offsets.map { rows($0, width: q.groupCount, order) }
         return out
     }
 }

@@ -25,10 +25,17 @@ func prepared<T>(_ value: T?, _ method: String) throws -> T {
 /// Largest |logit| difference between two models on a fixed probe sequence: how far an export
 /// (merge, integer packing) moved the model away from its training form.
 public func logitDifference(_ a: Llama, _ b: Llama, probe: [Int]? = nil) throws -> Float {
-    let tokens = probe ?? (0..<32).map { ($0 * 7919 + 13) % a.config.vocabSize }
-    let la = try a.forward(TokenBatch(tokens)), lb = try b.forward(TokenBatch(tokens))
+    largestDifference(try probeLogits(a, probe: probe), try probeLogits(b, probe: probe))
+}
+
+/// The logits `logitDifference` compares, for a model changed in place between two calls.
+func probeLogits(_ model: Llama, probe: [Int]? = nil) throws -> Matrix {
+    try model.forward(TokenBatch(probe ?? (0..<32).map { ($0 * 7919 + 13) % model.config.vocabSize }))
+}
+
+func largestDifference(_ a: Matrix, _ b: Matrix) -> Float {
     var worst: Float = 0
-    for i in 0..<la.count { worst = max(worst, abs(la.storage[i] - lb.storage[i])) }
+    for i in 0..<a.count { worst = max(worst, abs(a.storage[i] - b.storage[i])) }
     return worst
 }
 

@@ -141,6 +141,6 @@ public final class GroupPooledLoRA: TrainableLinear {
                 merged.zeros[k] = s == 0 ? base.zeros[k] : base.zeros[k] - scale * prod[k] / (width * s)
             }
         }
-        GridLinear.dequantize(merged, into: weight.reserve(m * n))
+        merged.dequantize(into: weight.reserve(m * n))
     }
 }

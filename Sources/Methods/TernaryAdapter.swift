@@ -143,7 +143,7 @@ public final class TernaryAdapter: TrainableLinear {
         }
         merged.codes = codes
         merged.zeros = zeros
-        GridLinear.dequantize(merged, into: weight.reserve(m * n))
+        merged.dequantize(into: weight.reserve(m * n))
         countChanges(a, from: initialA, into: &st)
         countChanges(b, from: initialB, into: &st)
         st.maxAbsDelta /= w

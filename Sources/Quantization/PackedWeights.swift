@@ -1,8 +1,9 @@
 import Tensor
 
 /// A (rows, cols) weight matrix stored as bit-packed b-bit codes (layout in `BitPacking`) with a
-/// per-(row, group) scale and zero point: w = scale · (code − zero). Groups run along the input
-/// dimension; the last group of a row may be short. This is what the low-bit kernels read.
+/// per-(row, group) scale and zero point: w = scale · (code − zero), or scale · code + offset for
+/// a grid with `offsets` (`QuantizedMatrix`). Groups run along the input dimension; the last group
+/// of a row may be short. This is what the low-bit kernels read.
 public struct PackedWeights: Equatable, Sendable {
     public let rows: Int
     public let cols: Int
@@ -13,10 +14,15 @@ public struct PackedWeights: Equatable, Sendable {
     /// (rows, groupCount) row-major.
     public internal(set) var scales: [Float]
     public internal(set) var zeros: [Float]
+    /// (rows, groupCount) row-major, or nil (`QuantizedMatrix.offsets`).
+    public internal(set) var offsets: [Float]?
     /// The kernels' copy of the parameters, (tile, group, lane) so one vector load serves a tile.
     /// Padding rows hold 0.
     let laneScales: [Float]
     let laneZeros: [Float]
+    /// The offsets in the same layout, empty for a grid without them (each form is decoded with
+    /// `QuantizedMatrix.dequantize`'s own expression, so both agree with it bit for bit).
+    let laneOffsets: [Float]
 
     public var groupCount: Int { (cols + groupSize - 1) / groupSize }
     public var paddedCols: Int { BitPacking.paddedCols(cols) }
@@ -57,11 +63,11 @@ public struct PackedWeights: Equatable, Sendable {
                 }
             }
         }
-        self.init(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: groupSize, words: words, scales: q.scales, zeros: q.zeros)
+        self.init(rows: q.rows, cols: q.cols, bits: q.bits, groupSize: groupSize, words: words, scales: q.scales, zeros: q.zeros, offsets: q.offsets)
     }
 
     /// Assembles stored parts (used by deserialization, which validates them first).
-    init(rows: Int, cols: Int, bits: Int, groupSize: Int, words: [UInt32], scales: [Float], zeros: [Float]) {
+    init(rows: Int, cols: Int, bits: Int, groupSize: Int, words: [UInt32], scales: [Float], zeros: [Float], offsets: [Float]? = nil) {
         self.rows = rows
         self.cols = cols
         self.bits = bits
@@ -69,17 +75,20 @@ public struct PackedWeights: Equatable, Sendable {
         self.words = words
         self.scales = scales
         self.zeros = zeros
+        self.offsets = offsets
         let gc = (cols + groupSize - 1) / groupSize, lanes = BitPacking.tileRows
-        var ls = [Float](repeating: 0, count: BitPacking.paddedRows(rows) * gc), lz = ls
+        var ls = [Float](repeating: 0, count: BitPacking.paddedRows(rows) * gc), lz = ls, lo = ls
         for r in 0..<rows {
             for g in 0..<gc {
                 let i = ((r / lanes) * gc + g) * lanes + r % lanes
                 ls[i] = scales[r * gc + g]
                 lz[i] = zeros[r * gc + g]
+                if let offsets { lo[i] = offsets[r * gc + g] }
             }
         }
         laneScales = ls
         laneZeros = lz
+        laneOffsets = offsets == nil ? [] : lo
     }
 
     /// The code at (row, col), unpacked one at a time.
@@ -93,6 +102,7 @@ public struct PackedWeights: Equatable, Sendable {
         for r in 0..<rows { for c in 0..<cols { q.codes[r * cols + c] = code(row: r, col: c) } }
         q.scales = scales
         q.zeros = zeros
+        q.offsets = offsets
         return q
     }
 
@@ -138,18 +148,22 @@ public struct PackedWeights: Equatable, Sendable {
         words.withUnsafeBytes { w in
             laneScales.withUnsafeBufferPointer { s in
                 laneZeros.withUnsafeBufferPointer { z in
-                    for tile in range {
-                        let dst = out + lanes * (tile - range.lowerBound)
-                        for chunk in 0..<chunks {
-                            let block = w.baseAddress! + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
-                            for j in 0..<BitPacking.chunkCodes {
-                                // Padding columns past the last group reuse its parameters.
-                                let g = (tile * gc + min((chunk * BitPacking.chunkCodes + j) / groupSize, gc - 1)) * lanes
-                                let scale = UnsafeRawPointer(s.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
-                                let zero = UnsafeRawPointer(z.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
-                                let code = W.field(block, j) * unshift[j]
-                                UnsafeMutableRawPointer(dst + (chunk * BitPacking.chunkCodes + j) * ld)
-                                    .storeBytes(of: scale * (code - zero), as: SIMD16<Float>.self)
+                    laneOffsets.withUnsafeBufferPointer { o in
+                        let offsetForm = !o.isEmpty
+                        for tile in range {
+                            let dst = out + lanes * (tile - range.lowerBound)
+                            for chunk in 0..<chunks {
+                                let block = w.baseAddress! + 4 * BitPacking.blockOffset(tile: tile, chunk: chunk, chunks: chunks, bits: b)
+                                for j in 0..<BitPacking.chunkCodes {
+                                    // Padding columns past the last group reuse its parameters.
+                                    let g = (tile * gc + min((chunk * BitPacking.chunkCodes + j) / groupSize, gc - 1)) * lanes
+                                    let scale = UnsafeRawPointer(s.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
+                                    let code = W.field(block, j) * unshift[j]
+                                    let weight = offsetForm
+                                        ? scale * code + UnsafeRawPointer(o.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self)
+                                        : scale * (code - UnsafeRawPointer(z.baseAddress! + g).loadUnaligned(as: SIMD16<Float>.self))
+                                    UnsafeMutableRawPointer(dst + (chunk * BitPacking.chunkCodes + j) * ld).storeBytes(of: weight, as: SIMD16<Float>.self)
+                                }
                             }
                         }
                     }

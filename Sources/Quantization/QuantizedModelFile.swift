@@ -54,6 +54,8 @@ public enum QuantizedModelFile {
         for (l, block) in model.layers.enumerated() {
             for site in Projection.allCases {
                 let name = "blk.\(l).\(site.ggufName)", layer = block[site]!, p = layer.lowBit
+                // The quantizers' grids have integer zeros; offsets come only from deployable trained grids.
+                precondition(p.offsets == nil, "\(name): a quantized model file does not store grid offsets")
                 try w.addTensor(name + ".qcodes", dims: [p.words.count], type: .i32, data: p.words.withUnsafeBytes { Array($0) })
                 try w.addTensor(name + ".qscales", dims: [p.groupCount, p.rows], floats: p.scales)
                 try w.addTensor(name + ".qzeros", dims: [p.groupCount, p.rows], floats: p.zeros)

@@ -31,6 +31,10 @@ final class DeployedModelFileTests: XCTestCase {
         for method in ["rtn", "gptq", "l4q", "lota-qaf"] {
             try roundTrip(method) { if case .grid = $0.base, $0.adapter == nil { return true } else { return false } }
         }
+        // Asymm-initialized L4Q has fractional zeros: its deployable grids carry offsets, which the file keeps.
+        try roundTrip("l4q", TinyExportModel.fractionalL4Q) {
+            if case .grid(let q) = $0.base, $0.adapter == nil, q.offsets != nil { return true } else { return false }
+        }
     }
 
     func testAdapterRowRoundTrips() throws {

@@ -46,6 +46,7 @@ final class LlamaCppExportTests: XCTestCase {
         for method in ["rtn", "gptq", "l4q", "lota-qaf", "qlora-uniform"] {
             out.append((method + "-w4g32", try DeployedModel(try TinyExportModel.exported(method, g32).model)))
         }
+        out.append(("l4q-asymm-w4g32", try DeployedModel(try TinyExportModel.exported("l4q", TinyExportModel.fractionalL4Q).model)))
         out.append(("rtn-w3g64", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 3, groupSize: 64)).model)))
         out.append(("rtn-w5g32", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 5, groupSize: 32)).model)))
         return out
@@ -88,11 +89,10 @@ final class LlamaCppExportTests: XCTestCase {
                 XCTAssertEqual(a.tensors.count, e.tensors.count)
             }
         }
-        // The quantizers' integer-zero grids are deployable (GridParameters.deployable), so their
-        // exports are exact (Q4_1 at 4 bits, Q4_0 at 3, Q8_0 at 5, the QLoRA* base beside its adapter);
-        // L4Q's learned scales are not (LoTA-QAF's are exact where its training left integer zeros).
-        XCTAssertTrue(Set(exactCases).isSuperset(of: ["gptq-w4g32", "qlora-uniform-w4g32", "rtn-w3g64", "rtn-w4g32", "rtn-w5g32"]), "\(exactCases)")
-        XCTAssertFalse(exactCases.contains("l4q-w4g32"))
+        // Every grid a method stage hands on is deployable (QuantizedMatrix.deployable), so every export
+        // is exact: Q4_1 at 4 bits (with fp16 offsets for L4Q's fractional zeros), Q4_0 at 3, Q8_0 at 5,
+        // the QLoRA* base beside its adapter.
+        XCTAssertEqual(Set(exactCases), Set(reference.cases.keys.filter { !$0.hasSuffix(".lora") }))
     }
 
     func testUnrepresentableGridsAreRefusedWithoutAFile() throws {

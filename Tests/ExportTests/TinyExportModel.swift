@@ -32,9 +32,15 @@ enum TinyExportModel {
     }
 
     /// `method`'s export of the tiny model (prepared, not trained), with 4 calibration windows.
+    /// `method`'s export made deployable, as a method stage hands it on.
     static func exported(_ method: String, _ options: MethodOptions = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)) throws -> ExportedModel {
         let m = try MethodRegistry.make(method, options: options)
         let calibration = (0..<4).map { w in (0..<32).map { ($0 * 31 + w * 17 + 5) % config.vocabSize } }
-        return try m.export(try m.prepare(MethodContext(weights: weights(), calibration: calibration, seed: 3)))
+        let exported = try m.export(try m.prepare(MethodContext(weights: weights(), calibration: calibration, seed: 3)))
+        try exported.makeDeployable()
+        return exported
     }
+
+    /// L4Q with the Asymm initialization (offset b ≠ 0): fractional zeros without training.
+    static let fractionalL4Q = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8, extra: ["init": 1])
 }

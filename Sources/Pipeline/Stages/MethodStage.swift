@@ -41,7 +41,10 @@ import Training
 /// around it) and the median
 /// optimizer-step time (`stepSeconds`). Stages run one at a time, so the peak is this stage's.
 ///
-/// The artifact is the exported model and its deployed form (`ModelArtifact`). Training checkpoints every 30 s
+/// The artifact is the exported model and its deployed form (`ModelArtifact`), made deployable first
+/// (`ExportedModel.makeDeployable`: fp16 grids that llama.cpp and GPTQ compute exactly), so what the
+/// evaluations score is the exported file; `mergeDifference` and `deploymentDifference` report the
+/// merge and that rounding as largest |logit| changes. Training checkpoints every 30 s
 /// (`$QAFT_CHECKPOINT_SECONDS` when set: shorter on a cluster that preempts often, 0 = after every
 /// step) into the stage's checkpoint directory, with the loss curve written before the trainer
 /// state, so a killed run resumes from its last checkpoint with the same curve. The interval is no
@@ -51,7 +54,7 @@ public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
     public var kind: String { (training ? "finetune." : "quantize.") + method }
-    public var version: String { "4+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    public var version: String { "5+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }
@@ -136,6 +139,8 @@ public struct MethodStage: Stage {
         let exported = try made.method.export(model)
         output.metrics["bitsPerWeight"] = exported.bitsPerWeight
         if let d = exported.mergeDifference { output.metrics["mergeDifference"] = Double(d) }
+        // What the stage evaluates and exports is the deployable form (fp16 grids) of what trained.
+        output.metrics["deploymentDifference"] = Double(try exported.makeDeployable())
         for (k, v) in exported.metrics { output.metrics[k] = v }
         output.metrics["seconds"] = Date().timeIntervalSince(started)
         output.notes["precision"] = exported.precision.description
