@@ -4,7 +4,9 @@ import Quantization
 import Tensor
 
 /// A deployed model as the GGUF files llama.cpp runs with no key of qaft's: the model (projections
-/// in Q4_0/Q4_1/Q8_0, `LlamaCppGrid`; embeddings, norms and head in float32 as qaft holds them) and,
+/// in Q4_0/Q4_1/Q8_0, `LlamaCppGrid`; the token embedding and an untied head in the most compact
+/// type that holds them exactly, `LlamaCppFloatTensor`, SmolLM2's tied one in Q8_0 as its source
+/// GGUF has it; norms and biases in float32) and,
 /// for a model with unmerged adapters ("4&16"), a LoRA adapter GGUF for `--lora` (`NAME.lora.gguf`
 /// beside `NAME.gguf`)
 /// (`general.type` = adapter, `adapter.type` = lora, `adapter.lora.alpha`, and per adapted
@@ -19,8 +21,8 @@ public enum LlamaCppExport {
         case f16
     }
 
-    /// Per projection tensor of the model file: its type, whether ggml's values equal qaft's bit
-    /// for bit, and the largest difference.
+    /// Per matrix of the model file (projection, token embedding, untied head): its type, whether
+    /// ggml's values equal qaft's bit for bit, and the largest difference.
     public struct TensorReport: Sendable {
         public let name: String
         public let type: GGMLType
@@ -34,19 +36,20 @@ public enum LlamaCppExport {
         public var warnings: [String] = []
         /// The adapter file, when one was written.
         public var adapter: URL?
-        /// Every projection exact (the adapter, stored in F32, always is).
+        /// Every tensor exact (the embedding, the head and the adapter always are).
         public var exact: Bool { tensors.allSatisfy(\.exact) }
         public var maxDifference: Float { tensors.map(\.maxDifference).max() ?? 0 }
 
         /// Types used, exactness and warnings, for the command's output.
         public var summary: String {
             var counts: [String: Int] = [:]
-            for t in tensors { counts[t.type.description, default: 0] += 1 }
+            let (projections, others) = (tensors.filter { $0.name.hasPrefix("blk.") }, tensors.filter { !$0.name.hasPrefix("blk.") })
+            for t in projections { counts[t.type.description, default: 0] += 1 }
             let types = counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             let inexact = tensors.filter { !$0.exact }.count
-            var lines = ["projections: \(types)",
-                         exact ? "bit-exact: llama.cpp's dequantized weights equal qaft's deployed weights"
-                             : "NOT bit-exact: \(inexact) of \(tensors.count) projections differ (fp16 rounding of d, m), max |difference| \(maxDifference)"]
+            var lines = ["projections: \(types)"] + others.map { "\($0.name): \($0.type) (the smallest llama.cpp type holding it exactly)" }
+            lines.append(exact ? "bit-exact: llama.cpp's dequantized weights equal qaft's deployed weights"
+                             : "NOT bit-exact: \(inexact) of \(tensors.count) tensors differ (fp16 rounding of d, m), max |difference| \(maxDifference)")
             lines += warnings.map { "warning: " + $0 }
             return lines.joined(separator: "\n")
         }
@@ -74,6 +77,14 @@ public enum LlamaCppExport {
         var report = Report()
         var w = try model.weights.ggufWriter(projections: false)
         for (k, v) in metadata { w.set(k, v) }
+        // llama.cpp looks token_embd up for the embedding and, with no output.weight, also runs it as
+        // the head; qaft evaluates `weights.head` (output ?? tokenEmbedding), so both match exactly.
+        let floats = [("token_embd.weight", model.weights.tokenEmbedding)] + (model.weights.output.map { [("output.weight", $0)] } ?? [])
+        for (name, m) in floats {
+            let t = LlamaCppFloatTensor(m)
+            try w.replaceTensor(name, type: t.type, data: t.data)
+            report.tensors.append(TensorReport(name: name, type: t.type, exact: true, maxDifference: 0))
+        }
         var adapters = GGUFWriter(), alpha: Float?
         adapters.set("general.architecture", .string("llama"))
         adapters.set("general.type", .string("adapter"))
@@ -91,7 +102,7 @@ public enum LlamaCppExport {
                     let reason = "a \(p.base) has no llama.cpp type"
                     guard fallback == .f16 else { throw ExportError.unrepresentable(site: name, format: "GGUF", reason: reason) }
                     let weight = p.baseWeight
-                    let data = weight.storage.flatMap { v in withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { Array($0) } }
+                    let data = LlamaCppFloatTensor.f16(weight.storage)
                     try w.addTensor(name, dims: [cols, rows], type: .f16, data: data)
                     let back = GGMLType.f16.dequantize(data, count: weight.storage.count)!
                     let worst = zip(back, weight.storage).map { abs($0 - $1) }.max() ?? 0

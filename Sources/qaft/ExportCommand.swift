@@ -16,6 +16,7 @@ struct ExportCommand: ParsableCommand {
             qaft export MODEL.gguf --format gguf|gptq -o PATH: a `qaft quantize` output or a deployed model file.
             gguf: a model with adapters also writes PATH's adapter beside it (NAME.lora.gguf, for llama.cpp's --lora).
             Grids llama.cpp cannot hold exactly (NF4, fp weak columns, groups not a multiple of 32) are refused.
+            The token embedding (and an untied head) goes in the smallest type holding it exactly: Q8_0 (SmolLM2's), F16 or F32.
             gptq: PATH is a new folder (model.safetensors, config.json, quantize_config.json, tokenizer.json,
             tokenizer_config.json) that transformers + GPTQModel load; q/k rows go back to Hugging Face's order.
             Refused: fractional or out-of-range zero points, NF4, fp weak columns, fp adapters (b&16 rows),

@@ -49,8 +49,22 @@ final class LlamaCppExportTests: XCTestCase {
         out.append(("l4q-asymm-w4g32", try DeployedModel(try TinyExportModel.exported("l4q", TinyExportModel.fractionalL4Q).model)))
         out.append(("rtn-w3g64", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 3, groupSize: 64)).model)))
         out.append(("rtn-w5g32", try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 5, groupSize: 32)).model)))
+        // The embedding as SmolLM2's GGUF has it (on the Q8_0 grid, tied); and one of fp16 values
+        // beside an untied head on the Q8_0 grid. The others' random float32 embedding stays F32.
+        var q8 = TinyExportModel.weights()
+        q8.tokenEmbedding = try LlamaCppFloatTensorTests.onQ8Grid(q8.tokenEmbedding)
+        out.append(("rtn-w4g32-q8-embedding", try DeployedModel(try TinyExportModel.exported("rtn", g32, weights: q8).model)))
+        var untied = TinyExportModel.weights()
+        untied.tokenEmbedding.storage = untied.tokenEmbedding.storage.map { Float(Float16($0)) }
+        untied.output = try LlamaCppFloatTensorTests.onQ8Grid(LlamaCppFloatTensorTests.random(untied.config.vocabSize, untied.config.dim))
+        untied.config.tiedEmbeddings = false
+        out.append(("rtn-w4g32-untied", try DeployedModel(try TinyExportModel.exported("rtn", g32, weights: untied).model)))
         return out
     }
+
+    /// The type each case's embedding and head must be stored in (the most compact exact one).
+    static let floatTypes = ["rtn-w4g32-q8-embedding": ["token_embd.weight": "Q8_0"],
+                             "rtn-w4g32-untied": ["token_embd.weight": "F16", "output.weight": "Q8_0"]]
 
     func testExportsReadByGGUFPyEqualQaftsWeights() throws {
         let dir = try Fixtures.temporaryDirectory()
@@ -64,8 +78,8 @@ final class LlamaCppExportTests: XCTestCase {
             let file = try GGUFFile(contentsOf: url)
             XCTAssertNil(file.metadata.keys.first { $0.hasPrefix("qaft.deployed") }, "\(name): a private deployed-model key")
             let projections = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.name.hasSuffix(".weight") && !$0.name.contains("norm") }
-            // The reference also holds the blocks' norms (F32, copied as they are).
-            XCTAssertEqual(projections.count, expected.tensors.keys.filter { !$0.contains("norm") }.count, name)
+            // The reference also holds the blocks' norms (F32, copied as they are), the embedding and the head.
+            XCTAssertEqual(projections.count, expected.tensors.keys.filter { $0.hasPrefix("blk.") && !$0.contains("norm") }.count, name)
             for t in projections {
                 guard let e = expected.tensors[t.name] else { XCTFail("\(name) \(t.name): not read by gguf-py"); continue }
                 XCTAssertEqual(t.type.description, e.type, "\(name) \(t.name)")
@@ -76,6 +90,19 @@ final class LlamaCppExportTests: XCTestCase {
                 let site = Projection.allCases.first { t.name == "blk.\(l).\($0.ggufName).weight" }!
                 let deployed = model.layers[l][site]!.baseWeight.storage
                 XCTAssertEqual(Self.fnv1a64(deployed) == e.fnv1a64, tensorReport.exact, "\(name) \(t.name): exactness misreported")
+            }
+            // The embedding and an untied head: the expected type, and gguf-py's values are qaft's.
+            let floats = [("token_embd.weight", model.weights.tokenEmbedding)] + (model.weights.output.map { [("output.weight", $0)] } ?? [])
+            XCTAssertEqual(file.tensors.contains { $0.name == "output.weight" }, model.weights.output != nil, name)
+            for (tensor, weights) in floats {
+                let t = try file.tensor(tensor)
+                guard let e = expected.tensors[tensor] else { XCTFail("\(name) \(tensor): not in reference.json"); continue }
+                XCTAssertEqual(t.type.description, Self.floatTypes[name]?[tensor] ?? "F32", "\(name) \(tensor)")
+                XCTAssertEqual(e.type, t.type.description, "\(name) \(tensor)")
+                XCTAssertEqual(Self.fnv1a64(weights.storage), e.fnv1a64, "\(name) \(tensor): gguf-py's values differ from qaft's")
+                let tensorReport = try XCTUnwrap(report.tensors.first { $0.name == tensor })
+                XCTAssertEqual(tensorReport.type, t.type)
+                XCTAssertTrue(tensorReport.exact)
             }
             if report.exact { exactCases.append(name) }
             if let adapter = report.adapter {
@@ -91,7 +118,7 @@ final class LlamaCppExportTests: XCTestCase {
         }
         // Every grid a method stage hands on is deployable (QuantizedMatrix.deployable), so every export
         // is exact: Q4_1 at 4 bits (with fp16 offsets for L4Q's fractional zeros), Q4_0 at 3, Q8_0 at 5,
-        // the QLoRA* base beside its adapter.
+        // the QLoRA* base beside its adapter, and every embedding in the smallest exact type.
         XCTAssertEqual(Set(exactCases), Set(reference.cases.keys.filter { !$0.hasSuffix(".lora") }))
     }
 
@@ -119,7 +146,7 @@ final class LlamaCppExportTests: XCTestCase {
         let url = dir.appendingPathComponent("qlora-f16.gguf")
         let report = try LlamaCppExport.write(try DeployedModel(try TinyExportModel.exported("qlora").model), to: url,
                                               metadata: TinyExportModel.tokenizer, fallback: .f16)
-        XCTAssertEqual(Set(report.tensors.map(\.type)), [.f16])
+        XCTAssertEqual(Set(report.tensors.filter { $0.name.hasPrefix("blk.") }.map(\.type)), [.f16])
         XCTAssertEqual(report.warnings.count, 14)
         XCTAssertNotNil(report.adapter)
     }

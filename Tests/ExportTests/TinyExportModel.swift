@@ -32,11 +32,12 @@ enum TinyExportModel {
     }
 
     /// `method`'s export of the tiny model (prepared, not trained), with 4 calibration windows.
-    /// `method`'s export made deployable, as a method stage hands it on.
-    static func exported(_ method: String, _ options: MethodOptions = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)) throws -> ExportedModel {
+    /// Made deployable, as a method stage hands it on.
+    static func exported(_ method: String, _ options: MethodOptions = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8),
+                         weights: LlamaWeights = weights()) throws -> ExportedModel {
         let m = try MethodRegistry.make(method, options: options)
         let calibration = (0..<4).map { w in (0..<32).map { ($0 * 31 + w * 17 + 5) % config.vocabSize } }
-        let exported = try m.export(try m.prepare(MethodContext(weights: weights(), calibration: calibration, seed: 3)))
+        let exported = try m.export(try m.prepare(MethodContext(weights: weights, calibration: calibration, seed: 3)))
         try exported.makeDeployable()
         return exported
     }

@@ -60,6 +60,29 @@ final class GGUFTests: XCTestCase {
         }
     }
 
+    /// `replaceTensor` re-encodes a tensor in place (same dims and position), checking its size.
+    func testWriterReplacesATensorInPlace() throws {
+        var w = GGUFWriter()
+        try w.addTensor("a", dims: [2], floats: [1, 2])
+        try w.addTensor("b", dims: [32], floats: (0..<32).map { Float($0) / 4 })
+        try w.addTensor("c", dims: [1], floats: [3])
+        let halves = (0..<32).flatMap { i in withUnsafeBytes(of: Float16(Float(i) / 4).bitPattern.littleEndian) { Array($0) } }
+        try w.replaceTensor("b", type: .f16, data: halves)
+        XCTAssertThrowsError(try w.replaceTensor("b", type: .f16, data: Array(halves.dropLast(2)))) { e in
+            guard case ModelFormatError.shapeMismatch(_, "b", [32], [62]) = e else { return XCTFail("\(e)") }
+        }
+        XCTAssertThrowsError(try w.replaceTensor("d", type: .f32, data: [0, 0, 0, 0])) { e in
+            guard case ModelFormatError.missingTensor(_, "d") = e else { return XCTFail("\(e)") }
+        }
+        let url = try Fixtures.temporaryDirectory().appendingPathComponent("replaced.gguf")
+        try w.write(to: url)
+        let g = try GGUFFile(contentsOf: url)
+        XCTAssertEqual(g.tensors.map(\.name), ["a", "b", "c"])
+        XCTAssertEqual(try g.tensor("b").type, .f16)
+        XCTAssertEqual(try g.floats("b"), (0..<32).map { Float($0) / 4 })
+        XCTAssertEqual(try g.floats("c"), [3])
+    }
+
     func testUndecodableTypeIsListedButRefused() throws {
         let g = try GGUFFile(contentsOf: typesURL)
         XCTAssertEqual(try g.tensor("q6_k").type, .q6_K)

@@ -43,6 +43,10 @@ final class ExportCommandTests: XCTestCase {
         let file = try GGUFFile(contentsOf: gguf)
         XCTAssertNil(file.metadata.keys.first { $0.hasPrefix("qaft.deployed") || $0.hasPrefix("qaft.quantization") })
         XCTAssertTrue([GGMLType.q4_0, .q4_1].contains(try file.tensor("blk.0.attn_q.weight").type))
+        // The tied embedding in Q8_0 as SmolLM2's own file has it, the same values, no output.weight.
+        XCTAssertEqual(try file.tensor("token_embd.weight").type, .q8_0)
+        XCTAssertTrue(try file.floats("token_embd.weight") == GGUFFile(contentsOf: URL(fileURLWithPath: model)).floats("token_embd.weight"))
+        XCTAssertFalse(file.tensors.contains { $0.name == "output.weight" })
 
         // The same row to GPTQ: a folder transformers loads, in Hugging Face's names and order.
         let gptq = out.appendingPathComponent("rtn-gptq")

@@ -18,16 +18,30 @@ public struct GGUFWriter {
     /// Adds a tensor; `dims` are in GGUF order (innermost first) and `data` must hold exactly
     /// the bytes `type` needs for them.
     public mutating func addTensor(_ name: String, dims: [Int], type: GGMLType, data: [UInt8]) throws {
+        try Self.check(name, dims: dims, type: type, data: data)
+        guard !tensors.contains(where: { $0.name == name }) else {
+            throw ModelFormatError.corrupt(file: "(GGUF being written)", what: "tensor '\(name)'", offset: 0, reason: "duplicate name")
+        }
+        tensors.append((name, dims, type, data))
+    }
+
+    /// Stores tensor `name` (already added) as `data` of `type` instead, same dims and place: an
+    /// export re-encoding a float tensor of `LlamaWeights.ggufWriter` in a compact type.
+    public mutating func replaceTensor(_ name: String, type: GGMLType, data: [UInt8]) throws {
+        guard let i = tensors.firstIndex(where: { $0.name == name }) else {
+            throw ModelFormatError.missingTensor(file: "(GGUF being written)", tensor: name)
+        }
+        try Self.check(name, dims: tensors[i].dims, type: type, data: data)
+        (tensors[i].type, tensors[i].data) = (type, data)
+    }
+
+    private static func check(_ name: String, dims: [Int], type: GGMLType, data: [UInt8]) throws {
         let block = type.blockGeometry
         let elements = dims.reduce(1, *)
         guard (1...4).contains(dims.count), dims.allSatisfy({ $0 > 0 }), dims[0] % block.values == 0,
               elements / block.values * block.bytes == data.count else {
             throw ModelFormatError.shapeMismatch(file: "(GGUF being written)", tensor: name, expected: dims, found: [data.count])
         }
-        guard !tensors.contains(where: { $0.name == name }) else {
-            throw ModelFormatError.corrupt(file: "(GGUF being written)", what: "tensor '\(name)'", offset: 0, reason: "duplicate name")
-        }
-        tensors.append((name, dims, type, data))
     }
 
     /// F32 tensor from floats.

@@ -4,9 +4,9 @@ reads from qaft's llama.cpp exports.
 Run the Swift test once with QAFT_EXPORT_FIXTURES=<dir> (it writes <dir>/<case>.gguf and, for adapter
 rows, <case>.lora.gguf), then:  python3 make_reference.py <dir> > reference.json
 
-Per case and tensor: the ggml type gguf-py sees, the GGUF dims, and FNV-1a 64 of gguf-py's dequantized
-values as little-endian float32 (the Swift test hashes qaft's values the same way); for adapters also
-general.type, adapter.type and adapter.lora.alpha.
+Per case and tensor (the blocks', the token embedding and an untied head): the ggml type gguf-py sees,
+the GGUF dims, and FNV-1a 64 of gguf-py's dequantized values as little-endian float32 (the Swift test
+hashes qaft's values the same way); for adapters also general.type, adapter.type and adapter.lora.alpha.
 """
 import json
 import sys
@@ -48,7 +48,7 @@ def describe(path: Path):
         if v is not None:
             out[key] = v
     for t in r.tensors:
-        if not t.name.startswith("blk."):
+        if not t.name.startswith("blk.") and t.name not in ("token_embd.weight", "output.weight"):
             continue
         values = np.ascontiguousarray(dequantize(t.data, t.tensor_type), dtype="<f4")
         out["tensors"][t.name] = {"type": t.tensor_type.name, "dims": [int(d) for d in t.shape],
