@@ -63,19 +63,35 @@ public final class Llama {
     public let rope: RoPE
     private let ws = Workspace()
 
-    /// Builds dense float32 layers from `weights`; RoPE tables cover `maxPositions` (default: the
-    /// model's context length).
-    public init(_ weights: LlamaWeights, maxPositions: Int? = nil) {
+    /// Builds the model from `weights` for products in `precision`; RoPE tables cover
+    /// `maxPositions` (default: the model's context length).
+    ///
+    /// fp32 (the default, and bf16 where it falls back, `ComputePrecision.effective`): dense float32
+    /// layers (`DenseLinear`) sharing the weights' storage, which serve training and exports too and
+    /// round a cached bf16 copy when run in a bf16 scope. bf16: every projection and the head keep
+    /// only their bf16 form (`BF16Linear`), each fp32 matrix released once rounded, so a scoring
+    /// model holds half the bytes and building it peaks at the fp32 weights plus one block. The
+    /// embedding stays fp32: its rows enter the residual stream unrounded, as in the fp32 model and
+    /// PyTorch's autocast. The release frees memory only where the caller does not keep `weights`.
+    public init(_ weights: consuming LlamaWeights, maxPositions: Int? = nil, precision: ComputePrecision = .fp32) {
         let c = weights.config
         config = c
-        blocks = weights.layers.map { l in
-            Block(attnNorm: l.attnNorm, q: DenseLinear(l.wq), k: DenseLinear(l.wk), v: DenseLinear(l.wv),
-                  o: DenseLinear(l.wo), ffnNorm: l.ffnNorm,
-                  gate: DenseLinear(l.gate), up: DenseLinear(l.up), down: DenseLinear(l.down), biases: l.biases)
+        let frozen: (Matrix) -> any LinearOperator = ComputePrecision.effective(precision).precision == .bf16
+            ? { BF16Linear(BF16Matrix($0)) } : { DenseLinear($0) }
+        var layers = weights.layers
+        weights.layers = []
+        blocks = []
+        while !layers.isEmpty {
+            let l = layers.removeFirst()  // the last reference to its fp32 matrices, dropped below
+            blocks.append(Block(attnNorm: l.attnNorm, q: frozen(l.wq), k: frozen(l.wk), v: frozen(l.wv), o: frozen(l.wo),
+                                ffnNorm: l.ffnNorm, gate: frozen(l.gate), up: frozen(l.up), down: frozen(l.down),
+                                biases: l.biases))
         }
         tokenEmbedding = weights.tokenEmbedding
         finalNorm = weights.finalNorm
-        head = DenseLinear(weights.head)
+        let output = weights.output
+        weights.output = nil
+        head = frozen(output ?? weights.tokenEmbedding)
         rope = RoPE(c, maxPositions: maxPositions)
     }
 

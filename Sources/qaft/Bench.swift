@@ -28,17 +28,18 @@ struct Bench: ParsableCommand {
         print("qaft bench — OpenBLAS threads: \(BLAS.threads), medians of \(repeats) runs")
         if try methodsSection() { return }
         let gemmRate = sgemmSection()
-        let loaded = try modelOptions.load()
-        if wants("forward") { try forwardSection(Llama(loaded.weights), gemmRate: gemmRate) }
-        if wants("training") { try trainingSection(loaded.weights, gemmRate: gemmRate) }
+        // Each section loads the model itself, so none holds it across the precision section, whose
+        // resident peaks would count it.
+        if wants("forward") { try forwardSection(Llama(modelOptions.load().weights), gemmRate: gemmRate) }
+        if wants("training") { try trainingSection(modelOptions.load().weights, gemmRate: gemmRate) }
         if wants("precision") {
             bf16GEMMSection()
-            try precisionSection(loaded.weights)
-            try mmluPrecisionLine(loaded)
+            try precisionSection()
+            try mmluPrecisionLine(modelOptions.load())
         }
-        if wants("evaluation") { try evaluationSection(loaded) }
-        if wants("quantization") { try quantizationSection(loaded.weights) }
-        if wants("decode") { try decodeSection(loaded.weights) }
+        if wants("evaluation") { try evaluationSection(modelOptions.load()) }
+        if wants("quantization") { try quantizationSection(modelOptions.load().weights) }
+        if wants("decode") { try decodeSection(modelOptions.load().weights) }
         if wants("tokenizer") { try tokenizerSection() }
     }
 

@@ -49,6 +49,8 @@ extension Bench {
         /// Why PyTorch has no such workload of its own; it is then compared with `peer` as measured
         /// in an earlier row.
         var noPeer: String? = nil
+        /// Why the workload cannot run on this model (it is then skipped with this message).
+        var skipped: String? = nil
         var qaft: (ComputePrecision) throws -> WorkloadRate
     }
 
@@ -64,8 +66,9 @@ extension Bench {
     /// Forward, LoRA r16 step and L4Q step: qaft fp32 and bf16 beside PyTorch fp32 and bf16
     /// autocast, in alternating rounds (qaft fp32, qaft bf16, torch fp32, torch bf16, …) so drift in
     /// the machine's load hits all alike; medians of `repeats` rounds on the same token ids. Every
-    /// contender gets one warm-up and one timed call per round (PyTorch in a fresh process each).
-    func precisionSection(_ weights: LlamaWeights) throws {
+    /// contender gets one warm-up and one timed call per round on a model loaded afresh (PyTorch in
+    /// a fresh process each).
+    func precisionSection() throws {
         print("\n## precision: qaft fp32 and bf16 beside PyTorch fp32 and bf16 autocast (4×256 tokens, \(repeats) alternating rounds, medians)")
         if let reason = ComputePrecision.bf16Unavailable { print("  qaft bf16 falls back to fp32 here: \(reason)") }
         let peersUnavailable = TorchPeer.unavailable(model: modelOptions.model)
@@ -77,10 +80,17 @@ extension Bench {
         // earlier section of this bench process.
         print("  peak: the timed call's own resident peak (VmHWM restarted after the warm-up; model, libraries and working set"
               + " included, loading not); torch's whole-process peak, loading included, in parentheses")
-        let tokens = benchSequences(weights.config)
+        print("  qaft's forward scores as its evaluations do: every row's logits, each row's log-normalizer taken a head chunk"
+              + " at a time (no 4·256 × vocab matrix kept), on the model built for the precision (bf16: projections and head in bf16 only)")
+        let config = try ModelLoader.config(of: URL(fileURLWithPath: modelOptions.model))
+        let tokens = benchSequences(config)
         var versions: String?
         var peerBF16: [TorchPeer.Workload: Result<WorkloadRate, PeerMissing>] = [:]
-        for workload in precisionWorkloads(weights) {
+        for workload in precisionWorkloads(config) {
+            if let why = workload.skipped {
+                print("  \(workload.name): skipped, \(why)")
+                continue
+            }
             var contenders = ComputePrecision.allCases.map { p in
                 Contender(label: "qaft \(p.rawValue)", precision: p, isPeer: false) { try workload.qaft(p) }
             }
@@ -155,14 +165,17 @@ extension Bench {
         return "\(head) tokens/s \(speed.formatted); peak \(memory.formatted)"
     }
 
-    private func precisionWorkloads(_ weights: LlamaWeights) -> [PrecisionWorkload] {
-        [
-            PrecisionWorkload(name: "forward, all logits", peer: .forward) { try forwardRate(weights, $0) },
+    private func precisionWorkloads(_ config: LlamaConfig) -> [PrecisionWorkload] {
+        let group = 64
+        let indivisible = config.projectionInputWidths.first { $0 % group != 0 }
+        return [
+            PrecisionWorkload(name: "forward, all logits", peer: .forward) { try forwardRate($0) },
             PrecisionWorkload(name: "LoRA r16 step (7 projections)", peer: .lora) {
-                try stepRate(weights, method: "lora", options: MethodOptions(rank: 16, alpha: 32), $0)
+                try stepRate(method: "lora", options: MethodOptions(rank: 16, alpha: 32), $0)
             },
-            PrecisionWorkload(name: "L4Q 4-bit g64 r16 step", peer: .lora, noPeer: "L4Q is in neither peft nor transformers") {
-                try stepRate(weights, method: "l4q", options: MethodOptions(bits: 4, groupSize: 64, rank: 16, alpha: 32), $0)
+            PrecisionWorkload(name: "L4Q 4-bit g\(group) r16 step", peer: .lora, noPeer: "L4Q is in neither peft nor transformers",
+                              skipped: indivisible.map { "its group \(group) does not divide the model's projection input width \($0)" }) {
+                try stepRate(method: "l4q", options: MethodOptions(bits: 4, groupSize: group, rank: 16, alpha: 32), $0)
             },
         ]
     }
@@ -187,7 +200,7 @@ extension Bench {
         let evaluator = Evaluator(encoder: LMEvalEncoder(tokenizer: loaded.tokenizer, addBOS: loaded.tokenizer.addsBOSByDefault))
         var runs: [ComputePrecision: (seconds: Double, items: [ItemRecord])] = [:]
         for p in ComputePrecision.allCases {
-            let workers = ModelScorer.workers(model: Llama(loaded.weights))
+            let workers = ModelScorer.workers(model: Llama(loaded.weights, precision: p))
             runs[p] = try ComputePrecision.with(p) {
                 var items: [ItemRecord] = []
                 let t = try seconds { items = try evaluator.score(sample, scorers: workers) }
@@ -210,21 +223,37 @@ extension Bench {
         return (0..<4).map { _ in (0..<256).map { _ in Int(rng.next() % UInt64(c.vocabSize)) } }
     }
 
-    /// One forward of 4×256 tokens with all logits, on a fresh model (so bf16 weight copies are
-    /// built in the warm-up call, as a run builds them once).
-    func forwardRate(_ weights: LlamaWeights, _ precision: ComputePrecision) throws -> WorkloadRate {
-        let model = Llama(weights), batch = TokenBatch(sequences: benchSequences(weights.config))
+    /// The model's weights loaded afresh, without a note (the section loads once per round).
+    private func freshWeights() throws -> LlamaWeights {
+        var quiet = modelOptions
+        quiet.quiet = true
+        return try quiet.load().weights
+    }
+
+    /// One forward of 4×256 tokens scored as the evaluations score: the logits of every row, each
+    /// row's log-normalizer taken as its head chunk is written, no (rows × vocab) matrix kept. On a
+    /// model loaded afresh and built as scoring at `precision` builds it (`Llama(_:precision:)`).
+    func forwardRate(_ precision: ComputePrecision) throws -> WorkloadRate {
+        let weights = try freshWeights()
+        let batch = TokenBatch(sequences: benchSequences(weights.config)), rows = Array(0..<batch.rowCount)
+        let model = Llama(consume weights, precision: precision)
+        var sink: Float = 0
+        func score() throws {
+            try model.forward(batch, logitRows: rows) { _, logits in sink += SIMDMath.logSumExp(logits.baseAddress!, logits.count) }
+        }
+        defer { withExtendedLifetime(sink) {} }
         return try ComputePrecision.with(precision) {
-            _ = try model.forward(batch, logits: .all)
+            try score()
             let restarted = ResidentMemory.resetPeak()
-            let t = try seconds { _ = try model.forward(batch, logits: .all) }
-            return WorkloadRate(tokensPerSecond: 1024 / t, peakBytes: restarted ? ResidentMemory.peakBytes() : nil)
+            let t = try seconds { try score() }
+            return WorkloadRate(tokensPerSecond: Double(rows.count) / t, peakBytes: restarted ? ResidentMemory.peakBytes() : nil)
         }
     }
 
-    /// One optimizer step of a registered method at 4×256 tokens (batch 4, one micro-batch).
-    func stepRate(_ weights: LlamaWeights, method name: String, options: MethodOptions,
-                  _ precision: ComputePrecision) throws -> WorkloadRate {
+    /// One optimizer step of a registered method at 4×256 tokens (batch 4, one micro-batch), on
+    /// weights loaded afresh.
+    func stepRate(method name: String, options: MethodOptions, _ precision: ComputePrecision) throws -> WorkloadRate {
+        let weights = try freshWeights()
         let method = try MethodRegistry.make(name, options: options)
         let model = try method.prepare(MethodContext(weights: weights, calibration: [], seed: 1))
         let data = benchSequences(weights.config).map { TrainingSequence(tokens: $0, responseStart: 1) }

@@ -96,7 +96,7 @@ struct Eval: ParsableCommand {
         var shownEntries: [String: [String]] = [:]
         for task in choiceTasks { shownEntries[task.name] = try [task.name] + task.groups(from: directory).map(\.name).filter { $0 != task.name } }
 
-        let (model, tokenizer, _) = try modelOptions.loadModel()
+        let (model, tokenizer, _) = try modelOptions.loadModel(precision: precisionOptions.precision)
         let addBOS = bos ?? tokenizer.addsBOSByDefault
         let modelName = (modelOptions.model as NSString).lastPathComponent
         let maxLength = Swift.min(self.maxLength ?? model.rope.maxPositions, model.rope.maxPositions)

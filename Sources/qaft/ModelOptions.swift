@@ -3,6 +3,7 @@ import Export
 import Foundation
 import Models
 import Quantization
+import Tensor
 
 /// Options shared by every command that loads a model.
 struct ModelOptions: ParsableArguments {
@@ -30,7 +31,9 @@ struct ModelOptions: ParsableArguments {
     /// The model ready to run, with packed low-bit layers when `model` is a GGUF written by
     /// `qaft quantize` or a deployed model (`qaft finetune --deployed`, a stage's `deployed.gguf`:
     /// the model `qaft export` exports), plus its tokenizer (from the file, or `--tokenizer`) and config.
-    func loadModel() throws -> (Llama, any Tokenizer, LlamaConfig) {
+    /// A float model is built for products in `precision` (`Llama(_:precision:)`: in bf16 it keeps
+    /// only bf16 projections and head); packed layers are the same at either precision.
+    func loadModel(precision: ComputePrecision = .fp32) throws -> (Llama, any Tokenizer, LlamaConfig) {
         let url = URL(fileURLWithPath: model)
         if DeployedModelFile.isDeployed(url) {
             let d = try DeployedModelFile.read(url)
@@ -40,7 +43,8 @@ struct ModelOptions: ParsableArguments {
         }
         guard QuantizedModelFile.isQuantized(url) else {
             let m = try load()
-            return (Llama(m.weights), m.tokenizer, m.config)
+            let tokenizer = m.tokenizer, config = m.config
+            return (Llama((consume m).weights, precision: precision), tokenizer, config)
         }
         let q = try QuantizedModelFile.read(url)
         let tok = try ModelLoader.loadTokenizer(url, tokenizer: tokenizer.map { URL(fileURLWithPath: $0) })

@@ -32,7 +32,7 @@ struct Perplexity: ParsableCommand {
             throw ValidationError("\(file): file not found or unreadable")
         }
         let text = String(decoding: data, as: UTF8.self)
-        let (model, tok, config) = try modelOptions.loadModel()
+        let (model, tok, config) = try modelOptions.loadModel(precision: precisionOptions.precision)
         let tokens = tok.encode(text)
         guard tokens.count > 1 else { throw ValidationError("\(file): fewer than two tokens of text") }
         let bos = tok.addsBOSByDefault ? tok.bosToken : nil

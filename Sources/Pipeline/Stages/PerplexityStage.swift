@@ -67,7 +67,7 @@ public struct PerplexityStage: Stage {
         let sharding = try EvaluationSharding(shard: s.shard, shards: s.shards)
         let modelRecord = try context.input("model")
         // A merge reads every window's NLL from its parts: it needs the tokenizer, not the weights.
-        let (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
+        var (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
         guard window <= config.contextLength else {
             throw StageParameterError(field: "window", value: String(window), reason: "exceeds the model's context \(config.contextLength)")
         }
@@ -96,8 +96,11 @@ public struct PerplexityStage: Stage {
             if !state.windowNLL.isEmpty { context.resumed(state.windowNLL.count) }
         }
         if state.windowNLL.count < windows.count {
-            guard let weights else { throw PipelineError.stageFailed(stage: context.label, reason: "a merge has windows left to compute") }
-            let model = Llama(weights)
+            guard let weights = weights.take() else {
+                throw PipelineError.stageFailed(stage: context.label, reason: "a merge has windows left to compute")
+            }
+            // The weights move into the model: built for bf16, it releases their fp32 copies.
+            let model = Llama(consume weights, precision: s.precision ?? .fp32)
             var lastSave = Date()
             while state.windowNLL.count < windows.count {
                 let start = (windows.lowerBound + state.windowNLL.count) * window

@@ -92,8 +92,9 @@ public struct TaskStage: Stage {
         let sharding = try EvaluationSharding(shard: p.shard, shards: p.shards)
         let modelRecord = try context.input("model")
         // A merge reads every score from its parts: it needs the tokenizer, not the weights.
-        let (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
-        let model = weights.map { Llama($0) }
+        var (tokenizer, config, weights) = try ModelArtifact.open(modelRecord, weights: !sharding.isMerge)
+        // The weights move into the model: built for bf16, it releases their fp32 copies.
+        let model = weights.take().map { Llama($0, precision: p.precision ?? .fp32) }
         let maxLength = p.maxLength ?? config.contextLength
         let encoder = LMEvalEncoder(tokenizer: tokenizer, addBOS: tokenizer.addsBOSByDefault)
         let batchSize = p.batchSize ?? Evaluator(encoder: encoder).batchSize
