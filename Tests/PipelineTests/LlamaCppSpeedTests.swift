@@ -1,0 +1,119 @@
+import Experiments
+import Export
+import Foundation
+@testable import Pipeline
+import TestSupport
+import XCTest
+
+/// llama.cpp's own speed columns (`LlamaCppSpeedStage`): on stories260K a float LoRA row (exported
+/// with F32 projections, which llama.cpp runs) and an RTN w4 g4 row (groups of 4: refused by the
+/// export), with and without a llama.cpp build, through the report and its speed scatter.
+final class LlamaCppSpeedTests: XCTestCase {
+    static let decode = "llama.cpp decode tok/s", prefill = "llama.cpp prefill tok/s"
+
+    func manifest(_ build: LlamaCppBuild?, rows: [String], data: URL) -> Manifest {
+        let base = Base.settings(.tiny)
+        let all = [RowSpec("LoRA", fineTuning: base.fineTuning("lora", ptq: false, learningRate: 1e-3, ["rank": 2, "alpha": 4])),
+                   RowSpec("RTN w4 g4", quantization: QuantizationSpec("rtn", bits: 4, groupSize: 4, parameters: ["calibrationWindows": 0]))]
+            .map(base.measuringDecode)
+            .map { r -> RowSpec in
+                var r = r
+                r.fineTuning?.data = data.path
+                return r
+            }
+        let columns = base.llamaCppSpeed().map { build?.applied(to: $0) ?? $0 }
+        return Manifest(id: "llama-speed", title: "llama.cpp speed check", profile: .tiny, seed: base.seed, model: base.model,
+                        rows: all.filter { rows.contains($0.label) }, evaluations: columns,
+                        scatters: [ScatterSpec("speed", title: "decode speeds", x: .init(.model("decodeTokensPerSecond"), label: "decode tokens/s", higherIsBetter: true),
+                                               y: .init(.column(Self.prefill), label: "llama.cpp prefill", higherIsBetter: true),
+                                               companion: Base.llamaCppCompanion)])
+    }
+
+    /// The report's long CSV and the stage records of the llama.cpp cells, after running `m`.
+    func run(_ m: Manifest, in dir: URL) throws -> (csv: String, scatter: String, script: String, cells: [PlannedStage], cache: Cache) {
+        let cache = try Cache(root: dir.appendingPathComponent("cache"))
+        let plan = try Planner(root: Fixtures.root).plan([m])
+        try Runner(cache: cache).run(plan)
+        let report = try XCTUnwrap(try cache.result(XCTUnwrap(plan.reports[m.id]))?.artifactURL)
+        func text(_ path: String) throws -> String { try String(contentsOf: report.appendingPathComponent(path), encoding: .utf8) }
+        return (try text("Results/llama-speed-tiny.csv"), try text("Results/llama-speed-tiny-speed.csv"), try text("Figures/llama-speed-tiny-speed.gp"),
+                plan.stages.filter { $0.kind == LlamaCppSpeedStage.kindName }, cache)
+    }
+
+    func testWithoutABuildTheCellsAreEmptyAndSayWhy() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        let m = manifest(.unavailable("llama.cpp could not be built here"), rows: ["LoRA"], data: try OneStageCommandsTests.trainingText(in: dir))
+        let (csv, scatter, script, cells, _) = try run(m, in: dir)
+        // Both columns read one stage per row.
+        XCTAssertEqual(cells.count, 1)
+        for column in [Self.decode, Self.prefill] {
+            XCTAssert(csv.contains(",LoRA,\(column),"), csv)
+            let line = try XCTUnwrap(csv.split(separator: "\n").first { $0.contains(",LoRA,\(column),") })
+            XCTAssert(line.contains(" — not measured: llama.cpp could not be built here\",,,"), String(line))
+        }
+        // No llama.cpp number: the scatter has no point (its y is llama.cpp's) and plots no companion.
+        XCTAssertEqual(scatter.split(separator: "\n").count, 1, scatter)
+        XCTAssertFalse(script.contains("$companion"), script)
+    }
+
+    func testARowLlamaCppCannotRunSaysTheExportsOwnRefusal() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        // The refusal comes before llama-bench would run, so an executable that always fails stands in for it.
+        let m = manifest(.built(llamaBench: "/bin/false", source: "test"), rows: ["RTN w4 g4"], data: try OneStageCommandsTests.trainingText(in: dir))
+        let (csv, _, _, cells, cache) = try run(m, in: dir)
+        let model = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first?.inputs["model"])))
+        let (deployed, tokenizer) = try DeployedSource.read(try ModelArtifact.deployedFile(model))
+        var refusal = ""
+        XCTAssertThrowsError(try LlamaCppExport.write(deployed, to: dir.appendingPathComponent("x.gguf"), metadata: tokenizer)) { refusal = "\($0)" }
+        XCTAssert(refusal.contains("32-weight blocks"), refusal)
+        let out = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output
+        XCTAssertEqual(out.notes[LlamaCppSpeedStage.notMeasured], "not exportable to llama.cpp: " + refusal)
+        XCTAssertEqual(out.metrics, [:])
+        XCTAssert(csv.contains(" — not measured: not exportable to llama.cpp: " + refusal), csv)
+    }
+
+    func testTheRunGivesItsBuildToTheSpeedFiguresOnly() throws {
+        let built = LlamaCppBuild.built(llamaBench: "/bin/true", source: "llama-cpp-python==0.3.36 sha256:abc")
+        for target in ["qeft-figure1", "l4q-figure1"] {
+            let m = try XCTUnwrap(try Catalog.manifests(target, profile: .tiny, llamaCpp: built).first)
+            let columns = m.evaluations.filter { $0.kind == LlamaCppSpeedStage.kindName }
+            XCTAssertEqual(columns.map(\.label), [Self.decode, Self.prefill], target)
+            for c in columns {
+                XCTAssertEqual(c.parameters["llamaCpp"], "llama-cpp-python==0.3.36 sha256:abc")
+                XCTAssertNil(c.parameters["unavailable"])
+                XCTAssertEqual(c.files[LlamaCppSpeedStage.benchFile], "/bin/true")
+            }
+            // One stage per row serves both columns.
+            let plan = try Planner(root: Fixtures.root).plan([m])
+            XCTAssertEqual(plan.stages.filter { $0.kind == LlamaCppSpeedStage.kindName }.count, m.rows.count, target)
+            let unbuilt = try XCTUnwrap(try Catalog.manifests(target, profile: .tiny, llamaCpp: .unavailable("why")).first)
+            XCTAssert(unbuilt.evaluations.filter { $0.kind == LlamaCppSpeedStage.kindName }.allSatisfy { $0.parameters["unavailable"] == "why" && $0.files.isEmpty })
+        }
+        XCTAssertEqual(LlamaCppBuild(environment: [:]), .unavailable("no llama.cpp build: QAFT_LLAMA_BENCH is not set (`make reproduce-<target>` builds llama.cpp and sets it)"))
+        XCTAssertEqual(LlamaCppBuild(environment: ["QAFT_LLAMA_BENCH": "/no/llama-bench", "QAFT_LLAMA_CPP": "x"]),
+                       .unavailable("QAFT_LLAMA_BENCH=/no/llama-bench is not an executable (llama.cpp could not be built: see `make llama-cpp`)"))
+        XCTAssertEqual(LlamaCppBuild(environment: ["QAFT_LLAMA_BENCH": "/bin/true", "QAFT_LLAMA_CPP": "x"]), .built(llamaBench: "/bin/true", source: "x"))
+    }
+
+    /// With a real llama-bench (`$QAFT_LLAMA_BENCH`; skipped without one): the LoRA row is measured
+    /// and drawn beside qaft's own speed, the RTN row stays empty with its reason.
+    func testARealBuildMeasuresTheExportedRow() throws {
+        let build = LlamaCppBuild(environment: ProcessInfo.processInfo.environment.merging(["QAFT_LLAMA_CPP": "test"]) { a, _ in a })
+        guard case .built = build else { throw XCTSkip("no llama-bench: QAFT_LLAMA_BENCH does not name an executable (`make llama-cpp` builds it)") }
+        let dir = try Fixtures.temporaryDirectory()
+        let m = manifest(build, rows: ["LoRA", "RTN w4 g4"], data: try OneStageCommandsTests.trainingText(in: dir))
+        let (csv, scatter, script, cells, cache) = try run(m, in: dir)
+        let lora = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first { $0.label.contains("/LoRA/") }).key)).output
+        let decode = try XCTUnwrap(lora.metrics["decodeTokensPerSecond"]), prefill = try XCTUnwrap(lora.metrics["prefillTokensPerSecond"])
+        XCTAssertGreaterThan(decode, 0)
+        XCTAssertGreaterThan(prefill, 0)
+        XCTAssertEqual(lora.metrics["exportExact"], 1)
+        XCTAssert(csv.contains(",LoRA,\(Self.decode),decodeTokensPerSecond,"), csv)
+        XCTAssert(csv.contains(",\(decode),"), csv)
+        // The scatter: qaft's speed, llama.cpp's prefill (y) and llama.cpp's decode beside it.
+        let line = try XCTUnwrap(scatter.split(separator: "\n").dropFirst().first)
+        XCTAssert(line.hasPrefix("LoRA,") && line.hasSuffix(",\(prefill),1,\(decode)"), String(line))
+        XCTAssert(script.contains("title \"llama.cpp (exported GGUF)\""), script)
+        XCTAssert(csv.contains(",RTN w4 g4,\(Self.decode),decodeTokensPerSecond,\"") && csv.contains(" — not measured: not exportable to llama.cpp: "), csv)
+    }
+}
