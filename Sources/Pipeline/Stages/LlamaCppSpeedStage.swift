@@ -15,8 +15,9 @@ import LlamaCpp
 /// build exists, `unavailable` says why instead (a different key, so a later run with a build
 /// measures), and the cells are empty with that reason. A model llama.cpp cannot run as qaft
 /// deploys it is not measured either, and says why in `notes["notMeasured"]`: the export's own
-/// refusal (NF4, fp weak columns, groups not a multiple of 32), or an unmerged adapter ("4&16"
-/// rows), which llama-bench at the pinned llama.cpp cannot apply (it takes no `--lora`).
+/// refusal (NF4, fp weak columns, groups not a multiple of 32), a model without GGUF tokenizer keys
+/// (llama.cpp loads none), or an unmerged adapter ("4&16" rows), which llama-bench at the pinned
+/// llama.cpp cannot apply (it takes no `--lora`).
 public struct LlamaCppSpeedStage: Stage {
     public static let kindName = "evaluate-llama-cpp-speed"
     /// The file naming the llama-bench executable.
@@ -70,6 +71,10 @@ public struct LlamaCppSpeedStage: Stage {
         let report: LlamaCppExport.Report
         do { report = try LlamaCppExport.write(model, to: gguf, metadata: tokenizer) } catch let e as ExportError {
             return notMeasured("not exportable to llama.cpp: \(e)")
+        }
+        // llama.cpp loads no model without its vocabulary keys, which a llama2.c source never had.
+        guard tokenizer.contains(where: { $0.0 == "tokenizer.ggml.model" }) else {
+            return notMeasured("the model carries no GGUF tokenizer (tokenizer.ggml.model; a llama2.c source), which llama.cpp needs to load it")
         }
         if report.adapter != nil {
             return notMeasured("a model with an unmerged fp adapter (\"4&16\"): llama-bench of the pinned llama.cpp takes no --lora, "
