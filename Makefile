@@ -77,7 +77,8 @@ bench: build
 	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
 	@python3 -c 'import transformers, gguf' 2>/dev/null || python3 -m pip install --quiet $(PEER_TRANSFORMERS) || true
 	@python3 -c 'import peft, sys; sys.exit(peft.__version__ != "$(PEER_PEFT)")' 2>/dev/null || python3 -m pip install --quiet peft==$(PEER_PEFT) || true
-	.build/release/qaft bench $(if $(wildcard $(LLAMA_BENCH)),--llama-bench $(LLAMA_BENCH)) $(if $(wildcard $(LLAMA_Q4_0)),--llama-model $(LLAMA_Q4_0))
+	flags=(); [ -x $(LLAMA_BENCH) ] && flags+=(--llama-bench $(LLAMA_BENCH)); [ -f $(LLAMA_Q4_0) ] && flags+=(--llama-model $(LLAMA_Q4_0)); \
+	.build/release/qaft bench "$${flags[@]}"
 
 llama-cpp: $(LLAMA_Q4_0)
 
