@@ -12,15 +12,18 @@ import XCTest
 final class LlamaCppSpeedTests: XCTestCase {
     static let decode = "llama.cpp decode tok/s", prefill = "llama.cpp prefill tok/s"
 
-    /// Rows on stories260K unless `smolLM2`: then one RTN w4 g64 row (seconds to quantize; exported
-    /// as Q4_1 with SmolLM2's own tokenizer, which llama.cpp needs to load it).
+    /// Rows on stories260K unless `smolLM2`: then an RTN w4 g64 row (seconds to quantize; exported
+    /// as Q4_1 with SmolLM2's own tokenizer, which llama.cpp needs to load it) or a "4&16" QLoRA* row
+    /// (one training step).
     func manifest(_ build: LlamaCppBuild?, rows: [String], data: URL, smolLM2: Bool = false) -> Manifest {
         var base = Base.settings(.tiny)
         if smolLM2 { base.model = .smolLM2 }
         let all = [RowSpec("LoRA", fineTuning: base.fineTuning("lora", ptq: false, learningRate: 1e-3, ["rank": 2, "alpha": 4])),
                    RowSpec("L4Q w4", fineTuning: base.fineTuning("l4q", ptq: false, learningRate: 1e-3,
                                                           ["rank": 2, "alpha": 4, "bits": 4, "groupSize": 4, "extra": ["perChannel": 1]])),
-                   RowSpec("RTN w4", quantization: QuantizationSpec("rtn", bits: 4, groupSize: 64, parameters: ["calibrationWindows": 0]))]
+                   RowSpec("RTN w4", quantization: QuantizationSpec("rtn", bits: 4, groupSize: 64, parameters: ["calibrationWindows": 0])),
+                   RowSpec("QLoRA* w4", fineTuning: base.fineTuning("qlora-uniform", ptq: false, learningRate: 1e-3,
+                                                             ["rank": 2, "alpha": 4, "bits": 4, "groupSize": 64, "steps": 1]))]
             .map(base.measuringDecode)
             .map { r -> RowSpec in
                 var r = r
@@ -77,6 +80,18 @@ final class LlamaCppSpeedTests: XCTestCase {
         XCTAssertEqual(out.notes[LlamaCppSpeedStage.notMeasured], "not exportable to llama.cpp: " + refusal)
         XCTAssertEqual(out.metrics, [:])
         XCTAssert(csv.contains(" — not measured: not exportable to llama.cpp: " + refusal), csv)
+    }
+
+    func testAnUnmergedAdapterSaysLlamaBenchTakesNoLora() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        _ = try Fixtures.smolLM2()
+        // As above, llama-bench never runs for such a row.
+        let m = manifest(.built(llamaBench: "/bin/false", source: "test"), rows: ["QLoRA* w4"], data: try OneStageCommandsTests.trainingText(in: dir),
+                         smolLM2: true)
+        let (csv, _, _, cells, cache) = try run(m, in: dir)
+        let reason = "a model with an unmerged fp adapter (\"4&16\"): llama-bench of the pinned llama.cpp takes no --lora, so the adapter path is not measured"
+        XCTAssertEqual(try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output.notes[LlamaCppSpeedStage.notMeasured], reason)
+        XCTAssert(csv.contains(" — not measured: " + reason.replacingOccurrences(of: "\"", with: "\"\"")), csv)
     }
 
     func testTheRunGivesItsBuildToTheSpeedFiguresOnly() throws {
