@@ -104,7 +104,7 @@ public struct ParetoScatter: GnuplotScript, Sendable {
         s += "plot $front using 1:2 with lines lw 2 dt 2 title \"Pareto front (\(companion.firstName))\", \\\n"
         s += "     $points using 1:2 with points pt 7 ps 1.5 title \(quoted(companion.firstName)), \\\n"
         s += "     $points using 1:2:3 with labels offset 0,1 font \",9\" notitle, \\\n"
-        s += "     $companion using 1:2:($3-$1):(0) with vectors nohead dt 3 lc rgb \"gray\" notitle, \\\n"
+        s += "     $companion using 1:2:($3-$1):(0) with vectors nohead lw 1.5 lc rgb \"#999999\" notitle, \\\n"
         s += "     $companion using 3:2 with points pt 5 ps 1.3 title \(quoted(companion.name))\n"
         return s
     }
