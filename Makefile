@@ -31,6 +31,10 @@ PEER_TRANSFORMERS := transformers==5.25.0 gguf==0.19.0
 # OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.
 export OPENBLAS_NUM_THREADS ?= 2
 export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
+# The llama.cpp build the speed figures' llama.cpp columns (and tests that run llama-bench) use:
+# the executable, and the pinned source it is built from (part of those cells' cache keys).
+export QAFT_LLAMA_BENCH := $(abspath $(LLAMA_BENCH))
+export QAFT_LLAMA_CPP := $(LLAMA_CPP_SDIST) sha256:$(LLAMA_CPP_SHA256)
 
 .PHONY: setup apt-packages model build test bench llama-cpp export-check clean
 
@@ -65,16 +69,16 @@ test: setup
 	swift test $(TEST_FLAGS) --skip-build
 
 # `make bench` compares whole-model decode with llama.cpp on this machine: its source from the pinned
-# llama-cpp-python sdist (sha256-checked), only llama-bench and llama-quantize built, and SmolLM2
-# re-quantized to Q4_0 (its head stays Q8_0). Best effort: without it the bench says it did not compare.
+# llama-cpp-python sdist (sha256-checked), its tools built; llama-bench decodes qaft's RTN w4 row as
+# `qaft export` writes it, and SmolLM2 re-quantized to Q4_0 (its head stays Q8_0). Best effort:
+# without a build the bench says it did not compare.
 bench: build
 	-@$(MAKE) --no-print-directory llama-cpp || echo "bench: llama.cpp could not be built; decode is not compared with it"
 	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
 	@python3 -c 'import transformers, gguf' 2>/dev/null || python3 -m pip install --quiet $(PEER_TRANSFORMERS) || true
 	@python3 -c 'import peft, sys; sys.exit(peft.__version__ != "$(PEER_PEFT)")' 2>/dev/null || python3 -m pip install --quiet peft==$(PEER_PEFT) || true
-	if [ -x $(LLAMA_BENCH) ] && [ -f $(LLAMA_Q4_0) ]; then \
-	  .build/release/qaft bench --llama-bench $(LLAMA_BENCH) --llama-model $(LLAMA_Q4_0); \
-	else .build/release/qaft bench; fi
+	flags=(); [ -x $(LLAMA_BENCH) ] && flags+=(--llama-bench $(LLAMA_BENCH)); [ -f $(LLAMA_Q4_0) ] && flags+=(--llama-model $(LLAMA_Q4_0)); \
+	.build/release/qaft bench "$${flags[@]}"
 
 llama-cpp: $(LLAMA_Q4_0)
 
@@ -119,6 +123,13 @@ MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)")
 
 reproduce-%: build
 	.build/release/qaft reproduce $* --profile $(PROFILE) $(MODEL_FLAG)
+
+# The speed figures also time each row's exported GGUF with llama-bench: llama.cpp is built first,
+# best effort (when it cannot be, their llama.cpp columns say why instead of failing the target).
+reproduce-qeft-figure1 reproduce-l4q-figure1 reproduce-all: llama-tools
+.PHONY: llama-tools
+llama-tools:
+	-@$(MAKE) --no-print-directory $(addprefix $(LLAMA_BIN)/,$(LLAMA_TOOLS)) || echo "llama.cpp could not be built; the llama.cpp speed columns say so"
 
 reproduce-all: build
 	.build/release/qaft reproduce all --profile $(PROFILE) $(MODEL_FLAG)

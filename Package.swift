@@ -38,10 +38,11 @@ let package = Package(
         .target(name: "Methods", dependencies: ["Tensor", "Models", "Quantization", "Training"], swiftSettings: fast),
         .target(name: "Export", dependencies: ["Tensor", "Models", "Quantization", "Training", "Methods"], swiftSettings: fast),
         .target(name: "Reports", dependencies: [], swiftSettings: fast),
+        .target(name: "LlamaCpp", dependencies: [], swiftSettings: fast),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Tensor", "Models", "Quantization", "Training", "Methods", "Export", "Evaluation", "Reports",
+                "Tensor", "Models", "Quantization", "Training", "Methods", "Export", "Evaluation", "Reports", "LlamaCpp",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -51,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "qaft",
             dependencies: [
-                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Export", "Pipeline", "Experiments",
+                "Models", "Tensor", "Evaluation", "Quantization", "Training", "Methods", "Export", "Pipeline", "Experiments", "LlamaCpp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,7 +63,9 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "MethodsTests", dependencies: ["TestSupport", "Methods", "Training", "Quantization", "Models", "Tensor"], swiftSettings: fast),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor"], swiftSettings: fast),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "Pipeline", "Experiments", "Reports", "Tensor", "Export", "Models", "LlamaCpp"],
+                    swiftSettings: fast),
+        .testTarget(name: "LlamaCppTests", dependencies: ["TestSupport", "LlamaCpp"], swiftSettings: fast),
         .testTarget(name: "QaftTests", dependencies: ["qaft", "TestSupport", "Tensor", "Models", "Export", "Pipeline", "Experiments"], swiftSettings: fast),
         .testTarget(
             name: "ExportTests",

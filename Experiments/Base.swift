@@ -211,6 +211,34 @@ public struct Base: Sendable {
         return r
     }
 
+    /// llama.cpp's own speed of each row's exported GGUF (`LlamaCppSpeedStage`), beside qaft's
+    /// (`measuringDecode`): decode of `decodeSteps` tokens after a 64-token prompt (llama-bench's tg
+    /// at depth 64) and prefill of that prompt (pp64), 2 threads, as two columns of one stage. The
+    /// build is named when the run gives one (`Catalog.manifests`' `llamaCpp`); until then the
+    /// cells are empty and say so.
+    public func llamaCppSpeed() -> [EvaluationSpec] {
+        let runs = profile == .tiny ? 1 : 5
+        let parameters: [String: Value] = ["promptTokens": 64, "generatedTokens": .int(decodeSteps), "threads": 2, "repetitions": .int(runs),
+                                           "unavailable": "no llama.cpp build was given to this run"]
+        let how = ", 2 threads, mean of \(runs) run\(runs == 1 ? "" : "s"), exported GGUF"
+        return [EvaluationSpec(Self.llamaCppDecodeColumn, kind: LlamaCppSpeedStage.kindName, metric: "decodeTokensPerSecond", lowerIsBetter: false,
+                               protocolName: "llama-bench tg\(decodeSteps) after a 64-token context" + how, parameters: parameters, files: [:]),
+                EvaluationSpec("llama.cpp prefill tok/s", kind: LlamaCppSpeedStage.kindName, metric: "prefillTokensPerSecond", lowerIsBetter: false,
+                               protocolName: "llama-bench pp64" + how, parameters: parameters, files: [:])]
+    }
+
+    static let llamaCppDecodeColumn = "llama.cpp decode tok/s"
+
+    /// The speed scatters' second series: llama.cpp's decode of each row's exported GGUF
+    /// (`llamaCppSpeed`'s first column) beside qaft's own.
+    public static let llamaCppCompanion = ScatterSpec.Companion(.column(llamaCppDecodeColumn), name: "llama.cpp (exported GGUF)",
+                                                                firstName: "qaft (deployed form)")
+
+    /// What the speed figures' notes say of the llama.cpp columns.
+    public static let llamaCppNote = "llama.cpp columns: llama-bench of the pinned llama.cpp on each row's model exported by `qaft export` "
+        + "(2 threads, same prompt and decode lengths as ours); empty where llama.cpp cannot run the row as qaft deploys it "
+        + "(NF4, fp weak columns, an unmerged \"4&16\" adapter: llama-bench takes no --lora) or no build was given, with the reason."
+
     /// A fine-tuning of the row's model by `method` with the shared budget plus `parameters`.
     public func fineTuning(_ method: String, ptq: Bool, learningRate: Double, _ parameters: [String: Value]) -> FineTuningSpec {
         FineTuningSpec(method, data: fineTuningData,

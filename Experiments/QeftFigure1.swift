@@ -27,7 +27,7 @@ public enum QeftFigure1 {
         let decode = ScatterSpec.Axis(.model("decodeTokensPerSecond"), label: "decode tokens/s (batch 1, 2 cores)", higherIsBetter: true)
         return Manifest(
             id: "qeft-figure1", title: "QEFT Figure 1 on SmolLM2-135M (4-bit, g64): quality and fine-tuning time against decode speed",
-            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, ppl, speed],
+            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, ppl, speed] + base.llamaCppSpeed(),
             claims: [ClaimSpec.ratio("qeft-tail-vs-owq-gather", "QEFT's contiguous fp tail decodes faster than OWQ's gathered columns",
                                      source: "spec/qeft.md §6, C5", .init("QEFT w4", speed.label), over: .init("OWQ w4 (gather)", speed.label),
                                      atLeast: 1),
@@ -35,14 +35,15 @@ public enum QeftFigure1 {
                                      .init("QEFT w4", speed.label), over: .init("GPTQ w4", speed.label), atLeast: 0.8)],
             scatters: [
                 ScatterSpec("accuracy-vs-speed", title: "CSQA-7 accuracy against decode speed", x: decode,
-                            y: .init(.column(csqa.label), label: "CSQA-7 accuracy", higherIsBetter: true)),
+                            y: .init(.column(csqa.label), label: "CSQA-7 accuracy", higherIsBetter: true), companion: Base.llamaCppCompanion),
                 ScatterSpec("perplexity-vs-speed", title: "WikiText-2 perplexity against decode speed", x: decode,
-                            y: .init(.column(ppl.label), label: "WikiText-2 perplexity", higherIsBetter: false)),
+                            y: .init(.column(ppl.label), label: "WikiText-2 perplexity", higherIsBetter: false), companion: Base.llamaCppCompanion),
                 ScatterSpec("finetuning-time-vs-speed", title: "Fine-tuning time against decode speed", x: decode,
-                            y: .init(.model("trainSeconds"), label: "fine-tuning seconds (this profile's budget)", higherIsBetter: false)),
+                            y: .init(.model("trainSeconds"), label: "fine-tuning seconds (this profile's budget)", higherIsBetter: false), companion: Base.llamaCppCompanion),
             ],
             notes: ["No paper numbers: spec/qeft.md recovered none of Figure 1's coordinates.",
                     "Speeds are batch-1 decode after a 64-token prompt on this 2-core CPU (ours), not the paper's GPU kernels.",
+                    Base.llamaCppNote,
                     "QLoRA's NF4 layers dequantize per product (bitsandbytes' matmul path); a fused 4-bit GEMV would be faster.",
                     "Fine-tuning time: PTQ-based rows train twice the steps of QAT-based ones (L4Q §2), as in Table2; GPTQ has none."])
     }

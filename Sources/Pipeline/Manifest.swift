@@ -203,17 +203,34 @@ public struct ScatterSpec: Sendable, Codable, Equatable {
         }
     }
 
+    /// A second measurement of the x axis of the same rows (another runtime's speed of the same
+    /// model), drawn as a second point series named `name` beside the first (`firstName`), each
+    /// row's two points joined; the Pareto front stays the first series'.
+    public struct Companion: Sendable, Codable, Equatable {
+        public var measure: Measure
+        public var name: String
+        public var firstName: String
+
+        public init(_ measure: Measure, name: String, firstName: String) {
+            self.measure = measure
+            self.name = name
+            self.firstName = firstName
+        }
+    }
+
     /// File-name suffix of the figure and its CSV.
     public var name: String
     public var title: String
     public var x: Axis
     public var y: Axis
+    public var companion: Companion?
 
-    public init(_ name: String, title: String, x: Axis, y: Axis) {
+    public init(_ name: String, title: String, x: Axis, y: Axis, companion: Companion? = nil) {
         self.name = name
         self.title = title
         self.x = x
         self.y = y
+        self.companion = companion
     }
 }
 

@@ -79,6 +79,7 @@ public struct ReportLayout: Codable, Equatable, Sendable {
             for (axis, a) in [("x", s.x), ("y", s.y)] {
                 if case .column(let c) = a.measure, !columnLabels.contains(c) { throw bad("scatters[\(i)].\(axis)", c, "no such evaluation") }
             }
+            if case .column(let c)? = s.companion?.measure, !columnLabels.contains(c) { throw bad("scatters[\(i)].companion", c, "no such evaluation") }
         }
     }
 

@@ -16,10 +16,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Run only these sections (comma-separated: forward, training, precision, evaluation, quantization, decode, tokenizer, methods; default all but methods' own runs).")
     var only: String?
 
-    @Option(help: "llama.cpp's llama-bench executable: the decode section compares against it (needs --llama-model).")
+    @Option(help: "llama.cpp's llama-bench executable: the decode section has it decode the exported RTN w4 row beside qaft.")
     var llamaBench: String?
 
-    @Option(help: "The llama.cpp 4-bit GGUF llama-bench decodes (SmolLM2-135M-Instruct Q4_0 in `make bench`).")
+    @Option(help: "Also a llama.cpp 4-bit GGUF of its own for llama-bench to decode (SmolLM2-135M-Instruct Q4_0 in `make bench`).")
     var llamaModel: String?
 
     func wants(_ section: String) -> Bool { only.map { $0.split(separator: ",").contains(Substring(section)) } ?? true }

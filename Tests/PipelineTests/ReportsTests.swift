@@ -37,6 +37,25 @@ final class ReportsTests: XCTestCase {
         XCTAssert(script.contains("$front << EOD\n20.0 10.0\n60.0 30.0\n60.0 30.0\n100.0 50.0\nEOD"), script)
     }
 
+    func testCompanionSeriesSitsBesideItsPointsOutsideTheFront() throws {
+        let points = [ParetoScatter.Point(name: "a", x: 100, y: 50), .init(name: "b", x: 20, y: 10), .init(name: "c", x: 50, y: 60)]
+        let companion = ParetoScatter.Companion(name: "llama.cpp", firstName: "qaft", x: ["a": 80, "c": 500])
+        let s = ParetoScatter(title: "t", xLabel: "speed", yLabel: "ppl", xHigherIsBetter: true, yHigherIsBetter: false, points: points,
+                              companion: companion)
+        // c's companion beats every point, yet the front is the first series' alone.
+        XCTAssertEqual(s.front, [true, true, false])
+        XCTAssertEqual(s.csv().split(separator: "\n"), ["row,speed,ppl,pareto_front,speed (llama.cpp)", "a,100.0,50.0,1,80.0", "b,20.0,10.0,1,", "c,50.0,60.0,0,500.0"])
+        let script = s.script(terminal: "png", output: "f.png")
+        XCTAssert(script.contains("$companion << EOD\n100.0 50.0 80.0\n50.0 60.0 500.0\nEOD"), script)
+        XCTAssert(script.contains("$points using 1:2 with points pt 7 ps 1.5 title \"qaft\""), script)
+        XCTAssert(script.contains("$companion using 3:2 with points pt 5 ps 1.3 title \"llama.cpp\""), script)
+        // Without a single companion value the figure is the plain one (gnuplot fails on an empty block).
+        var none = s
+        none.companion = ParetoScatter.Companion(name: "llama.cpp", firstName: "qaft", x: [:])
+        XCTAssertFalse(none.script(terminal: "png", output: "f.png").contains("$companion"))
+        XCTAssertEqual(none.csv().split(separator: "\n")[2], "b,20.0,10.0,1,")
+    }
+
     func testSeriesOfNestedItemSizesArePairedBySpan() throws {
         // 64-token items: 9 of them; 256-token items: 2. Each long item pairs with the mean of 4 short ones.
         let short = (0..<9).map(Double.init), long = [10.0, 20.0]

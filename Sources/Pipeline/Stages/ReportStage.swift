@@ -13,8 +13,9 @@ public struct ReportStage: Stage {
     public static let kindName = "report"
     public var kind: String { Self.kindName }
     /// 3: a fine-tuned row's protocol names the precision it was trained in; the provenance file
-    /// (`ReportProvenance`) beside the tables.
-    public var version: String { "3" }
+    /// (`ReportProvenance`) beside the tables. 4: an empty cell's protocol says why it was not
+    /// measured (`LlamaCppSpeedStage.notMeasured`); scatters draw their companion series.
+    public var version: String { "4" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
@@ -44,11 +45,13 @@ public struct ReportStage: Stage {
                 let name = ReportLayout.inputName(row: r.label, column: c.label)
                 let out = try context.input(name).output
                 let value = out.metrics[c.metric]
+                // An empty cell whose stage said why keeps the reason beside it.
+                let why = value == nil ? out.notes[LlamaCppSpeedStage.notMeasured].map { " — not measured: " + $0 } : nil
                 let paper = layout.paperModels.lazy.compactMap { model in
                     layout.paperNumbers.first { $0.model == model && $0.row == r.paperRow && $0.column == c.paperColumn }
                 }.first
                 rows.append(ResultRow(table: layout.id, profile: layout.profile, row: r.label, column: c.label, metric: c.metric,
-                                      protocolName: c.protocolName + (trained.map { ", fine-tuned in \($0)" } ?? ""), value: value, stderr: out.metrics[c.metric + "_stderr"],
+                                      protocolName: c.protocolName + (trained.map { ", fine-tuned in \($0)" } ?? "") + (why ?? ""), value: value, stderr: out.metrics[c.metric + "_stderr"],
                                       paperModel: paper?.model, paperValue: paper?.value, paperSource: paper?.source))
                 if let value, let items = out.series[c.metric] {
                     measurements[name] = CellScores(value: value, items: items, itemSize: Int(out.metrics["window"] ?? 1))
@@ -120,8 +123,13 @@ public struct ReportStage: Stage {
             guard let x = value(spec.x.measure, r.label), let y = value(spec.y.measure, r.label), x.isFinite, y.isFinite else { return nil }
             return .init(name: r.label, x: x, y: y)
         }
+        let companion = spec.companion.map { c in
+            ParetoScatter.Companion(name: c.name, firstName: c.firstName,
+                                    x: Dictionary(uniqueKeysWithValues: points.compactMap { p in value(c.measure, p.name).map { (p.name, $0) } }))
+        }
         return ParetoScatter(title: "\(spec.title) (\(layout.profile) profile)", xLabel: spec.x.label, yLabel: spec.y.label,
-                             xHigherIsBetter: spec.x.higherIsBetter, yHigherIsBetter: spec.y.higherIsBetter, points: points)
+                             xHigherIsBetter: spec.x.higherIsBetter, yHigherIsBetter: spec.y.higherIsBetter, points: points,
+                             companion: companion)
     }
 
     private func figure(_ layout: ReportLayout, _ rows: [ResultRow]) -> GnuplotFigure {
