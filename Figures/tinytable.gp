@@ -13,7 +13,7 @@ set xtics rotate by -30
 set yrange [*:*]
 set logscale y
 $data << EOD
-"stories260K fp32" 7.53731364393953 0.15719273524394684 6.318476431994246 0.14888658959786952
+"stories260K fp32" 7.537313531818631 0.15719273021312039 6.318476452776822 0.14888660462867578
 EOD
 plot $data using 2:3:xtic(1) title "ppl 32-token windows", \
      $data using 4:5 title "ppl 128-token windows"
