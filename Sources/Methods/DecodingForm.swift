@@ -26,10 +26,7 @@ extension ExportedModel {
             }
         }
         for l in model.blocks.indices {
-            var b = model.blocks[l]
-            (b.q, b.k, b.v, b.o) = (packed(b.q), packed(b.k), packed(b.v), packed(b.o))
-            (b.gate, b.up, b.down) = (packed(b.gate), packed(b.up), packed(b.down))
-            model.blocks[l] = b
+            for p in Projection.allCases { model.blocks[l][p] = packed(model.blocks[l][p]) }
         }
     }
 }

@@ -34,8 +34,7 @@ extension ExportedModel {
         }
         let blocks = model.blocks.map { block in
             var b = block
-            (b.q, b.k, b.v, b.o) = (deployable(b.q), deployable(b.k), deployable(b.v), deployable(b.o))
-            (b.gate, b.up, b.down) = (deployable(b.gate), deployable(b.up), deployable(b.down))
+            for p in Projection.allCases { b[p] = deployable(b[p]) }
             return b
         }
         guard changed else { return 0 }
