@@ -47,13 +47,38 @@ public enum Fixtures {
         return dir
     }
 
-    /// A scratch directory unique to one test, removed at process exit by the OS temp policy.
+    /// A scratch directory unique to one test, removed when that test finishes (`ScratchJanitor`):
+    /// the suite's caches hold model copies, and a run that kept them all would need gigabytes.
     public static func temporaryDirectory(_ name: String = #function) throws -> URL {
-        let d = FileManager.default.temporaryDirectory
-            .appendingPathComponent("qaft-tests-\(ProcessInfo.processInfo.processIdentifier)")
-            .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+        let d = ScratchJanitor.shared.root.appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
         try? FileManager.default.removeItem(at: d)
         try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        ScratchJanitor.shared.track(d)
         return d
     }
+}
+
+/// Removes each test's scratch directories once the test has finished (after its tearDown), and
+/// the process's scratch root when the bundle ends, so a run's disk use is that of its largest
+/// test rather than the sum of all of them.
+final class ScratchJanitor: NSObject, XCTestObservation, @unchecked Sendable {
+    static let shared: ScratchJanitor = {
+        let janitor = ScratchJanitor()
+        XCTestObservationCenter.shared.addTestObserver(janitor)
+        return janitor
+    }()
+
+    let root = FileManager.default.temporaryDirectory
+        .appendingPathComponent("qaft-tests-\(ProcessInfo.processInfo.processIdentifier)")
+    private let lock = NSLock()
+    private var directories: [URL] = []
+
+    func track(_ directory: URL) { lock.withLock { directories.append(directory) } }
+
+    func testCaseDidFinish(_ testCase: XCTestCase) {
+        let finished = lock.withLock { () -> [URL] in defer { directories = [] }; return directories }
+        for d in finished { try? FileManager.default.removeItem(at: d) }
+    }
+
+    func testBundleDidFinish(_ testBundle: Bundle) { try? FileManager.default.removeItem(at: root) }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A two-node Slurm cluster (`n1`, `n2`, both this host) started by `.ci/slurm-cluster` in a
-/// temporary folder for the tests of the Slurm executor, and stopped by `stop()`. Slurm's client
+/// temporary folder for the tests of the Slurm executor, and stopped (its folder removed) by `stop()`. Slurm's client
 /// commands find it through `SLURM_CONF`, which `start` sets for this process and its children.
 public final class SlurmCluster {
     public let directory: URL
@@ -21,6 +21,7 @@ public final class SlurmCluster {
     public func stop() {
         _ = try? Self.script(["stop", directory.path])
         unsetenv("SLURM_CONF")
+        try? FileManager.default.removeItem(at: directory)
     }
 
     /// Runs the script with its output in a file: a pipe would stay open as long as any daemon
