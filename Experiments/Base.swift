@@ -213,13 +213,12 @@ public struct Base: Sendable {
 
     /// llama.cpp's own speed of each row's exported GGUF (`LlamaCppSpeedStage`), beside qaft's
     /// (`measuringDecode`): decode of `decodeSteps` tokens after a 64-token prompt (llama-bench's tg
-    /// at depth 64) and prefill of that prompt (pp64), 2 threads, as two columns of one stage. The
-    /// build is named when the run gives one (`Catalog.manifests`' `llamaCpp`); until then the
-    /// cells are empty and say so.
+    /// at depth 64) and prefill of that prompt (pp64), 2 threads, as two columns of one stage, by
+    /// llama-bench built from the pinned source (`LlamaCppBuild`: `make llama-cpp`).
     public func llamaCppSpeed() -> [EvaluationSpec] {
         let runs = profile == .tiny ? 1 : 5
         let parameters: [String: Value] = ["promptTokens": 64, "generatedTokens": .int(decodeSteps), "threads": 2, "repetitions": .int(runs),
-                                           "unavailable": "no llama.cpp build was given to this run"]
+                                           "llamaCpp": .string(LlamaCppBuild.pinnedSource)]
         let how = ", 2 threads, mean of \(runs) run\(runs == 1 ? "" : "s"), exported GGUF"
         return [EvaluationSpec(Self.llamaCppDecodeColumn, kind: LlamaCppSpeedStage.kindName, metric: "decodeTokensPerSecond", lowerIsBetter: false,
                                protocolName: "llama-bench tg\(decodeSteps) after a 64-token context" + how, parameters: parameters, files: [:]),
@@ -237,7 +236,7 @@ public struct Base: Sendable {
     /// What the speed figures' notes say of the llama.cpp columns.
     public static let llamaCppNote = "llama.cpp columns: llama-bench of the pinned llama.cpp on each row's model exported by `qaft export` "
         + "(2 threads, same prompt and decode lengths as ours); empty where llama.cpp cannot run the row as qaft deploys it "
-        + "(NF4, fp weak columns, an unmerged \"4&16\" adapter: llama-bench takes no --lora) or no build was given, with the reason."
+        + "(NF4, fp weak columns, an unmerged \"4&16\" adapter: llama-bench takes no --lora), with the reason."
 
     /// A fine-tuning of the row's model by `method` with the shared budget plus `parameters`.
     public func fineTuning(_ method: String, ptq: Bool, learningRate: Double, _ parameters: [String: Value]) -> FineTuningSpec {

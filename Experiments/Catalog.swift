@@ -35,10 +35,8 @@ public enum Catalog {
     /// every stage key, so its rows never mix with another model's).
     /// `fineTuningPrecision` and `scoringPrecision`, when given, replace the profile's
     /// (`Base.fineTuningPrecision`, `Base.scoringPrecision`) in every fine-tuning and scoring stage.
-    /// `llamaCpp`, when given, is the build every llama.cpp speed column measures with (`Base.llamaCppSpeed`).
     public static func manifests(_ target: String, profile: Profile, model: ModelSource? = nil,
-                                 fineTuningPrecision: ComputePrecision? = nil, scoringPrecision: ComputePrecision? = nil,
-                                 llamaCpp: LlamaCppBuild? = nil) throws -> [Manifest] {
+                                 fineTuningPrecision: ComputePrecision? = nil, scoringPrecision: ComputePrecision? = nil) throws -> [Manifest] {
         var out: [Manifest]
         if target == "all" {
             out = names.map { targets[$0]!(profile) }
@@ -48,7 +46,6 @@ public enum Catalog {
         }
         if let model { for i in out.indices { out[i].model = model } }
         for i in out.indices {
-            if let llamaCpp { out[i].evaluations = out[i].evaluations.map(llamaCpp.applied) }
             if let p = fineTuningPrecision {
                 for r in out[i].rows.indices where out[i].rows[r].fineTuning != nil {
                     out[i].rows[r].fineTuning!.parameters["precision"] = .string(p.rawValue)

@@ -43,8 +43,7 @@ struct PipelineOptions: ParsableArguments {
 
     func plan(_ target: String) throws -> Plan {
         try Planner(root: root).plan(try Catalog.manifests(target, profile: profile, model: model.map { .file($0, tokenizer: nil) },
-                                                           fineTuningPrecision: finetunePrecision, scoringPrecision: scoringPrecision,
-                                                           llamaCpp: LlamaCppBuild()))
+                                                           fineTuningPrecision: finetunePrecision, scoringPrecision: scoringPrecision))
     }
 }
 

@@ -5,17 +5,17 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// llama.cpp's own speed columns (`LlamaCppSpeedStage`): on stories260K a float LoRA row (exported
-/// with F32 projections, which llama.cpp runs) and a per-channel L4Q w4 row (the FFN's 172 columns
-/// are no whole number of llama.cpp's 32-weight blocks: refused by the export), with and without a
-/// llama.cpp build, through the report and its speed scatter.
+/// llama.cpp's own speed columns (`LlamaCppSpeedStage`): rows llama.cpp cannot run (a per-channel
+/// L4Q w4 row on stories260K, whose FFN's 172 columns are no whole number of llama.cpp's 32-weight
+/// blocks; a "4&16" row) say why and need no build; a row it can run needs llama-bench, found
+/// when the cell runs, never named by the key; through the report and its speed scatter.
 final class LlamaCppSpeedTests: XCTestCase {
     static let decode = "llama.cpp decode tok/s", prefill = "llama.cpp prefill tok/s"
 
     /// Rows on stories260K unless `smolLM2`: then an RTN w4 g64 row (seconds to quantize; exported
     /// as Q4_1 with SmolLM2's own tokenizer, which llama.cpp needs to load it) or a "4&16" QLoRA* row
     /// (one training step).
-    func manifest(_ build: LlamaCppBuild?, rows: [String], data: URL, smolLM2: Bool = false) -> Manifest {
+    func manifest(rows: [String], data: URL, smolLM2: Bool = false) -> Manifest {
         var base = Base.settings(.tiny)
         if smolLM2 { base.model = .smolLM2 }
         let all = [RowSpec("LoRA", fineTuning: base.fineTuning("lora", ptq: false, learningRate: 1e-3, ["rank": 2, "alpha": 4])),
@@ -30,12 +30,20 @@ final class LlamaCppSpeedTests: XCTestCase {
                 r.fineTuning?.data = data.path
                 return r
             }
-        let columns = base.llamaCppSpeed().map { build?.applied(to: $0) ?? $0 }
         return Manifest(id: "llama-speed", title: "llama.cpp speed check", profile: .tiny, seed: base.seed, model: base.model,
-                        rows: all.filter { rows.contains($0.label) }, evaluations: columns,
+                        rows: all.filter { rows.contains($0.label) }, evaluations: base.llamaCppSpeed(),
                         scatters: [ScatterSpec("speed", title: "decode speeds", x: .init(.model("decodeTokensPerSecond"), label: "decode tokens/s", higherIsBetter: true),
                                                y: .init(.model("bitsPerWeight"), label: "bits per weight", higherIsBetter: false),
                                                companion: Base.llamaCppCompanion)])
+    }
+
+    /// Runs `body` with `$QAFT_LLAMA_BENCH` naming `path` (a file that does not exist: no build),
+    /// restoring the variable afterwards.
+    func withLlamaBench<T>(_ path: String, _ body: () throws -> T) rethrows -> T {
+        let saved = ProcessInfo.processInfo.environment[LlamaCppBuild.benchVariable]
+        setenv(LlamaCppBuild.benchVariable, path, 1)
+        defer { if let saved { setenv(LlamaCppBuild.benchVariable, saved, 1) } else { unsetenv(LlamaCppBuild.benchVariable) } }
+        return try body()
     }
 
     /// The report's long CSV and the stage records of the llama.cpp cells, after running `m`.
@@ -49,28 +57,30 @@ final class LlamaCppSpeedTests: XCTestCase {
                 plan.stages.filter { $0.kind == LlamaCppSpeedStage.kindName }, cache)
     }
 
-    func testWithoutABuildTheCellsAreEmptyAndSayWhy() throws {
+    func testWithoutABuildTheRunStopsNamingWhereItLookedAndCachesNothingForTheCell() throws {
+        _ = try Fixtures.smolLM2()
         let dir = try Fixtures.temporaryDirectory()
-        let m = manifest(.unavailable("llama.cpp could not be built here"), rows: ["LoRA"], data: try OneStageCommandsTests.trainingText(in: dir))
-        let (csv, scatter, script, cells, _) = try run(m, in: dir)
-        // Both columns read one stage per row.
-        XCTAssertEqual(cells.count, 1)
-        for column in [Self.decode, Self.prefill] {
-            XCTAssert(csv.contains(",LoRA,\(column),"), csv)
-            let line = try XCTUnwrap(csv.split(separator: "\n").first { $0.contains(",LoRA,\(column),") })
-            XCTAssert(line.contains(" — not measured: llama.cpp could not be built here\",,,"), String(line))
+        let m = manifest(rows: ["RTN w4"], data: try OneStageCommandsTests.trainingText(in: dir), smolLM2: true)
+        let cache = try Cache(root: dir.appendingPathComponent("cache"))
+        let plan = try Planner(root: Fixtures.root).plan([m])
+        let cell = try XCTUnwrap(plan.stages.first { $0.kind == LlamaCppSpeedStage.kindName })
+        try withLlamaBench("/no/llama-bench") {
+            XCTAssertThrowsError(try Runner(cache: cache).run(plan)) { error in
+                XCTAssertEqual("\(error)", "stage \(cell.label): no llama-bench: QAFT_LLAMA_BENCH names /no/llama-bench is not an executable "
+                               + "(`make llama-cpp` builds it from \(LlamaCppBuild.pinnedSource))")
+            }
         }
-        // No llama.cpp number: the scatter's companion column is empty and the figure plots qaft's point only.
-        let point = try XCTUnwrap(scatter.split(separator: "\n").dropFirst().first)
-        XCTAssert(point.hasPrefix("LoRA,") && point.hasSuffix(",1,"), String(point))
-        XCTAssertFalse(script.contains("$companion"), script)
+        // The row's model is kept for the rerun; the cell is not, so a run with a build measures it.
+        XCTAssertNotNil(try cache.result(XCTUnwrap(cell.inputs["model"])))
+        XCTAssertNil(try cache.result(cell.key))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.store.stagingDirectory.path), [])
     }
 
     func testARowLlamaCppCannotRunSaysTheExportsOwnRefusal() throws {
         let dir = try Fixtures.temporaryDirectory()
-        // The refusal comes before llama-bench would run, so an executable that always fails stands in for it.
-        let m = manifest(.built(llamaBench: "/bin/false", source: "test"), rows: ["L4Q w4"], data: try OneStageCommandsTests.trainingText(in: dir))
-        let (csv, _, _, cells, cache) = try run(m, in: dir)
+        // The refusal comes before llama-bench is looked for: no build is needed.
+        let m = manifest(rows: ["L4Q w4"], data: try OneStageCommandsTests.trainingText(in: dir))
+        let (csv, _, _, cells, cache) = try withLlamaBench("/no/llama-bench") { try run(m, in: dir) }
         let model = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first?.inputs["model"])))
         let (deployed, tokenizer) = try DeployedSource.read(try ModelArtifact.deployedFile(model))
         var refusal = ""
@@ -85,49 +95,86 @@ final class LlamaCppSpeedTests: XCTestCase {
     func testAnUnmergedAdapterSaysLlamaBenchTakesNoLora() throws {
         let dir = try Fixtures.temporaryDirectory()
         _ = try Fixtures.smolLM2()
-        // As above, llama-bench never runs for such a row.
-        let m = manifest(.built(llamaBench: "/bin/false", source: "test"), rows: ["QLoRA* w4"], data: try OneStageCommandsTests.trainingText(in: dir),
-                         smolLM2: true)
-        let (csv, _, _, cells, cache) = try run(m, in: dir)
+        // As above, no build is needed for such a row.
+        let m = manifest(rows: ["QLoRA* w4"], data: try OneStageCommandsTests.trainingText(in: dir), smolLM2: true)
+        let (csv, _, _, cells, cache) = try withLlamaBench("/no/llama-bench") { try run(m, in: dir) }
         let reason = "a model with an unmerged fp adapter (\"4&16\"): llama-bench of the pinned llama.cpp takes no --lora, so the adapter path is not measured"
         XCTAssertEqual(try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output.notes[LlamaCppSpeedStage.notMeasured], reason)
         XCTAssert(csv.contains(" — not measured: " + reason.replacingOccurrences(of: "\"", with: "\"\"")), csv)
     }
 
-    func testTheRunGivesItsBuildToTheSpeedFiguresOnly() throws {
-        let built = LlamaCppBuild.built(llamaBench: "/bin/true", source: "llama-cpp-python==0.3.36 sha256:abc")
+    func testTheSpeedFiguresKeyOnThePinnedSourceOnly() throws {
         for target in ["qeft-figure1", "l4q-figure1"] {
             // The default profile (SmolLM2): these figures' tiny rows use groups of 4, which their packed rows refuse.
-            let m = try XCTUnwrap(try Catalog.manifests(target, profile: .default, llamaCpp: built).first)
+            let m = try XCTUnwrap(try Catalog.manifests(target, profile: .default).first)
             let columns = m.evaluations.filter { $0.kind == LlamaCppSpeedStage.kindName }
             XCTAssertEqual(columns.map(\.label), [Self.decode, Self.prefill], target)
             for c in columns {
-                XCTAssertEqual(c.parameters["llamaCpp"], "llama-cpp-python==0.3.36 sha256:abc")
-                XCTAssertNil(c.parameters["unavailable"])
-                XCTAssertEqual(c.files[LlamaCppSpeedStage.benchFile], "/bin/true")
+                XCTAssertEqual(c.parameters["llamaCpp"], .string(LlamaCppBuild.pinnedSource))
+                XCTAssertEqual(c.files, [:], "a build's path or bytes would make the key depend on the machine")
             }
-            // One stage per row serves both columns.
+            // One stage per row serves both columns, and the plan is the same whatever the environment names.
             let plan = try Planner(root: Fixtures.root).plan([m])
             XCTAssertEqual(plan.stages.filter { $0.kind == LlamaCppSpeedStage.kindName }.count, m.rows.count, target)
-            let unbuilt = try XCTUnwrap(try Catalog.manifests(target, profile: .default, llamaCpp: .unavailable("why")).first)
-            XCTAssert(unbuilt.evaluations.filter { $0.kind == LlamaCppSpeedStage.kindName }.allSatisfy { $0.parameters["unavailable"] == "why" && $0.files.isEmpty })
+            let elsewhere = try withLlamaBench("/elsewhere/llama-bench") { try Planner(root: Fixtures.root).plan([m]) }
+            XCTAssertEqual(elsewhere.stages.map(\.key), plan.stages.map(\.key), target)
         }
-        XCTAssertEqual(LlamaCppBuild(environment: [:]), .unavailable("no llama.cpp build: QAFT_LLAMA_BENCH is not set (`make reproduce-<target>` builds llama.cpp and sets it)"))
-        XCTAssertEqual(LlamaCppBuild(environment: ["QAFT_LLAMA_BENCH": "/no/llama-bench", "QAFT_LLAMA_CPP": "x"]),
-                       .unavailable("QAFT_LLAMA_BENCH=/no/llama-bench is not an executable (llama.cpp could not be built: see `make llama-cpp`)"))
-        XCTAssertEqual(LlamaCppBuild(environment: ["QAFT_LLAMA_BENCH": "/bin/true", "QAFT_LLAMA_CPP": "x"]), .built(llamaBench: "/bin/true", source: "x"))
+        var other = try XCTUnwrap(try Catalog.manifests("l4q-figure1", profile: .default).first)
+        for c in other.evaluations.indices where other.evaluations[c].kind == LlamaCppSpeedStage.kindName {
+            other.evaluations[c].parameters["llamaCpp"] = "llama-cpp-python==0.3.1"
+        }
+        XCTAssertThrowsError(try Planner(root: Fixtures.root).plan([other])) { error in
+            XCTAssert("\(error)".contains("llama.cpp is built from \(LlamaCppBuild.pinnedSource) only"), "\(error)")
+        }
     }
 
-    /// With a real llama-bench (`$QAFT_LLAMA_BENCH`; skipped without one): SmolLM2's RTN w4 row is
+    /// The pin and the default path are written twice, in the Makefile (which downloads and builds)
+    /// and in `LlamaCppBuild` (which keys and finds): make itself says they agree.
+    func testTheMakefileBuildsThePinnedSourceWhereTheStageLooks() throws {
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        make.arguments = ["make", "-s", "--no-print-directory", "--eval",
+                          "qaft-pin: ; @echo '$(LLAMA_CPP_SDIST) sha256:$(LLAMA_CPP_SHA256)'; echo '$(LLAMA_BENCH)'", "qaft-pin"]
+        make.currentDirectoryURL = Fixtures.root
+        // A `make test` run's overrides (e.g. LLAMA_CPP_BUILD=...) would reach the child through these.
+        make.environment = ProcessInfo.processInfo.environment.filter { !["MAKEFLAGS", "MFLAGS", "MAKELEVEL", "LLAMA_CPP_BUILD"].contains($0.key) }
+        let out = Pipe()
+        make.standardOutput = out
+        try make.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        make.waitUntilExit()
+        XCTAssertEqual(make.terminationStatus, 0)
+        XCTAssertEqual(text, LlamaCppBuild.pinnedSource + "\n" + LlamaCppBuild.defaultBench + "\n")
+    }
+
+    func testLlamaBenchIsTheVariablesOrTheDefaultPath() throws {
+        XCTAssertEqual(try LlamaCppBuild.llamaBench(for: "s", environment: ["QAFT_LLAMA_BENCH": "/bin/true"]).path, "/bin/true")
+        XCTAssertThrowsError(try LlamaCppBuild.llamaBench(for: "s", environment: ["QAFT_LLAMA_BENCH": "/no/llama-bench"])) {
+            XCTAssertEqual($0 as? PipelineError, .stageFailed(stage: "s", reason: "no llama-bench: QAFT_LLAMA_BENCH names /no/llama-bench is not an executable "
+                                                                     + "(`make llama-cpp` builds it from \(LlamaCppBuild.pinnedSource))"))
+        }
+        // Unset (or empty): the Makefile's build tree, relative to the working directory.
+        let built = FileManager.default.isExecutableFile(atPath: LlamaCppBuild.defaultBench)
+        for environment in [[:], ["QAFT_LLAMA_BENCH": ""]] {
+            if built {
+                XCTAssertEqual(try LlamaCppBuild.llamaBench(for: "s", environment: environment).path, LlamaCppBuild.defaultBench)
+            } else {
+                XCTAssertThrowsError(try LlamaCppBuild.llamaBench(for: "s", environment: environment)) {
+                    XCTAssert("\($0)".contains("QAFT_LLAMA_BENCH is not set and \(LlamaCppBuild.defaultBench) is not an executable"), "\($0)")
+                }
+            }
+        }
+    }
+
+    /// With a real llama-bench (`$QAFT_LLAMA_BENCH` or the Makefile's; skipped without one): SmolLM2's RTN w4 row is
     /// measured and drawn beside qaft's own speed; stories260K's LoRA row, exported without the
     /// tokenizer llama.cpp needs, is empty with that reason.
     func testARealBuildMeasuresTheExportedRow() throws {
-        let build = LlamaCppBuild(environment: ProcessInfo.processInfo.environment.merging(["QAFT_LLAMA_CPP": "test"]) { a, _ in a })
-        guard case .built = build else { throw XCTSkip("no llama-bench: QAFT_LLAMA_BENCH does not name an executable (`make llama-cpp` builds it)") }
+        do { _ = try LlamaCppBuild.llamaBench(for: "test") } catch { throw XCTSkip("\(error)") }
         _ = try Fixtures.smolLM2()
         let dir = try Fixtures.temporaryDirectory()
         let data = try OneStageCommandsTests.trainingText(in: dir)
-        let (csv, scatter, script, cells, cache) = try run(manifest(build, rows: ["RTN w4"], data: data, smolLM2: true), in: dir)
+        let (csv, scatter, script, cells, cache) = try run(manifest(rows: ["RTN w4"], data: data, smolLM2: true), in: dir)
         let rtn = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output
         let decode = try XCTUnwrap(rtn.metrics["decodeTokensPerSecond"]), prefill = try XCTUnwrap(rtn.metrics["prefillTokensPerSecond"])
         XCTAssertGreaterThan(decode, 0)
@@ -140,7 +187,7 @@ final class LlamaCppSpeedTests: XCTestCase {
         XCTAssert(line.hasPrefix("RTN w4,") && line.hasSuffix(",1,\(decode)"), scatter)
         XCTAssert(script.contains("title \"llama.cpp (exported GGUF)\""), script)
 
-        let tiny = try run(manifest(build, rows: ["LoRA"], data: data), in: dir.appendingPathComponent("tiny"))
+        let tiny = try run(manifest(rows: ["LoRA"], data: data), in: dir.appendingPathComponent("tiny"))
         XCTAssert(tiny.csv.contains(" — not measured: the model carries no GGUF tokenizer (tokenizer.ggml.model; a llama2.c source)"), tiny.csv)
     }
 }

@@ -10,22 +10,19 @@ import LlamaCpp
 /// `DecodeSpeed` answers for qaft), on `threads` threads, each the mean of `repetitions` timed runs.
 /// Stages run one at a time, so the machine is as quiet as for qaft's own measurement.
 ///
-/// The key holds the deployed model (the input's key), these settings, `llamaCpp` (the pinned
-/// llama.cpp source the binary was built from) and the content of the `llama-bench` file. When no
-/// build exists, `unavailable` says why instead (a different key, so a later run with a build
-/// measures), and the cells are empty with that reason. A model llama.cpp cannot run as qaft
-/// deploys it is not measured either, and says why in `notes["notMeasured"]`: the export's own
-/// refusal (NF4, fp weak columns, groups not a multiple of 32), a model without GGUF tokenizer keys
-/// (llama.cpp loads none), or an unmerged adapter ("4&16" rows), which llama-bench at the pinned
-/// llama.cpp cannot apply (it takes no `--lora`).
+/// The key holds the deployed model (the input's key), these settings and `llamaCpp`, the pinned
+/// llama.cpp source (`LlamaCppBuild.pinnedSource`), not the executable, which is looked up when
+/// the cell runs (`LlamaCppBuild.llamaBench`): without one the stage fails and nothing is cached.
+/// A model llama.cpp cannot run as qaft deploys it is not measured, needs no build, and says why
+/// in `notes["notMeasured"]`: the export's own refusal (NF4, fp weak columns, groups not a
+/// multiple of 32), a model without GGUF tokenizer keys (llama.cpp loads none), or an unmerged
+/// adapter ("4&16" rows), which llama-bench at the pinned llama.cpp cannot apply (it takes no `--lora`).
 public struct LlamaCppSpeedStage: Stage {
     public static let kindName = "evaluate-llama-cpp-speed"
-    /// The file naming the llama-bench executable.
-    public static let benchFile = "llamaBench"
     /// The note of a cell this stage could not measure, shown in the report beside the empty cell.
     public static let notMeasured = "notMeasured"
     public var kind: String { Self.kindName }
-    public var version: String { "1" }
+    public var version: String { "2" }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { false }
@@ -37,29 +34,25 @@ public struct LlamaCppSpeedStage: Stage {
         public var generatedTokens: Int
         public var threads: Int
         public var repetitions: Int
-        /// The pinned llama.cpp source llama-bench was built from (e.g. its archive and sha256).
-        public var llamaCpp: String?
-        /// Why there is no llama.cpp build to measure with; exactly one of this and `llamaCpp` is set.
-        public var unavailable: String?
+        /// The llama.cpp source llama-bench is built from: `LlamaCppBuild.pinnedSource`, the only one
+        /// the Makefile builds.
+        public var llamaCpp: String
     }
-
-    public func requiredFiles(_ s: Settings) -> [String] { s.llamaCpp == nil ? [] : [Self.benchFile] }
 
     public func check(_ s: Settings) throws {
         try StageParameterError.require("promptTokens", s.promptTokens, in: 1...1 << 16)
         try StageParameterError.require("generatedTokens", s.generatedTokens, in: 1...1 << 16)
         try StageParameterError.require("threads", s.threads, in: 1...1024)
         try StageParameterError.require("repetitions", s.repetitions, in: 1...1000)
-        if (s.llamaCpp == nil) == (s.unavailable == nil) {
-            throw StageParameterError(field: "llamaCpp", value: s.llamaCpp ?? "(missing)",
-                                      reason: "set either llamaCpp (the build's source) or unavailable (why there is no build), not both")
+        if s.llamaCpp != LlamaCppBuild.pinnedSource {
+            throw StageParameterError(field: "llamaCpp", value: s.llamaCpp,
+                                      reason: "llama.cpp is built from \(LlamaCppBuild.pinnedSource) only (the Makefile's pin)")
         }
     }
 
     public func run(_ s: Settings, _ context: StageContext) throws -> StageOutput {
         defer { context.progress(1, 1) }
         func notMeasured(_ reason: String) -> StageOutput { StageOutput(notes: [Self.notMeasured: reason]) }
-        if let reason = s.unavailable { return notMeasured(reason) }
         guard let deployed = try? ModelArtifact.deployedFile(try context.input("model")) else {
             return notMeasured("the row has no deployed model (no quantize or fine-tune stage)")
         }
@@ -80,7 +73,7 @@ public struct LlamaCppSpeedStage: Stage {
             return notMeasured("a model with an unmerged fp adapter (\"4&16\"): llama-bench of the pinned llama.cpp takes no --lora, "
                                + "so the adapter path is not measured")
         }
-        let bench = LlamaBench(executable: try context.file(Self.benchFile), threads: s.threads, repetitions: s.repetitions)
+        let bench = LlamaBench(executable: try LlamaCppBuild.llamaBench(for: context.label), threads: s.threads, repetitions: s.repetitions)
         let prefill = try bench.run(.prefill(s.promptTokens), model: gguf)
         context.progress(1, 2)
         let decode = try bench.run(.decode(s.generatedTokens, after: s.promptTokens), model: gguf)
@@ -88,6 +81,6 @@ public struct LlamaCppSpeedStage: Stage {
             metrics: ["prefillTokensPerSecond": prefill.tokensPerSecond, "prefillStandardDeviation": prefill.standardDeviation,
                       "decodeTokensPerSecond": decode.tokensPerSecond, "decodeStandardDeviation": decode.standardDeviation,
                       "exportExact": report.exact ? 1 : 0],
-            notes: ["llamaCpp": s.llamaCpp ?? "", "llamaCppBuild": decode.build, "modelType": decode.modelType])
+            notes: ["llamaCpp": s.llamaCpp, "llamaBench": bench.executable.path, "llamaCppBuild": decode.build, "modelType": decode.modelType])
     }
 }
