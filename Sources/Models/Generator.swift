@@ -34,11 +34,12 @@ public final class Generator {
         self.decodeActivations = decodeActivations
     }
 
-    /// Continues `prompt` by up to `maxNewTokens` tokens, stopping early at `stop` tokens. `onToken`
-    /// sees each new token as it is produced and may return false to stop.
+    /// Continues `prompt` by up to `maxNewTokens` tokens, stopping early at `stop` tokens. `inspect`,
+    /// when given, sees each step's logits before the choice; `onToken` sees each new token as it is
+    /// produced and may return false to stop.
     public func generate(
         prompt: [Int], maxNewTokens: Int, options: SamplingOptions = .greedy, stop: Set<Int> = [],
-        onToken: (Int) -> Bool = { _ in true }
+        inspect: ((UnsafeBufferPointer<Float>) -> Void)? = nil, onToken: (Int) -> Bool = { _ in true }
     ) throws -> [Int] {
         precondition(!prompt.isEmpty, "generation needs at least one prompt token")
         let cache = KVCache(config: model.config, slots: 1, capacity: Swift.min(prompt.count + maxNewTokens, model.rope.maxPositions))
@@ -50,7 +51,10 @@ public final class Generator {
         try model.withDecodeActivations(decodeActivations) {
             try SecondCore.shared.splitting {
                 while produced.count < maxNewTokens {
-                    let next = logits.storage.withUnsafeMutableBufferPointer { Self.choose($0, options, &rng) }
+                    let next = logits.storage.withUnsafeMutableBufferPointer { row -> Int in
+                        inspect?(UnsafeBufferPointer(row))
+                        return Self.choose(row, options, &rng)
+                    }
                     produced.append(next)
                     if stop.contains(next) || !onToken(next) { break }
                     if produced.count == maxNewTokens || cache.lengths[0] >= cache.capacity { break }

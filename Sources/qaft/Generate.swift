@@ -33,6 +33,13 @@ struct Generate: ParsableCommand {
     @Flag(help: "Wrap the prompt in the ChatML user/assistant template (instruct models).")
     var chat = false
 
+    @Option(help: "Also print to stderr, per generated token, the K most likely tokens and their logits (K ≥ 2; 0 = off): where two runtimes' greedy texts part, the margin says whether it was a near-tie.")
+    var showTop = 0
+
+    func validate() throws {
+        if showTop == 1 || showTop < 0 { throw ValidationError("--show-top \(showTop): give 0 (off) or K ≥ 2") }
+    }
+
     func run() throws {
         let (model, tok, _) = try modelOptions.loadModel()
         if q8Head { try model.quantizeHead() }
@@ -52,10 +59,20 @@ struct Generate: ParsableCommand {
             if bytes.count > shown { FileHandle.standardOutput.write(Data(bytes[shown...])) }
             shown = max(shown, bytes.count)
         }
+        // Per step: where its token's text starts (in bytes of the generated text) and the top K.
+        func showCandidates(_ logits: UnsafeBufferPointer<Float>) {
+            let top = logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }.prefix(showTop)
+            let best = logits[top.first!]
+            let candidates = top.map { i in
+                "\(i) \(tok.decode([i]).debugDescription) " + String(format: i == top.first! ? "%.4f" : "%+.4f", i == top.first! ? best : logits[i] - best)
+            }
+            FileHandle.standardError.write(Data("top step \(generated.count) byte \(tok.decode(generated).utf8.count): \(candidates.joined(separator: " | "))\n".utf8))
+        }
         let produced = try Generator(model: model).generate(
             prompt: ids, maxNewTokens: tokens,
             options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
-            stop: Set([tok.eosToken].compactMap { $0 })
+            stop: Set([tok.eosToken].compactMap { $0 }),
+            inspect: showTop > 0 ? showCandidates : nil
         ) { t in
             generated.append(t)
             flush(final: false)

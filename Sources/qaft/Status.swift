@@ -25,13 +25,13 @@ struct Status: ParsableCommand {
     func run() throws {
         guard let target else { return try checkReports() }
         let inspection = PlanInspection(cache: try options.openCache(), plan: try options.plan(target))
-        var toRun = 0
+        var toRun = 0, cachedSeconds = 0.0
         // Slurm's view beside the cache's, where Slurm's client tools are installed.
         let jobs = (try? Slurm.queuedJobs()) ?? [:]
         for (stage, state) in try inspection.status() {
             let text: String
             switch state {
-            case .cached(let s): text = String(format: "cached (%.2fs)", s)
+            case .cached(let s): text = String(format: "cached (%.2fs)", s); cachedSeconds += s
             case .running(let owner): text = "running in \(owner)"
             case .wouldRun(let resumable): text = resumable ? "would resume from a checkpoint" : "would run"; toRun += 1
             }
@@ -39,6 +39,9 @@ struct Status: ParsableCommand {
             print("\(stage.key.short)  \(stage.label)  [\(stage.kind)]  \(text)\(job)")
         }
         print("\(toRun) of \(inspection.plan.stages.count) stages would run; the longest chain of dependent stages has \(inspection.plan.longestChain)")
+        // What a cold run costs, whichever runs (or targets sharing the stages) computed them.
+        let t = Int(cachedSeconds.rounded())
+        print(String(format: "the cached stages took %d:%02d:%02d to compute (their recorded times summed)", t / 3600, t / 60 % 60, t % 60))
     }
 
     /// Each committed report, re-planned under its own profile (with this command's other options).

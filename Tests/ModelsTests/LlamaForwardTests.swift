@@ -54,6 +54,18 @@ final class LlamaForwardTests: XCTestCase {
         let out = try Generator(model: Llama(m.weights)).generate(prompt: [1], maxNewTokens: f.greedy_from_bos.count)
         XCTAssertEqual(out, f.greedy_from_bos)
         XCTAssertTrue(m.tokenizer.decode(out).hasPrefix(" Once upon a time"), m.tokenizer.decode(out))
+
+        // `inspect` sees every step's logits before the choice: greedy takes their argmax, and the
+        // rows are those of a plain forward of the sequence so far (the prompt's last row first).
+        var seen: [[Float]] = []
+        let inspected = try Generator(model: Llama(m.weights), decodeActivations: .float32)
+            .generate(prompt: [1], maxNewTokens: 6, inspect: { seen.append(Array($0)) })
+        XCTAssertEqual(inspected, Array(f.greedy_from_bos.prefix(6)))
+        XCTAssertEqual(seen.map { row in row.indices.max { row[$0] < row[$1] }! }, inspected)
+        let full = try Llama(m.weights).forward(TokenBatch([1] + inspected.dropLast()))
+        for (step, row) in seen.enumerated() {
+            for v in stride(from: 0, to: row.count, by: 37) { XCTAssertEqual(row[v], full[step, v], accuracy: 1e-4, "step \(step) id \(v)") }
+        }
     }
 
     /// Incremental decoding through the cache, packed batches of unequal sequences and forked shared

@@ -43,6 +43,7 @@ final class PostgresCacheTests: XCTestCase {
         let before = try qaft(["status", "tinytable"], db, log: "status0")
         XCTAssertEqual(before.status, 0, before.text)
         XCTAssert(before.text.contains("4 of 4 stages would run"), before.text)
+        XCTAssert(before.text.contains("the cached stages took 0:00:00 to compute"), before.text)
 
         let run = try qaft(["reproduce", "tinytable", "--output", pgOut.path, "--quiet"], db, log: "pg")
         XCTAssertEqual(run.status, 0, run.text)
@@ -62,6 +63,8 @@ final class PostgresCacheTests: XCTestCase {
 
         let after = try qaft(["status", "tinytable"], db, log: "status1")
         XCTAssert(after.text.contains("0 of 4 stages would run"), after.text)
+        let seconds = Int(try plan.stages.reduce(0.0) { $0 + (try cache.result($1.key)?.seconds ?? .nan) }.rounded())
+        XCTAssert(after.text.contains(String(format: "the cached stages took 0:%02d:%02d to compute", seconds / 60, seconds % 60)), after.text)
         let why = try qaft(["why", "tinytable"], db, log: "why")
         XCTAssertEqual(why.status, 0, why.text)
         XCTAssert(why.text.contains("nothing changed since the last run of tinytable"), why.text)
