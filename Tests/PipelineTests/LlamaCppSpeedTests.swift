@@ -157,7 +157,7 @@ final class LlamaCppSpeedTests: XCTestCase {
         let built = FileManager.default.isExecutableFile(atPath: LlamaCppBuild.defaultBench)
         for environment in [[:], ["QAFT_LLAMA_BENCH": ""]] {
             if built {
-                XCTAssertEqual(try LlamaCppBuild.llamaBench(for: "s", environment: environment).path, LlamaCppBuild.defaultBench)
+                XCTAssertEqual(try LlamaCppBuild.llamaBench(for: "s", environment: environment), URL(fileURLWithPath: LlamaCppBuild.defaultBench))
             } else {
                 XCTAssertThrowsError(try LlamaCppBuild.llamaBench(for: "s", environment: environment)) {
                     XCTAssert("\($0)".contains("QAFT_LLAMA_BENCH is not set and \(LlamaCppBuild.defaultBench) is not an executable"), "\($0)")
