@@ -220,10 +220,11 @@ public struct Base: Sendable {
         let parameters: [String: Value] = ["promptTokens": 64, "generatedTokens": .int(decodeSteps), "threads": 2, "repetitions": .int(runs),
                                            "llamaCpp": .string(LlamaCppBuild.pinnedSource)]
         let how = ", 2 threads, mean of \(runs) run\(runs == 1 ? "" : "s"), exported GGUF"
+        let adapters = " (\"4&16\" rows: llama-completion --lora, the same question)"
         return [EvaluationSpec(Self.llamaCppDecodeColumn, kind: LlamaCppSpeedStage.kindName, metric: "decodeTokensPerSecond", lowerIsBetter: false,
-                               protocolName: "llama-bench tg\(decodeSteps) after a 64-token context" + how, parameters: parameters, files: [:]),
+                               protocolName: "llama-bench tg\(decodeSteps) after a 64-token context" + how + adapters, parameters: parameters, files: [:]),
                 EvaluationSpec("llama.cpp prefill tok/s", kind: LlamaCppSpeedStage.kindName, metric: "prefillTokensPerSecond", lowerIsBetter: false,
-                               protocolName: "llama-bench pp64" + how, parameters: parameters, files: [:])]
+                               protocolName: "llama-bench pp64" + how + adapters, parameters: parameters, files: [:])]
     }
 
     static let llamaCppDecodeColumn = "llama.cpp decode tok/s"
@@ -235,8 +236,8 @@ public struct Base: Sendable {
 
     /// What the speed figures' notes say of the llama.cpp columns.
     public static let llamaCppNote = "llama.cpp columns: llama-bench of the pinned llama.cpp on each row's model exported by `qaft export` "
-        + "(2 threads, same prompt and decode lengths as ours); empty where llama.cpp cannot run the row as qaft deploys it "
-        + "(NF4, fp weak columns, an unmerged \"4&16\" adapter: llama-bench takes no --lora), with the reason."
+        + "(2 threads, same prompt and decode lengths as ours; \"4&16\" rows: base GGUF + LoRA adapter GGUF timed by llama-completion --lora, "
+        + "as llama-bench takes no --lora); empty where llama.cpp cannot run the row as qaft deploys it (NF4, fp weak columns), with the reason."
 
     /// A fine-tuning of the row's model by `method` with the shared budget plus `parameters`.
     public func fineTuning(_ method: String, ptq: Bool, learningRate: Double, _ parameters: [String: Value]) -> FineTuningSpec {

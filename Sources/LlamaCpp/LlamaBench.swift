@@ -52,23 +52,7 @@ public struct LlamaBench: Sendable {
         for file in [executable, model] where !FileManager.default.fileExists(atPath: file.path) {
             throw Failure("llama-bench: \(file.path) does not exist")
         }
-        // Its log goes to a file (a pipe it filled would block it), read back when it fails.
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("llama-bench-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: log) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments(test, model: model)
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let tail = String(decoding: ((try? Data(contentsOf: log)) ?? Data()).suffix(300), as: UTF8.self)
-            throw Failure("llama-bench \(arguments(test, model: model).joined(separator: " ")) exited with status \(process.terminationStatus): \(tail)")
-        }
+        let data = try ToolRun.run(executable, arguments(test, model: model)).output
         return try LlamaBenchResult.parse(data, test: test)
     }
 }

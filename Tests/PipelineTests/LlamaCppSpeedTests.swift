@@ -1,14 +1,16 @@
 import Experiments
 import Export
 import Foundation
+import Models
 @testable import Pipeline
 import TestSupport
 import XCTest
 
-/// llama.cpp's own speed columns (`LlamaCppSpeedStage`): rows llama.cpp cannot run (a per-channel
+/// llama.cpp's own speed columns (`LlamaCppSpeedStage`): a row llama.cpp cannot run (a per-channel
 /// L4Q w4 row on stories260K, whose FFN's 172 columns are no whole number of llama.cpp's 32-weight
-/// blocks; a "4&16" row) say why and need no build; a row it can run needs llama-bench, found
-/// when the cell runs, never named by the key; through the report and its speed scatter.
+/// blocks) says why and needs no build; a row it can run needs llama-bench (and llama-completion
+/// beside it for a "4&16" row), found when the cell runs, never named by the key; through the
+/// report and its speed scatter.
 final class LlamaCppSpeedTests: XCTestCase {
     static let decode = "llama.cpp decode tok/s", prefill = "llama.cpp prefill tok/s"
 
@@ -92,15 +94,32 @@ final class LlamaCppSpeedTests: XCTestCase {
         XCTAssert(csv.contains(" — not measured: not exportable to llama.cpp: " + refusal), csv)
     }
 
-    func testAnUnmergedAdapterSaysLlamaBenchTakesNoLora() throws {
-        let dir = try Fixtures.temporaryDirectory()
+    /// A "4&16" row (base GGUF + LoRA adapter GGUF) is timed by llama-completion --lora, beside
+    /// llama-bench (skipped without a build).
+    func testAnUnmergedAdapterIsTimedByLlamaCompletion() throws {
+        do { _ = try LlamaCppBuild.llamaBench(for: "test") } catch { throw XCTSkip("\(error)") }
         _ = try Fixtures.smolLM2()
-        // As above, no build is needed for such a row.
+        let dir = try Fixtures.temporaryDirectory()
         let m = manifest(rows: ["QLoRA* w4"], data: try OneStageCommandsTests.trainingText(in: dir), smolLM2: true)
-        let (csv, _, _, cells, cache) = try withLlamaBench("/no/llama-bench") { try run(m, in: dir) }
-        let reason = "a model with an unmerged fp adapter (\"4&16\"): llama-bench of the pinned llama.cpp takes no --lora, so the adapter path is not measured"
-        XCTAssertEqual(try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output.notes[LlamaCppSpeedStage.notMeasured], reason)
-        XCTAssert(csv.contains(" — not measured: " + reason.replacingOccurrences(of: "\"", with: "\"\"")), csv)
+        let (csv, scatter, _, cells, cache) = try run(m, in: dir)
+        let out = try XCTUnwrap(try cache.result(XCTUnwrap(cells.first).key)).output
+        XCTAssertEqual(out.notes["tool"], "llama-completion --lora")
+        let decode = try XCTUnwrap(out.metrics["decodeTokensPerSecond"]), prefill = try XCTUnwrap(out.metrics["prefillTokensPerSecond"])
+        XCTAssertGreaterThan(decode, 0)
+        XCTAssertGreaterThan(prefill, decode, "a 64-token batch is faster per token than one-token steps")
+        XCTAssert(csv.contains(",QLoRA* w4,\(Self.decode),decodeTokensPerSecond,") && csv.contains(",\(decode),"), csv)
+        XCTAssert(try XCTUnwrap(scatter.split(separator: "\n").dropFirst().first).hasSuffix(",\(decode)"), scatter)
+    }
+
+    /// The timing prompt is the first 64 tokens of the stage's text in the row's own tokenizer.
+    func testTheTimingPromptHasThePromptTokens() throws {
+        let tokenizer = try ModelLoader.loadTokenizer(try Fixtures.smolLM2())
+        let prompt = try LlamaCppSpeedStage.prompt(tokens: 64, tokenizer: tokenizer)
+        XCTAssertEqual(tokenizer.encode(prompt).count, 64)
+        XCTAssert(LlamaCppSpeedStage.promptText.hasPrefix(prompt), prompt)
+        XCTAssertThrowsError(try LlamaCppSpeedStage.prompt(tokens: 4096, tokenizer: tokenizer)) { e in
+            XCTAssert("\(e)".contains("the timing prompt has only"), "\(e)")
+        }
     }
 
     func testTheSpeedFiguresKeyOnThePinnedSourceOnly() throws {
