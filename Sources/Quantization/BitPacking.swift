@@ -64,6 +64,22 @@ public enum BitPacking {
         if p.straddles { v |= words[base + tileRows * (p.word + 1)] << UInt32(32 - p.offset) }
         return v & ((1 << UInt32(bits)) - 1)
     }
+
+    /// The first padding code (rows past `rows` in the last tile, columns past `cols` in the last
+    /// chunk) that is not zero, with the index of its word; nil when all are zero. A nonzero one
+    /// means the shape fields of a file do not match its codes.
+    static func nonzeroPadding(in words: [UInt32], rows: Int, cols: Int, bits: Int) -> (row: Int, col: Int, word: Int)? {
+        let pr = paddedRows(rows), pc = paddedCols(cols)
+        return words.withUnsafeBufferPointer { w in
+            for r in 0..<pr {
+                for c in (r < rows ? cols : 0)..<pc where get(row: r, col: c, cols: cols, bits: bits, in: w.baseAddress!) != 0 {
+                    let block = blockOffset(tile: r / tileRows, chunk: c / chunkCodes, chunks: pc / chunkCodes, bits: bits)
+                    return (r, c, block + r % tileRows + tileRows * position(c % chunkCodes, bits: bits).word)
+                }
+            }
+            return nil
+        }
+    }
 }
 
 /// A code width known at compile time, so the 32 fields of a block decode with constant masks

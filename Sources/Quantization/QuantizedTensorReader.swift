@@ -80,10 +80,9 @@ public struct TensorReader {
         let groupSize = options.packedGroupSize(columns: low), groups = (low + groupSize - 1) / groupSize
         let count = BitPacking.wordCount(rows: rows, cols: low, bits: options.bits)
         let (codes, codesOffset) = try words(name + ".qcodes", count)
-        do {
-            try WeightBlob.checkPadding(codes, rows: rows, cols: low, bits: options.bits, codesOffset: codesOffset)
-        } catch QuantizationError.corrupt(_, let offset, let reason) {
-            throw ModelFormatError.corrupt(file: path, what: "tensor '\(name).qcodes'", offset: offset, reason: reason)
+        if let (r, c, word) = BitPacking.nonzeroPadding(in: codes, rows: rows, cols: low, bits: options.bits) {
+            throw ModelFormatError.corrupt(file: path, what: "tensor '\(name).qcodes'", offset: codesOffset + 4 * word,
+                                           reason: "padding code at row \(r), column \(c) is not zero")
         }
         let packed = PackedWeights(rows: rows, cols: low, bits: options.bits, groupSize: groupSize, words: codes,
                                    scales: try floats(name + ".qscales", [groups, rows]),
