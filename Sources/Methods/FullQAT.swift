@@ -12,7 +12,7 @@ import Training
 /// Options: `bits`, `groupSize` (or `extra.perChannel = 1`), `extra.lsqGradientScale`.
 public final class FullQAT: FineTuningMethod {
     public static let name = "qat"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?

@@ -20,7 +20,7 @@ import Training
 /// `postClippingError`), as defined by `LearnedStepQuantizer.errors`.
 public final class L4Q: FineTuningMethod {
     public static let name = "l4q"
-    public static let version = "3"
+    public static let version = "2"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?

@@ -108,7 +108,7 @@ public final class L4QLinear: TrainableLinear {
     ) {
         let m = outFeatures, n = inFeatures, r = rank
         let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
-        Linear.backwardWeight(dy, input: x, rows: rows, in: n, out: m, into: g, accumulate: false)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
         let gc = quantizer.groups(cols: n)
         forEachRowBlock { block in
             let at = block.lowerBound * n, groups = block.lowerBound * gc

@@ -122,7 +122,7 @@ public final class LearnableClippingLinear: TrainableLinear {
         let n = inFeatures, m = outFeatures, perRow = n / groupSize, qmax = maxCode
         Linear.backwardInput(dy, weight: effectiveWeight(), rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
         let dw = workspace.gradient.reserve(m * n)
-        Linear.backwardWeight(dy, input: x, rows: rows, in: n, out: m, into: dw, accumulate: false)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: dw, ldc: n)
         weight.storage.withUnsafeBufferPointer { w in
             for g in 0..<groupCount {
                 let p = grid(g), base = (g / perRow) * n + (g % perRow) * groupSize

@@ -105,7 +105,7 @@ public final class LearnedStepLinear: TrainableLinear, InputGradientLinear {
     /// The parameter half of the backward: ∂L/∂W_q = dyᵀx (scratch) → s, b and (trained W) W gradients.
     public func weightBackward(_ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int) {
         let n = inFeatures, m = outFeatures, g = scratch.gradient.reserve(m * n)
-        Linear.backwardWeight(dy, input: x, rows: rows, in: n, out: m, into: g, accumulate: false)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
         let trained = trainedWeight
         withWeight {
             quantizer.backward(weight: $0, rows: m, cols: n, step: step.value.pointer, offset: offset.value.pointer,

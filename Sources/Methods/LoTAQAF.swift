@@ -19,7 +19,7 @@ import Training
 /// ignores gradient scale, and the code sets `max_grad_norm=None`.
 public final class LoTAQAF: FineTuningMethod {
     public static let name = "lota-qaf"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     public let omega: Float
     public let paperOffset: Bool

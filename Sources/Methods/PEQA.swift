@@ -13,7 +13,7 @@ import Training
 /// train; the others stay at their RTN scales).
 public final class PEQA: FineTuningMethod {
     public static let name = "peqa"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?
@@ -113,7 +113,7 @@ public final class PEQALinear: TrainableLinear {
         let m = outFeatures, n = inFeatures, gs = grid.groupSize
         if scale.isTrainable {
             let g = scratch.gradient.reserve(m * n), ds = scale.gradient.pointer
-            Linear.backwardWeight(dy, input: x, rows: rows, in: n, out: m, into: g, accumulate: false)
+            BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
             grid.codes.withUnsafeBufferPointer { c in
                 forEachGroup { i, start, _, z in
                     var sum: Float = 0

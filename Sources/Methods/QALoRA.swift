@@ -11,7 +11,7 @@ import Training
 /// QA-LoRA and LoTA-QAF run it; needs calibration windows), 0 = RTN. Dropout is rejected: a dropped-out adapter input cannot be merged.
 public final class QALoRA: FineTuningMethod {
     public static let name = "qa-lora"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     public let baseQuantizer: BaseQuantizer
     private var base: LlamaWeights?

@@ -14,7 +14,7 @@ import Training
 /// (projections without an adapter still learn s and b), `extra.lsqGradientScale`.
 public final class QATLoRA: FineTuningMethod {
     public static let name = "qat-lora"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?

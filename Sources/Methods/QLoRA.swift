@@ -10,7 +10,7 @@ import Training
 /// uniform re-run at other widths is `QLoRAUniform`); `groupSize` is not used (NF4's block is 64).
 public final class QLoRA: FineTuningMethod {
     public static let name = "qlora"
-    public static let version = "2"
+    public static let version = "1"
     public let options: MethodOptions
     private var base: LlamaWeights?
 

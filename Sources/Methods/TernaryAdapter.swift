@@ -77,7 +77,7 @@ public final class TernaryAdapter: TrainableLinear {
     ) {
         let m = outFeatures, n = inFeatures, r = rank, gs = base.groupSize, gc = base.groupCount
         let g = delta.reserve(m * n)
-        Linear.backwardWeight(dy, input: x, rows: rows, in: n, out: m, into: g, accumulate: false)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
         let groupFactor = 1 / (Float(gs) * (paperOffset ? 1 : omega))
         base.scales.withUnsafeBufferPointer { s in
             for j in 0..<m {

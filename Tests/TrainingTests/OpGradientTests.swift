@@ -17,7 +17,7 @@ final class OpGradientTests: XCTestCase {
         let x = gaussian(rows * n), w = gaussian(m * n), c = gaussian(rows * m)
         var dx = [Float](repeating: 0, count: rows * n), dw = [Float](repeating: 0, count: m * n)
         Linear.backwardInput(c, weight: w, rows: rows, in: n, out: m, into: &dx, accumulate: false)
-        Linear.backwardWeight(c, input: x, rows: rows, in: n, out: m, into: &dw, accumulate: true)
+        Linear.backwardWeight(c, input: x, rows: rows, in: n, out: m, into: &dw)
         let fx = FiniteDifference.gradient(x.map(Double.init)) { dot(Ref.linear($0, w.map(Double.init), rows: rows, in: n, out: m), c) }
         let fw = FiniteDifference.gradient(w.map(Double.init)) { dot(Ref.linear(x.map(Double.init), $0, rows: rows, in: n, out: m), c) }
         XCTAssertLessThan(FiniteDifference.relativeError(dx, fx), tolerance)

@@ -26,9 +26,8 @@ public protocol InputGradientLinear: LinearOperator {
 /// Shapes: x, dx (rows, in); y, dy (rows, out); W, dW (out, in).
 /// Forward saves for backward: x (for dW only; dx needs W alone).
 public enum Linear {
-    /// y = x Wᵀ. In bf16 (`BF16.applies`) W is rounded for this product, as autocast rounds a
-    /// weight that changes every step (a fake-quantized or merged one); `rounded`, when given, is W
-    /// already in bf16 (a frozen weight's cached copy), used instead.
+    /// y = x Wᵀ. `rounded`, when given, is W already in bf16 (a frozen weight's cached copy), used
+    /// instead of rerounding W when the product runs in bf16.
     public static func forward(
         _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
         rows: Int, in n: Int, out m: Int, into y: UnsafeMutablePointer<Float>
@@ -36,44 +35,37 @@ public enum Linear {
         if rows == 1 {
             // A one-row sgemm is several times slower than sgemv on OpenBLAS.
             BLAS.gemv(m: m, n: n, a: w, lda: n, x: x, y: y)
-        } else if BF16.applies(m: rows, n: m, k: n) {
-            withWeight(w, ld: n, rounded) { BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: $0, c: y, ldc: m) }
+        } else if let rounded, BF16.applies(m: rows, n: m, k: n) {
+            rounded().storage.withUnsafeBufferPointer { wb in
+                BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(wb.baseAddress!, ld: n), c: y, ldc: m)
+            }
         } else {
             BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: w, ldb: n, c: y, ldc: m)
         }
     }
 
-    /// dx = dy · W (or dx += when `accumulate`); precision and `rounded` as in `forward`.
+    /// dx = dy · W (or dx += when `accumulate`); `rounded` as in `forward`.
     public static func backwardInput(
         _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
         rows: Int, in n: Int, out m: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        if BF16.applies(m: rows, n: n, k: m) {
-            withWeight(w, ld: n, rounded) { BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: $0, beta: accumulate ? 1 : 0, c: dx, ldc: n) }
+        if let rounded, BF16.applies(m: rows, n: n, k: m) {
+            rounded().storage.withUnsafeBufferPointer { wb in
+                BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(wb.baseAddress!, ld: n),
+                          beta: accumulate ? 1 : 0, c: dx, ldc: n)
+            }
             return
         }
         BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
     }
 
-    /// dW = dyᵀ · x summed over the rows (dW += when `accumulate`), in bf16 where it applies. Only
-    /// trainable weights (or a weight-sized gradient a method reduces further, as L4Q's s and b
-    /// gradients) call this: a frozen weight never holds an (out, in) gradient.
+    /// dW += dyᵀ · x, summed over the rows. Only trainable weights call this: a frozen weight never
+    /// holds an (out, in) gradient.
     public static func backwardWeight(
         _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int, in n: Int, out m: Int,
-        into dw: UnsafeMutablePointer<Float>, accumulate: Bool
+        into dw: UnsafeMutablePointer<Float>
     ) {
-        if BF16.applies(m: m, n: n, k: rows) {
-            BF16.gemm(transA: true, m: m, n: n, k: rows, a: .float(dy, ld: m), b: .float(x, ld: n), beta: accumulate ? 1 : 0, c: dw, ldc: n)
-        } else {
-            BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, beta: accumulate ? 1 : 0, c: dw, ldc: n)
-        }
-    }
-
-    /// `body` with W (rows of `ld` weights) as a bf16 operand: the cached copy when given, else W
-    /// rounded for this call.
-    private static func withWeight(_ w: UnsafePointer<Float>, ld: Int, _ rounded: (() -> BF16Matrix)?, _ body: (BF16Operand) -> Void) {
-        guard let rounded else { return body(.float(w, ld: ld)) }
-        rounded().storage.withUnsafeBufferPointer { body(.bf16($0.baseAddress!, ld: ld)) }
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, beta: 1, c: dw, ldc: n)
     }
 }
 
