@@ -123,6 +123,12 @@ public enum LlamaCppExport {
                 try adapters.addTensor(name + ".lora_b", dims: [a.b.cols, a.b.rows], floats: a.b.storage)
             }
         }
+        // Checked last, so a grid llama.cpp cannot hold is named first: without its vocabulary
+        // keys llama.cpp loads no model.
+        guard metadata.contains(where: { $0.0 == "tokenizer.ggml.model" }) else {
+            throw ExportError.unsupportedModel(format: "GGUF", reason: "the model carries no GGUF tokenizer (tokenizer.ggml.model; a llama2.c "
+                                               + "checkpoint's tokenizer is not converted), and llama.cpp loads no model without one")
+        }
         if let alpha {
             let adapterFile = Self.adapterURL(for: url)
             adapters.set("adapter.lora.alpha", .float32(alpha))

@@ -142,6 +142,14 @@ final class LlamaCppExportTests: XCTestCase {
             }
             XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "\(method): a file was left behind")
         }
+        // A model without the tokenizer keys llama.cpp needs to load it (a llama2.c source's).
+        let bare = try DeployedModel(try TinyExportModel.exported("rtn", MethodOptions(bits: 4, groupSize: 32)).model)
+        XCTAssertThrowsError(try LlamaCppExport.write(bare, to: dir.appendingPathComponent("bare.gguf"),
+                                                      metadata: TinyExportModel.tokenizer.filter { $0.0 != "tokenizer.ggml.model" })) { e in
+            XCTAssertEqual("\(e)", "cannot export to GGUF: the model carries no GGUF tokenizer (tokenizer.ggml.model; a llama2.c checkpoint's "
+                           + "tokenizer is not converted), and llama.cpp loads no model without one")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [], "bare: a file was left behind")
         // Asked for, NF4 goes to F16 with a warning.
         let url = dir.appendingPathComponent("qlora-f16.gguf")
         let report = try LlamaCppExport.write(try DeployedModel(try TinyExportModel.exported("qlora").model), to: url,

@@ -18,8 +18,8 @@ import Models
 /// (`LlamaCompletion`: llama-bench at the pinned llama.cpp takes no `--lora`) on a prompt of
 /// `promptTokens` tokens of `promptText`, the same two rates. A model llama.cpp cannot run as
 /// qaft deploys it is not measured, needs no build, and says why in `notes["notMeasured"]`: the
-/// export's own refusal (NF4, fp weak columns, groups not a multiple of 32) or a model without
-/// GGUF tokenizer keys (llama.cpp loads none).
+/// export's own refusal (NF4, fp weak columns, groups not a multiple of 32, a model without GGUF
+/// tokenizer keys).
 public struct LlamaCppSpeedStage: Stage {
     public static let kindName = "evaluate-llama-cpp-speed"
     /// The note of a cell this stage could not measure, shown in the report beside the empty cell.
@@ -67,10 +67,6 @@ public struct LlamaCppSpeedStage: Stage {
         let report: LlamaCppExport.Report
         do { report = try LlamaCppExport.write(model, to: gguf, metadata: tokenizer) } catch let e as ExportError {
             return notMeasured("not exportable to llama.cpp: \(e)")
-        }
-        // llama.cpp loads no model without its vocabulary keys, which a llama2.c source never had.
-        guard tokenizer.contains(where: { $0.0 == "tokenizer.ggml.model" }) else {
-            return notMeasured("the model carries no GGUF tokenizer (tokenizer.ggml.model; a llama2.c source), which llama.cpp needs to load it")
         }
         let llamaBench = try LlamaCppBuild.llamaBench(for: context.label)
         let prefill: LlamaBenchResult, decode: LlamaBenchResult, tool: String
