@@ -18,7 +18,7 @@ LLAMA_CPP_DIR     := $(CACHE)/llama.cpp
 # The CMake build tree (override to build elsewhere, e.g. when .cache is shared between checkouts).
 LLAMA_CPP_BUILD   ?= $(LLAMA_CPP_DIR)/build
 LLAMA_BIN         := $(LLAMA_CPP_BUILD)/bin
-LLAMA_TOOLS       := llama-bench llama-quantize llama-perplexity llama-simple llama-tokenize llama-completion
+LLAMA_TOOLS       := llama-bench llama-quantize llama-perplexity llama-tokenize llama-completion
 LLAMA_BENCH       := $(LLAMA_BIN)/llama-bench
 LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
 # `make bench`'s PyTorch peers (Experiments/Bench/torch_peers.py), installed best-effort and pinned:

@@ -30,6 +30,9 @@ struct Generate: ParsableCommand {
     @Flag(help: "Run the output head on packed Q8_0 codes, as llama.cpp's 4-bit files deploy it (lossless for SmolLM2, whose head is stored as Q8_0).")
     var q8Head = false
 
+    @Option(help: "Activations of the packed layers' one-token products: int8 (per weight group, as llama.cpp rounds them; faster) or float32 (the deployed model's exact products, for comparing runtimes).")
+    var decodeActivations: ActivationPrecision = .int8
+
     @Flag(help: "Wrap the prompt in the ChatML user/assistant template (instruct models).")
     var chat = false
 
@@ -68,7 +71,7 @@ struct Generate: ParsableCommand {
             }
             FileHandle.standardError.write(Data("top step \(generated.count) byte \(tok.decode(generated).utf8.count): \(candidates.joined(separator: " | "))\n".utf8))
         }
-        let produced = try Generator(model: model).generate(
+        let produced = try Generator(model: model, decodeActivations: decodeActivations).generate(
             prompt: ids, maxNewTokens: tokens,
             options: SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed),
             stop: Set([tok.eosToken].compactMap { $0 }),
@@ -87,3 +90,5 @@ struct Generate: ParsableCommand {
         }
     }
 }
+
+extension ActivationPrecision: ExpressibleByArgument {}
