@@ -16,25 +16,16 @@ public enum Budget {
     static let methods = ["L4Q", "QLoRA*", "QA-LoRA", "LoTA-QAF", "QEFT"]
     static let fractions: [(label: String, value: Double)] = [("¼", 0.25), ("½", 0.5), ("1", 1)]
 
-    /// One epoch in optimizer steps: the fine-tuning examples left after the held-out split, at
-    /// the profile's sequences per step (rounded up).
-    static func epochSteps(_ base: Base, examples: Int) -> Int {
-        let perStep = base.microBatch * base.accumulation
-        return (examples - base.heldOut + perStep - 1) / perStep
-    }
-
     public static func manifest(_ profile: Profile) -> Manifest {
-        var base = Base.settings(profile)
+        let base = Base.settings(profile)
         // The tiny profile's one-document text gives no epoch to speak of: its 4-step budget is the "epoch".
-        let epoch = profile == .tiny ? base.steps : epochSteps(base, examples: 999)
-        base.heldOutEvery = max(1, epoch / 16)
+        let epoch = profile == .tiny ? base.steps : base.epochSteps
         let rows = [4, 3].flatMap { b in
             Table2.rows(bits: b, profile).filter { r in methods.contains { r.label == "\($0) w\(b)" } }.flatMap { row in
                 fractions.map { fraction, value -> RowSpec in
                     var r = Table2.withSteps(row, max(1, Int((value * Double(epoch)).rounded())))
                     r.label = "\(row.label), \(fraction) epoch"
                     r.paperRow = nil
-                    if base.heldOut > 0 { r.fineTuning?.parameters["heldOutEvery"] = .int(base.heldOutEvery) }
                     return r
                 }
             }

@@ -47,7 +47,6 @@ public enum Table2 {
     /// their cached stages (keys hash parameters, never labels).
     static func rows(bits b: Int, _ profile: Profile) -> [RowSpec] {
         let base = Base.settings(profile)
-        let ptqSteps = 2 * base.steps
         let lora: [String: Value] = ["rank": 4, "alpha": 8]
         let quantized: [String: Value] = ["bits": .int(b), "groupSize": .int(base.groupSize)]
         let gptq = base.quantization("gptq", bits: b)
@@ -69,7 +68,7 @@ public enum Table2 {
             tuned("QA-LoRA w\(b)", "QA-LoRA", "qa-lora", ptq: true, lr: 5e-4, ["rank": 8, "alpha": 16], on: gptq),
             tuned("GPTQ+LoRA w\(b)", "GPTQ+LoRA", "gptq-lora", ptq: true, lr: 5e-4, lora, on: gptq),
             tuned("LoTA-QAF w\(b)", "LoTA-QAF", "lota-qaf", ptq: true, lr: 5e-4,
-                  ["rank": 16, "alpha": 16, "clip": 0, "extra": ["omega": 12, "steps": .int(ptqSteps)]], on: gptq),
+                  ["rank": 16, "alpha": 16, "clip": 0, "extra": ["omega": 12, "steps": .int(base.ptqSteps)]], on: gptq),
             tuned("QEFT w\(b)", nil, "qeft", ptq: true, lr: 1e-4, quantized.merging(["weakColumns": 16]) { a, _ in a }),
             tuned("PEQA w\(b)", nil, "peqa", ptq: false, lr: 1e-4, quantized),
             tuned("QAT-LoRA w\(b)", "QAT-LoRA", "qat-lora", ptq: false, lr: 5e-4, lora.merging(quantized) { a, _ in a }),
