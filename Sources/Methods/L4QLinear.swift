@@ -83,19 +83,32 @@ public final class L4QLinear: TrainableLinear {
 
     static let blockWeights = 1 << 15
 
-    /// W_q in the shared scratch.
-    private func quantizedWeight() -> UnsafeMutablePointer<Float> {
-        let n = inFeatures, gc = quantizer.groups(cols: n), w = scratch.weight.reserve(outFeatures * n)
-        forEachRowBlock { rows in
-            merge(rows: rows, into: w)
-            quantizer.fakeQuantize(w + rows.lowerBound * n, rows: rows.count, cols: n,
-                                   step: step.value.pointer + rows.lowerBound * gc, offset: offset.value.pointer + rows.lowerBound * gc)
-        }
-        return w
+    /// The bf16 scratch when a product of `rows` rows with W_q (`transposed`: dy·W_q) runs in bf16:
+    /// W_q is then rounded block by block while the block is in L2, on both cores, instead of in
+    /// a separate pass over the whole matrix on one (the same roundings, so the same numbers).
+    private func bf16Scratch(rows: Int, transposed: Bool) -> UnsafeMutablePointer<UInt16>? {
+        let (m, n) = (outFeatures, inFeatures)
+        guard rows > 1, transposed ? BF16.applies(m: rows, n: n, k: m) : BF16.applies(m: rows, n: m, k: n) else { return nil }
+        return scratch.bf16Weight.reserve(m * n)
+    }
+
+    /// Rows `block` of W_q (`w`) rounded into the same rows of `rounded`, when given.
+    private func round(_ block: Range<Int>, _ w: UnsafePointer<Float>, into rounded: UnsafeMutablePointer<UInt16>?) {
+        guard let rounded else { return }
+        let n = inFeatures, at = block.lowerBound * n
+        BF16.round(w + at, ld: n, rows: block.count, cols: n, into: rounded + at, ldOut: n)
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        Linear.forward(x, weight: quantizedWeight(), rows: rows, in: inFeatures, out: outFeatures, into: y)
+        let n = inFeatures, gc = quantizer.groups(cols: n), w = scratch.weight.reserve(outFeatures * n)
+        let rounded = bf16Scratch(rows: rows, transposed: false)
+        forEachRowBlock { block in
+            merge(rows: block, into: w)
+            quantizer.fakeQuantize(w + block.lowerBound * n, rows: block.count, cols: n,
+                                   step: step.value.pointer + block.lowerBound * gc, offset: offset.value.pointer + block.lowerBound * gc)
+            round(block, w, into: rounded)
+        }
+        Linear.forward(x, weight: w, rounded: rounded.map { r in { $0(r) } }, rows: rows, in: n, out: outFeatures, into: y)
     }
 
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, random: SeededRandom) {
@@ -109,13 +122,14 @@ public final class L4QLinear: TrainableLinear {
         let m = outFeatures, n = inFeatures, r = rank
         let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
         BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
-        let gc = quantizer.groups(cols: n)
+        let gc = quantizer.groups(cols: n), rounded = bf16Scratch(rows: rows, transposed: true)
         forEachRowBlock { block in
             let at = block.lowerBound * n, groups = block.lowerBound * gc
             merge(rows: block, into: w)
             quantizer.backward(weight: w + at, rows: block.count, cols: n, step: step.value.pointer + groups,
                                offset: offset.value.pointer + groups, gradient: g + at, masking: true, quantized: w + at,
                                dStep: step.gradient.pointer + groups, dOffset: offset.gradient.pointer + groups)
+            round(block, w, into: rounded)
         }
         if r > 0 {
             BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: b.value.pointer, lda: r, b: g, ldb: n,
@@ -123,7 +137,7 @@ public final class L4QLinear: TrainableLinear {
             BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: g, lda: n, b: a.value.pointer, ldb: n,
                       beta: 1, c: b.gradient.pointer, ldc: r)
         }
-        Linear.backwardInput(dy, weight: w, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+        Linear.backwardInput(dy, weight: w, rounded: rounded.map { r in { $0(r) } }, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
     }
 
     /// E_quant and E_clip of the current merged weight (`LearnedStepQuantizer.errors`).

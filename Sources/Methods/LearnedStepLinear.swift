@@ -10,6 +10,8 @@ import Training
 public final class WeightScratch {
     public let weight = FloatBuffer()
     public let gradient = FloatBuffer()
+    /// `weight` rounded to bf16, for layers that round it in the pass that computes it.
+    public let bf16Weight = ScratchBuffer<UInt16>()
 
     public init() {}
 }

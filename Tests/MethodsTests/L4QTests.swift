@@ -96,6 +96,36 @@ final class L4QTests: XCTestCase {
         }
     }
 
+    /// In a bf16 scope L4Q rounds W_q block by block as it computes it (`WeightScratch.bf16Weight`):
+    /// its products must equal, bit for bit, those of the fp32 W_q rounded per product as
+    /// `BLAS.gemm` does — the same roundings, only fused into the pass that makes W_q.
+    func testBF16ProductsRoundTheSameWeightAsPerProductRounding() throws {
+        if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
+        var rng = SeededRandom(seed: 21), initRandom = SeededRandom(seed: 3)
+        let (m, n, rows, rank) = (96, 128, 64, 4)
+        let scratch = WeightScratch()
+        let l = L4QLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng))), rank: rank, scale: 0.5,
+                          quantizer: LearnedStepQuantizer(bits: 4, groupSize: 32), name: "t", scratch: scratch, random: &initRandom)
+        l.b.assign(Matrix(rows: m, cols: rank, storage: gaussian(m * rank, 0.1, &rng)))
+        let x = gaussian(rows * n, 1, &rng), dy = gaussian(rows * m, 1, &rng)
+        var y = [Float](repeating: 0, count: rows * m), dx = [Float](repeating: 0, count: rows * n)
+        var wantY = y, wantDx = dx
+        ComputePrecision.with(.bf16) {
+            XCTAssertTrue(BF16.applies(m: rows, n: m, k: n) && BF16.applies(m: rows, n: n, k: m), "the products must run in bf16")
+            l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
+            let wq = scratch.weight.array(m * n)
+            BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: wq, ldb: n, c: &wantY, ldc: m)
+            l.backward(dy, input: x, rows: rows, into: &dx, accumulate: false)
+            XCTAssertEqual(scratch.weight.array(m * n), wq, "the backward recomputes the same W_q")
+            BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: wq, ldb: n, c: &wantDx, ldc: n)
+        }
+        XCTAssertEqual(y, wantY)
+        XCTAssertEqual(dx, wantDx)
+        var fp32 = [Float](repeating: 0, count: rows * m)
+        BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: scratch.weight.array(m * n), ldb: n, c: &fp32, ldc: m)
+        XCTAssertNotEqual(y, fp32, "bf16 scope did not change the product")
+    }
+
     /// L4Q_init and Asymm clip nothing (Table 4: zero initial clipping error) and put the group's
     /// extremes on grid bounds; Symm clips the positive extreme.
     func testInitializationsClipAsTable4Says() {

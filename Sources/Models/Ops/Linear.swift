@@ -26,18 +26,21 @@ public protocol InputGradientLinear: LinearOperator {
 /// Shapes: x, dx (rows, in); y, dy (rows, out); W, dW (out, in).
 /// Forward saves for backward: x (for dW only; dx needs W alone).
 public enum Linear {
-    /// y = x Wᵀ. `rounded`, when given, is W already in bf16 (a frozen weight's cached copy), used
-    /// instead of rerounding W when the product runs in bf16.
+    /// W already in bf16 (row-major, leading dimension `in`), handed to `body` on demand: a frozen
+    /// weight's cached copy, or a trained weight rounded in the pass that computed it.
+    public typealias RoundedWeight = (_ body: (UnsafePointer<UInt16>) -> Void) -> Void
+
+    /// y = x Wᵀ. `rounded`, when given, is used instead of rerounding W when the product runs in bf16.
     public static func forward(
-        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
+        _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: RoundedWeight? = nil,
         rows: Int, in n: Int, out m: Int, into y: UnsafeMutablePointer<Float>
     ) {
         if rows == 1 {
             // A one-row sgemm is several times slower than sgemv on OpenBLAS.
             BLAS.gemv(m: m, n: n, a: w, lda: n, x: x, y: y)
         } else if let rounded, BF16.applies(m: rows, n: m, k: n) {
-            rounded().storage.withUnsafeBufferPointer { wb in
-                BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(wb.baseAddress!, ld: n), c: y, ldc: m)
+            rounded { wb in
+                BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(wb, ld: n), c: y, ldc: m)
             }
         } else {
             BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: w, ldb: n, c: y, ldc: m)
@@ -46,13 +49,12 @@ public enum Linear {
 
     /// dx = dy · W (or dx += when `accumulate`); `rounded` as in `forward`.
     public static func backwardInput(
-        _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: (() -> BF16Matrix)? = nil,
+        _ dy: UnsafePointer<Float>, weight w: UnsafePointer<Float>, rounded: RoundedWeight? = nil,
         rows: Int, in n: Int, out m: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
         if let rounded, BF16.applies(m: rows, n: n, k: m) {
-            rounded().storage.withUnsafeBufferPointer { wb in
-                BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(wb.baseAddress!, ld: n),
-                          beta: accumulate ? 1 : 0, c: dx, ldc: n)
+            rounded { wb in
+                BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(wb, ld: n), beta: accumulate ? 1 : 0, c: dx, ldc: n)
             }
             return
         }
@@ -90,16 +92,20 @@ public final class DenseLinear: InputGradientLinear, ReentrantLinear {
         }
     }
 
+    private func rounded(_ body: (UnsafePointer<UInt16>) -> Void) {
+        roundedWeight().storage.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         weight.storage.withUnsafeBufferPointer { w in
-            Linear.forward(x, weight: w.baseAddress!, rounded: roundedWeight, rows: rows, in: inFeatures,
+            Linear.forward(x, weight: w.baseAddress!, rounded: rounded, rows: rows, in: inFeatures,
                            out: outFeatures, into: y)
         }
     }
 
     public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
         weight.storage.withUnsafeBufferPointer { w in
-            Linear.backwardInput(dy, weight: w.baseAddress!, rounded: roundedWeight, rows: rows, in: inFeatures,
+            Linear.backwardInput(dy, weight: w.baseAddress!, rounded: rounded, rows: rows, in: inFeatures,
                                  out: outFeatures, into: dx, accumulate: accumulate)
         }
     }
