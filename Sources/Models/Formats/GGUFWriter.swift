@@ -51,6 +51,41 @@ public struct GGUFWriter {
 
     /// The whole file's bytes.
     public func encoded() throws -> [UInt8] {
+        var out = try header()
+        for t in tensors {
+            out += t.data
+            out += [UInt8](repeating: 0, count: Self.padded(t.data.count) - t.data.count)
+        }
+        return out
+    }
+
+    /// Writes the file under a temporary name beside `url` and renames it into place, streaming
+    /// each tensor's bytes from where they are held (no second copy of the whole file in memory).
+    public func write(to url: URL) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).part")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
+        }
+        do {
+            let file = try FileHandle(forWritingTo: temporary)
+            defer { try? file.close() }
+            try file.write(contentsOf: try header())
+            let zeros = [UInt8](repeating: 0, count: Self.alignment)
+            for t in tensors {
+                try file.write(contentsOf: t.data)
+                try file.write(contentsOf: zeros[0..<(Self.padded(t.data.count) - t.data.count)])
+            }
+            guard rename(temporary.path, url.path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(.init(rawValue: errno) ?? .EIO)])
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    /// Header, metadata and tensor table, padded to where the first tensor's data starts.
+    private func header() throws -> [UInt8] {
         var out = Array("GGUF".utf8)
         append(UInt32(3), &out)
         append(UInt64(tensors.count), &out)
@@ -69,15 +104,7 @@ public struct GGUFWriter {
             offset += Self.padded(t.data.count)
         }
         out += [UInt8](repeating: 0, count: Self.padded(out.count) - out.count)
-        for t in tensors {
-            out += t.data
-            out += [UInt8](repeating: 0, count: Self.padded(t.data.count) - t.data.count)
-        }
         return out
-    }
-
-    public func write(to url: URL) throws {
-        try Data(try encoded()).write(to: url, options: .atomic)
     }
 
     private static func padded(_ n: Int) -> Int { (n + alignment - 1) / alignment * alignment }
