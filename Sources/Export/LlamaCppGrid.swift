@@ -29,8 +29,9 @@ public struct LlamaCppGrid {
     public init(_ q: QuantizedMatrix, site: String) throws {
         let block = 32
         guard q.cols % block == 0, q.groupSize % block == 0 || q.groupSize >= q.cols else {
-            throw ExportError.unrepresentable(site: site, format: "GGUF", reason: "group size \(q.groupSize) over \(q.cols) columns "
-                                              + "is not a whole number of llama.cpp's 32-weight blocks")
+            // A per-channel group is stored padded (176 for 172 columns): name the row's width then.
+            let groups = q.groupSize >= q.cols ? "one group per row of \(q.cols) columns" : "group size \(q.groupSize) over \(q.cols) columns"
+            throw ExportError.unrepresentable(site: site, format: "GGUF", reason: groups + " is not a whole number of llama.cpp's 32-weight blocks")
         }
         for (i, s) in q.scales.enumerated() where !Float16(s).isFinite || !Float16(Self.offset(q, i)).isFinite {
             throw ExportError.unrepresentable(site: site, format: "GGUF", reason: "scale \(s) of group \(i) overflows fp16")

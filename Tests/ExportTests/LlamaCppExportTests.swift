@@ -122,6 +122,14 @@ final class LlamaCppExportTests: XCTestCase {
         XCTAssertEqual(Set(exactCases), Set(reference.cases.keys.filter { !$0.hasSuffix(".lora") }))
     }
 
+    /// A per-channel grid is stored with its group padded to a multiple of 16 (176 for a 172-wide
+    /// row, as stories260K's down projection): the refusal names the row's width, not the padding.
+    func testPerChannelRowsNotWholeBlocksNameTheirWidth() {
+        XCTAssertThrowsError(try LlamaCppGrid(QuantizedMatrix(rows: 2, cols: 172, bits: 4, groupSize: 176), site: "blk.0.ffn_down.weight")) { e in
+            XCTAssertTrue("\(e)".contains("one group per row of 172 columns is not a whole number of llama.cpp's 32-weight blocks"), "\(e)")
+        }
+    }
+
     func testUnrepresentableGridsAreRefusedWithoutAFile() throws {
         let dir = try Fixtures.temporaryDirectory()
         var qeft = MethodOptions(bits: 4, groupSize: 32, rank: 4, alpha: 8)
