@@ -25,7 +25,7 @@ struct CacheOptions: ParsableArguments {
 struct PipelineOptions: ParsableArguments {
     @OptionGroup var cacheOptions: CacheOptions
 
-    @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M, under an hour), full (hours).")
+    @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M: ½ / one epoch budgets, hours per table), full (every item, paper-length budgets).")
     var profile: Profile = .default
 
     @Option(help: "Run the target on this model instead of the profile's: a GGUF file or a Hugging Face folder (llama, mistral, qwen2).")
