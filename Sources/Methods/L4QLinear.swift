@@ -92,6 +92,11 @@ public final class L4QLinear: TrainableLinear {
         return scratch.bf16Weight.reserve(m * n)
     }
 
+    /// The rounded W_q, once every block is in, as `Linear`'s products take it.
+    private static func lending(_ rounded: UnsafeMutablePointer<UInt16>?) -> Linear.RoundedWeight? {
+        rounded.map { r in { $0(r) } }
+    }
+
     /// Rows `block` of W_q (`w`) rounded into the same rows of `rounded`, when given.
     private func round(_ block: Range<Int>, _ w: UnsafePointer<Float>, into rounded: UnsafeMutablePointer<UInt16>?) {
         guard let rounded else { return }
@@ -108,7 +113,7 @@ public final class L4QLinear: TrainableLinear {
                                    step: step.value.pointer + block.lowerBound * gc, offset: offset.value.pointer + block.lowerBound * gc)
             round(block, w, into: rounded)
         }
-        Linear.forward(x, weight: w, rounded: rounded.map { r in { $0(r) } }, rows: rows, in: n, out: outFeatures, into: y)
+        Linear.forward(x, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: outFeatures, into: y)
     }
 
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, random: SeededRandom) {
@@ -137,7 +142,7 @@ public final class L4QLinear: TrainableLinear {
             BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: g, lda: n, b: a.value.pointer, ldb: n,
                       beta: 1, c: b.gradient.pointer, ldc: r)
         }
-        Linear.backwardInput(dy, weight: w, rounded: rounded.map { r in { $0(r) } }, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+        Linear.backwardInput(dy, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
     }
 
     /// E_quant and E_clip of the current merged weight (`LearnedStepQuantizer.errors`).

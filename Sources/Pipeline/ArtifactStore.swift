@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Large stage outputs (models, adapters, report files) as directories named by the digest of
 /// their contents: `artifacts/<2 hex>/<64 hex>/`. A stage writes into a private staging
@@ -34,7 +35,7 @@ public struct ArtifactStore: Sendable {
             try fm.removeItem(at: staging)
             return nil
         }
-        try Durable.syncTree(staging)
+        try Self.syncTree(staging)
         let digest = try FileDigest.tree(staging)
         let dest = url(of: digest)
         if fm.fileExists(atPath: dest.path) {
@@ -49,6 +50,19 @@ public struct ArtifactStore: Sendable {
         }
         try Durable.sync(dest.deletingLastPathComponent())
         return digest
+    }
+
+    /// fsync of every file and directory under `dir`, deepest first, then `dir` itself.
+    static func syncTree(_ dir: URL) throws {
+        for (_, u) in try FileDigest.files(in: dir) { try Durable.sync(u) }
+        if let e = FileManager.default.enumerator(atPath: dir.path) {
+            var dirs: [URL] = []
+            while let rel = e.nextObject() as? String {
+                if e.fileAttributes?[.type] as? FileAttributeType == .typeDirectory { dirs.append(dir.appendingPathComponent(rel)) }
+            }
+            for d in dirs.reversed() { try Durable.sync(d) }
+        }
+        try Durable.sync(dir)
     }
 
     /// Re-hashes an artifact; nil if intact, else what is wrong.

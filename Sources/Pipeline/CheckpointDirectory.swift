@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// A stage's resumable state, in `checkpoints/<stage key>/` under the cache. Keyed by the stage
 /// key, so a checkpoint can only ever be resumed by the identical computation; each save replaces

@@ -6,9 +6,8 @@ import Tensor
 ///
 /// Layout (little-endian): "QAFTCKPT" · u32 version · u32 header length · header (JSON of
 /// integers and names only: step, cursor, generator words, tensor table) · the tensors as raw
-/// float32 in table order · u64 FNV-1a of every preceding byte. Written to a temporary file in the
-/// same folder and renamed over the target, so a killed process leaves the old checkpoint or the
-/// new one, never a torn file.
+/// float32 in table order · u64 FNV-1a of every preceding byte. Written with `Durable.write`, so a
+/// killed process leaves the old checkpoint or the new one, never a torn file.
 public enum Checkpoint {
     public static let magic = Array("QAFTCKPT".utf8)
     public static let version: UInt32 = 1
@@ -44,14 +43,7 @@ public enum Checkpoint {
             out.append(UnsafeBufferPointer(start: t.buffer.pointer, count: t.count))
         }
         append(&out, fnv1a(out))
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
-        try out.write(to: tmp)
-        let handle = try FileHandle(forWritingTo: tmp)
-        try handle.synchronize()
-        try handle.close()
-        guard rename(tmp.path, url.path) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
-        }
+        try Durable.write(out, to: url)
     }
 
     /// Reads `url`, checks it, and copies each tensor into the buffer of the same name, which must

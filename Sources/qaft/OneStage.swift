@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Tensor
 import Pipeline
 
 /// How `qaft quantize` and `qaft finetune` compute: the command's settings become one manifest row

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Writes a GGUF v3 file (little-endian): header, metadata, tensor table, then each tensor's data
 /// at an offset aligned to `alignment` (32, GGUF's default, so no `general.alignment` key is
@@ -59,14 +60,14 @@ public struct GGUFWriter {
         return out
     }
 
-    /// Writes the file under a temporary name beside `url` and renames it into place, streaming
-    /// each tensor's bytes from where they are held (no second copy of the whole file in memory).
+    /// Writes the file durably (`Durable.replace`: a temporary name beside `url`, renamed into
+    /// place), streaming each tensor's bytes from where they are held (no second copy of the whole
+    /// file in memory).
     public func write(to url: URL) throws {
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).part")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary.path])
-        }
-        do {
+        try Durable.replace(url) { temporary in
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+                throw Durable.Failure(path: temporary.path, reason: "cannot create")
+            }
             let file = try FileHandle(forWritingTo: temporary)
             defer { try? file.close() }
             try file.write(contentsOf: try header())
@@ -75,12 +76,6 @@ public struct GGUFWriter {
                 try file.write(contentsOf: t.data)
                 try file.write(contentsOf: zeros[0..<(Self.padded(t.data.count) - t.data.count)])
             }
-            guard rename(temporary.path, url.path) == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSUnderlyingErrorKey: POSIXError(.init(rawValue: errno) ?? .EIO)])
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
         }
     }
 
