@@ -25,7 +25,7 @@ LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
 # peft always at this version, torch (CPU wheel) and transformers + gguf only when missing.
 # They run in the precision section, rounds alternating with qaft's; when they cannot, it says why.
 PEER_PEFT         := 0.21.2
-PEER_TORCH        := torch==2.15.0
+PEER_TORCH        := torch==2.13.0+cpu
 PEER_TORCH_INDEX  := https://download.pytorch.org/whl/cpu
 PEER_TRANSFORMERS := transformers==5.25.0 gguf==0.19.0
 # OpenBLAS owns both cores; qaft's own code stays on one thread around BLAS calls.

@@ -43,49 +43,72 @@ public enum BF16 {
     }
 
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C in bf16 × bf16 → fp32, row-major, the
-    /// contract of `BLAS.gemm`. fp32 operands are rounded into temporaries first. oneDNN always runs
-    /// on one OpenMP thread: its OpenMP team spins between calls and, measured on the loaded 2-core
-    /// machine, fought OpenBLAS's threads until whole training steps ran 3× slower. Where OpenBLAS
-    /// may use two threads, the rows of C are split over the two cores with `SecondCore` instead
-    /// (one oneDNN call per half); inside `SecondCore.splitting` or the evaluator's one-thread
+    /// contract of `BLAS.gemm`. fp32 operands are rounded into per-thread scratch first. oneDNN
+    /// always runs on one OpenMP thread: its OpenMP team spins between calls and, measured on the
+    /// loaded 2-core machine, fought OpenBLAS's threads until whole training steps ran 3× slower.
+    /// Where OpenBLAS may use two threads, the rows of C are split over the two cores with
+    /// `SecondCore` instead (one oneDNN call per half), each core rounding the part of A its half
+    /// reads and half of B's rows; inside `SecondCore.splitting` or the evaluator's one-thread
     /// workers the product stays on the calling thread, so the two libraries never oversubscribe.
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: BF16Operand, b: BF16Operand,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        withRounded(a, rows: transA ? k : m, cols: transA ? m : k) { a, lda in
-            withRounded(b, rows: transB ? n : k, cols: transB ? k : n) { b, ldb in
-                func rows(_ r: Range<Int>) {
+        let split = BLAS.threads > 1 && m >= 32
+        // B, rows (transB ? n : k) × cols (transB ? k : n): shared by both halves, so rounded once,
+        // its rows divided between the cores.
+        let (bRows, bCols) = transB ? (n, k) : (k, n)
+        withRounded(b, rows: bRows, cols: bCols, into: ThreadScratch.current.right, split: split) { bp, ldb in
+            // C's rows r read A's rows r (or, transposed, its columns r): each core rounds just those.
+            onBothCores(split, rows: m) { r in
+                let part: BF16Operand
+                switch a {
+                case let .float(p, ld): part = .float(transA ? p + r.lowerBound : p + r.lowerBound * ld, ld: ld)
+                case let .bf16(p, ld): part = .bf16(transA ? p + r.lowerBound : p + r.lowerBound * ld, ld: ld)
+                }
+                let (rows, cols) = transA ? (k, r.count) : (r.count, k)
+                withRounded(part, rows: rows, cols: cols, into: ThreadScratch.current.left, split: false) { ap, lda in
                     omp_set_num_threads(1)  // per calling thread (an OpenMP ICV): SecondCore's worker too
                     let status = dnnl_gemm_bf16bf16f32(
                         transA ? 84 : 78, transB ? 84 : 78, Int64(r.count), Int64(n), Int64(k), alpha,
-                        a + (transA ? r.lowerBound : r.lowerBound * lda), Int64(lda), b, Int64(ldb),
-                        beta, c + r.lowerBound * ldc, Int64(ldc))
+                        ap, Int64(lda), bp, Int64(ldb), beta, c + r.lowerBound * ldc, Int64(ldc))
                     precondition(status == dnnl_success, "oneDNN gemm_bf16bf16f32 failed (status \(status.rawValue)) for m=\(m) n=\(n) k=\(k)")
-                }
-                if BLAS.threads > 1 && m >= 32 {
-                    let half = m / 2
-                    SecondCore.shared.splitting { SecondCore.shared.run { rows($0 == 0 ? 0..<half : half..<m) } }
-                } else {
-                    rows(0..<m)
                 }
             }
         }
     }
 
-    /// `body` with the operand in bf16: as given, or its fp32 values rounded into a packed temporary.
-    private static func withRounded(_ x: BF16Operand, rows: Int, cols: Int,
+    /// `body` with the operand (`rows` × `cols`) in bf16: as given, or its fp32 values rounded
+    /// (halves on the two cores when `split`) into `scratch`, this thread's kept buffer, or into a
+    /// temporary when larger than `keptLimit` (a one-off operand such as a whole fp32 head is not
+    /// kept for the thread's life).
+    private static func withRounded(_ x: BF16Operand, rows: Int, cols: Int, into scratch: ScratchBuffer<UInt16>, split: Bool,
                                     _ body: (UnsafePointer<UInt16>, Int) -> Void) {
         switch x {
-        case let .bf16(p, ld):
-            body(p, ld)
+        case let .bf16(p, ld): body(p, ld)
         case let .float(p, ld):
-            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: rows * cols) { t in
-                round(p, ld: ld, rows: rows, cols: cols, into: t.baseAddress!, ldOut: cols)
-                body(t.baseAddress!, cols)
+            func fill(_ out: UnsafeMutablePointer<UInt16>) {
+                onBothCores(split, rows: rows) { r in
+                    round(p + r.lowerBound * ld, ld: ld, rows: r.count, cols: cols, into: out + r.lowerBound * cols, ldOut: cols)
+                }
+                body(out, cols)
             }
+            let count = rows * cols
+            if count <= keptLimit { return fill(scratch.reserve(count)) }
+            withUnsafeTemporaryAllocation(of: UInt16.self, capacity: count) { fill($0.baseAddress!) }
         }
+    }
+
+    /// The most rounded values a thread keeps between products (16 MB): SmolLM2's largest, a head
+    /// chunk's gradient, is 3.1 M per core.
+    static let keptLimit = 1 << 23
+
+    /// `body` over `0..<rows`: halves on the two cores when `split`, else the whole range here.
+    private static func onBothCores(_ split: Bool, rows: Int, _ body: (Range<Int>) -> Void) {
+        guard split else { return body(0..<rows) }
+        let half = rows / 2
+        SecondCore.shared.splitting { SecondCore.shared.run { body($0 == 0 ? 0..<half : half..<rows) } }
     }
 
     /// out[r·ldOut + c] = bf16(x[r·ld + c]), round to nearest even (NaN stays NaN).

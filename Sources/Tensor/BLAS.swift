@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 /// Thin, row-major wrappers over OpenBLAS. All dense math in qaft goes through here so thread
 /// policy and argument conventions live in one place.
@@ -7,6 +8,21 @@ public enum BLAS {
     /// product of the two never exceeds the core count.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's idle worker threads spin for 2^28 cycles (≈ 0.1 s) after each threaded call before
+    /// they sleep. Between bf16 products (oneDNN on `SecondCore`'s two threads) any threaded sgemm
+    /// wakes them and their spin then holds the second core: measured on the idle 2-core machine,
+    /// bf16 products ran at half speed (q/o 196 vs 352 GFLOP/s with the spin cut, sgemm unchanged).
+    /// Called once at process start, before any threaded call: the workers sleep after 2^4 cycles
+    /// (OpenBLAS's minimum) unless the user set `OPENBLAS_THREAD_TIMEOUT` (then theirs stands).
+    public static func sleepIdleThreadsSoon() {
+        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 0)
+        openblas_read_env()
+        _ = blas_thread_shutdown_()
+    }
+
+    /// log2 of the cycles OpenBLAS's idle workers spin (as last read from the environment).
+    public static var threadSpinLog2: Int { Int(openblas_thread_timeout()) }
 
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major, with leading dimensions.
     /// In a bf16 scope (`ComputePrecision`) a product large enough to pay runs as `BF16.gemm`

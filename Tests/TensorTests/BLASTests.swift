@@ -34,4 +34,24 @@ final class BLASTests: XCTestCase {
         let ref = naive(a, x, m: m, n: 1, k: k, transA: false, transB: false)
         for i in 0..<m { XCTAssertEqual(y[i], ref[i], accuracy: 1e-4) }
     }
+
+    /// Cutting OpenBLAS's idle spin stops its workers; the next threaded product starts them again
+    /// and gives the same numbers, and the spin read back is 2^4 cycles unless the user set one.
+    func testIdleThreadsSleepSoonAndThreadedProductsStillAgree() throws {
+        var rng = SeededRandom(seed: 5)
+        let n = 192
+        let a = (0..<(n * n)).map { _ in rng.nextGaussian() }, b = (0..<(n * n)).map { _ in rng.nextGaussian() }
+        func product() -> [Float] {
+            var c = [Float](repeating: 0, count: n * n)
+            BLAS.gemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
+            return c
+        }
+        let userSpin = getenv("OPENBLAS_THREAD_TIMEOUT").map { String(cString: $0) }
+        let before = product()
+        BLAS.sleepIdleThreadsSoon()
+        XCTAssertEqual(BLAS.threadSpinLog2, userSpin.flatMap { Int($0) } ?? 4)
+        XCTAssertEqual(product(), before)
+        let ref = naive(a, b, m: n, n: n, k: n, transA: false, transB: false)
+        for i in 0..<(n * n) { XCTAssertEqual(before[i], ref[i], accuracy: 1e-3) }
+    }
 }
