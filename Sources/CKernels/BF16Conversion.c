@@ -41,3 +41,8 @@ void qaft_f32_to_bf16(const float *in, long ld_in, long rows, long cols, uint16_
     }
     for (long r = 0; r < rows; r++) convert_row(in + r * ld_in, cols, out + r * ld_out);
 }
+
+void qaft_bf16_to_f32(const uint16_t *in, long count, float *out) {
+    uint32_t *bits = (uint32_t *)out;
+    for (long i = 0; i < count; i++) bits[i] = (uint32_t)in[i] << 16;
+}

@@ -117,6 +117,11 @@ public enum BF16 {
         qaft_f32_to_bf16(x, ld, rows, cols, out, ldOut)
     }
 
+    /// out[i] = the fp32 value of bf16 bit pattern x[i] (exact), for i < count.
+    public static func expand(_ x: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
+        qaft_bf16_to_f32(x, count, out)
+    }
+
     /// The fp32 value of a bf16 bit pattern (exact).
     @inline(__always)
     public static func float(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }

@@ -132,6 +132,7 @@ public final class TrainableLlama {
         let maxT = tokens.sequences.map(\.count).max() ?? 0
         let xb = a.normed.reserve(N * D), proj = a.projected.reserve(N * D), hidden = a.hidden.reserve(N * H)
         let scores = a.scores.reserve(maxT * maxT)
+        a.ffnInBF16 = ComputePrecision.current == .bf16
         for l in range {
             let b = blocks[l], x = a.residual[l].pointer, site = l * Projection.allCases.count
             func run(_ p: Projection, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
@@ -165,9 +166,10 @@ public final class TrainableLlama {
             SIMDMath.add(proj, into: mid, N * D)
 
             b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(mid, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
-            let g = a.gate[l].reserve(N * H), u = a.up[l].reserve(N * H)
+            let (g, u) = a.ffnOutputs(l, count: N * H)
             run(.gate, xb, g)
             run(.up, xb, u)
+            a.keepFFN(l, count: N * H)
             SwiGLU.forward(gate: g, up: u, count: N * H, into: hidden)
             run(.down, hidden, proj)
             let next = a.residual[l + 1].reserve(N * D)

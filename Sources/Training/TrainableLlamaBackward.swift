@@ -74,7 +74,7 @@ extension TrainableLlama {
             let b = blocks[l]
             let x = a.residual[l].pointer, mid = a.mid[l].pointer
             let q = a.q[l].pointer, k = a.k[l].pointer, v = a.v[l].pointer
-            let g = a.gate[l].pointer, u = a.up[l].pointer, att = a.attention[l].pointer
+            let (g, u) = a.savedFFN(l, count: N * H), att = a.attention[l].pointer
 
             // FFN: dx holds ∂L/∂residual[l+1] and flows unchanged to mid through the skip connection.
             b.ffnNorm.withUnsafeBufferPointer { RMSNorm.forward(mid, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb, rstd: rstd) }

@@ -60,6 +60,10 @@ final class BF16GEMMTests: XCTestCase {
             if x.isNaN { XCTAssertTrue(got.isNaN); continue }
             XCTAssertEqual(got.bitPattern, want.bitPattern, "bf16(\(x)) = \(got), want \(want)")
         }
+        // Expanding back is exact: each value equals its scalar conversion, bit for bit.
+        var back = [Float](repeating: .nan, count: out.count)
+        BF16.expand(out, count: out.count, into: &back)
+        for (o, b) in zip(out, back) { XCTAssertEqual(b.bitPattern, BF16.float(o).bitPattern) }
     }
 
     /// Every entry within (k + 2)·2⁻²⁴·(|alpha|·Σ|a||b| + |beta·c|) of the Double reference: the fp32

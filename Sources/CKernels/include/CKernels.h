@@ -39,4 +39,7 @@ void qaft_int8_gemv(const uint32_t *words, int bits, int rows, int chunks, int g
 /// otherwise the same rounding by integer arithmetic.
 void qaft_f32_to_bf16(const float *in, long ld_in, long rows, long cols, uint16_t *out, long ld_out);
 
+/// The fp32 value of each of `count` bf16 bit patterns (exact: the bits shifted into the high half).
+void qaft_bf16_to_f32(const uint16_t *in, long count, float *out);
+
 #endif

@@ -54,7 +54,9 @@ public struct MethodStage: Stage {
     public let method: String
     public let training: Bool
     public var kind: String { (training ? "finetune." : "quantize.") + method }
-    public var version: String { "5+" + ((try? MethodRegistry.version(of: method)) ?? "?") }
+    /// Fine-tunes are at 6 since a bf16 stage keeps the FFN's gate/up in bf16 (autocast's rounding);
+    /// quantize stages never train and stay at 5.
+    public var version: String { (training ? "6+" : "5+") + ((try? MethodRegistry.version(of: method)) ?? "?") }
     public var inputNames: [String] { ["model"] }
     public var fileNames: [String] { training ? ["data"] : [] }
     public var isStochastic: Bool { true }
