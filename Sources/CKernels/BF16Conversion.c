@@ -46,3 +46,12 @@ void qaft_bf16_to_f32(const uint16_t *in, long count, float *out) {
     uint32_t *bits = (uint32_t *)out;
     for (long i = 0; i < count; i++) bits[i] = (uint32_t)in[i] << 16;
 }
+
+void qaft_round_bf16_in_place(float *x, long count, uint16_t *bits) {
+    // Blocks small enough to stay in L1 between the rounding and the expansion.
+    for (long j = 0; j < count; j += 1024) {
+        long n = count - j < 1024 ? count - j : 1024;
+        convert_row(x + j, n, bits + j);
+        qaft_bf16_to_f32(bits + j, n, x + j);
+    }
+}

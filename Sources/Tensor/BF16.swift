@@ -117,9 +117,19 @@ public enum BF16 {
         qaft_f32_to_bf16(x, ld, rows, cols, out, ldOut)
     }
 
-    /// out[i] = the fp32 value of bf16 bit pattern x[i] (exact), for i < count.
+    /// out[i] = the fp32 value of bf16 bit pattern x[i] (exact), for i < count; halves on the two
+    /// cores where OpenBLAS may use both (these passes are memory-bound and on a step's path).
     public static func expand(_ x: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        qaft_bf16_to_f32(x, count, out)
+        onBothCores(BLAS.threads > 1 && count >= 1 << 16, rows: count) { r in
+            qaft_bf16_to_f32(x + r.lowerBound, r.count, out + r.lowerBound)
+        }
+    }
+
+    /// bits[i] = bf16(x[i]) (as `round`) and x[i] = its fp32 value, in one pass; split as `expand`.
+    public static func roundInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, keeping bits: UnsafeMutablePointer<UInt16>) {
+        onBothCores(BLAS.threads > 1 && count >= 1 << 16, rows: count) { r in
+            qaft_round_bf16_in_place(x + r.lowerBound, r.count, bits + r.lowerBound)
+        }
     }
 
     /// The fp32 value of a bf16 bit pattern (exact).

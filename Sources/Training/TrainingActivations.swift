@@ -46,11 +46,8 @@ final class TrainingActivations {
     /// buffers and the scratch to the same values, so the forward goes on with what backward reads.
     func keepFFN(_ l: Int, count: Int) {
         guard ffnInBF16 else { return }
-        for (x, saved) in [(gateFloat, gateBF16[l]), (upFloat, upBF16[l])] {
-            let bits = saved.reserve(count)
-            BF16.round(x.pointer, ld: count, rows: 1, cols: count, into: bits, ldOut: count)
-            BF16.expand(bits, count: count, into: x.pointer)
-        }
+        BF16.roundInPlace(gateFloat.pointer, count: count, keeping: gateBF16[l].reserve(count))
+        BF16.roundInPlace(upFloat.pointer, count: count, keeping: upBF16[l].reserve(count))
     }
 
     /// Layer `l`'s saved gate/up as fp32 for the backward: the saved buffers, or their bf16 values

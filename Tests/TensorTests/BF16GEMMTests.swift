@@ -64,6 +64,15 @@ final class BF16GEMMTests: XCTestCase {
         var back = [Float](repeating: .nan, count: out.count)
         BF16.expand(out, count: out.count, into: &back)
         for (o, b) in zip(out, back) { XCTAssertEqual(b.bitPattern, BF16.float(o).bitPattern) }
+        // Rounding in place keeps the same bits and leaves their values; long enough to split.
+        var long = (0..<(1 << 17)).map { xs[$0 % xs.count] * Float(1 + $0 % 3) }
+        let want = long.map { Self.referenceRound($0) }
+        var kept = [UInt16](repeating: 0, count: long.count)
+        BF16.roundInPlace(&long, count: long.count, keeping: &kept)
+        for i in long.indices where !want[i].isNaN {
+            XCTAssertEqual(long[i].bitPattern, want[i].bitPattern)
+            XCTAssertEqual(BF16.float(kept[i]).bitPattern, want[i].bitPattern)
+        }
     }
 
     /// Every entry within (k + 2)·2⁻²⁴·(|alpha|·Σ|a||b| + |beta·c|) of the Double reference: the fp32

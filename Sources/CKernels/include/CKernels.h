@@ -42,4 +42,7 @@ void qaft_f32_to_bf16(const float *in, long ld_in, long rows, long cols, uint16_
 /// The fp32 value of each of `count` bf16 bit patterns (exact: the bits shifted into the high half).
 void qaft_bf16_to_f32(const uint16_t *in, long count, float *out);
 
+/// bits[i] = bf16(x[i]) as qaft_f32_to_bf16 rounds, and x[i] = its fp32 value, in one pass over x.
+void qaft_round_bf16_in_place(float *x, long count, uint16_t *bits);
+
 #endif
