@@ -120,14 +120,17 @@ public enum BF16 {
     /// out[i] = the fp32 value of bf16 bit pattern x[i] (exact), for i < count; halves on the two
     /// cores where OpenBLAS may use both (these passes are memory-bound and on a step's path).
     public static func expand(_ x: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        onBothCores(BLAS.threads > 1 && count >= 1 << 16, rows: count) { r in
+        onBothCores(splitsPass(count), rows: count) { r in
             qaft_bf16_to_f32(x + r.lowerBound, r.count, out + r.lowerBound)
         }
     }
 
+    /// Whether an elementwise pass over `count` values is long enough to split over the two cores.
+    private static func splitsPass(_ count: Int) -> Bool { BLAS.threads > 1 && count >= 1 << 16 }
+
     /// bits[i] = bf16(x[i]) (as `round`) and x[i] = its fp32 value, in one pass; split as `expand`.
     public static func roundInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, keeping bits: UnsafeMutablePointer<UInt16>) {
-        onBothCores(BLAS.threads > 1 && count >= 1 << 16, rows: count) { r in
+        onBothCores(splitsPass(count), rows: count) { r in
             qaft_round_bf16_in_place(x + r.lowerBound, r.count, bits + r.lowerBound)
         }
     }
