@@ -145,7 +145,7 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
                 let ratio = k.ratio(Self.load(weight + at + j, m))
                 let gw = Self.load(gradient + at + j, m)
                 let inside = (ratio .>= qn16) .& (ratio .<= qp16)
-                let c = ratio.clamped(lowerBound: qn16, upperBound: qp16).rounded(.toNearestOrEven)
+                let c = SIMDMath.clamp(ratio, qn16, qp16).rounded(.toNearestOrEven)
                 // Inside: w̃ − w; outside: w̃ is the clamp bound itself.
                 ds.addProduct(gw, c - ratio.replacing(with: zero16, where: .!inside))
                 db += gw.replacing(with: zero16, where: inside)
@@ -199,7 +199,7 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
         @inline(__always) func ratio(_ w: Float16x) -> Float16x { (w - b) / s }
         /// w̃ = round(clamp(w)): clamp first, then round (the paper's and the code's order).
         @inline(__always) func code(_ w: Float16x) -> Float16x {
-            ratio(w).clamped(lowerBound: qn, upperBound: qp).rounded(.toNearestOrEven)
+            SIMDMath.clamp(ratio(w), qn, qp).rounded(.toNearestOrEven)
         }
         /// s·((w̃ − Q_N) − z): `PackedWeights`' s·(c − z) with c the stored code.
         @inline(__always) func dequantize(_ c: Float16x) -> Float16x { s * ((c - qn) - z) }

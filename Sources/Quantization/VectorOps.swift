@@ -1,5 +1,5 @@
 /// Lane-wise helpers that the optimizer reliably turns into single vector instructions. The
-/// generic stdlib versions (`rounded`, `clamped`, `init(truncatingIfNeeded:)`, integer↔float
+/// generic stdlib versions (`rounded`, `init(truncatingIfNeeded:)`, integer↔float
 /// conversion) are emitted as out-of-line calls on SIMD16, which made the kernels 5× slower.
 enum VectorOps {
     typealias V = SIMD16<Float>
@@ -10,13 +10,6 @@ enum VectorOps {
     static func roundEven(_ v: V) -> V {
         let magic = V(repeating: 12_582_912)
         return (v + magic) - magic
-    }
-
-    @inline(__always)
-    static func clamp(_ v: V, _ lo: Float, _ hi: Float) -> V {
-        var r = v
-        for i in 0..<16 { r[i] = Swift.min(Swift.max(v[i], lo), hi) }
-        return r
     }
 
     /// Exact for integers below 2²³: place them in the mantissa of 2²³ and subtract it.

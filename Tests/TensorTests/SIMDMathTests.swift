@@ -44,6 +44,17 @@ final class SIMDMathTests: XCTestCase {
         }
     }
 
+    func testClampEqualsTheStandardLibrarysClampBitForBit() {
+        var rng = SeededRandom(seed: 11)
+        let special: [Float] = [0, -0.0, -8, 7, -8.5, 7.5, .infinity, -.infinity, .leastNonzeroMagnitude, -.greatestFiniteMagnitude]
+        for round in 0..<64 {
+            let v = Float16x((0..<16).map { i in round == 0 && i < special.count ? special[i] : rng.nextGaussian() * 10 })
+            let lo = Float16x(repeating: -8), hi = Float16x(repeating: 7)
+            let fast = SIMDMath.clamp(v, lo, hi), reference = v.clamped(lowerBound: lo, upperBound: hi)
+            for i in 0..<16 { XCTAssertEqual(fast[i].bitPattern, reference[i].bitPattern, "lane \(i) of \(v[i])") }
+        }
+    }
+
     func testRandomIsReproducibleAndSplitsIndependently() {
         var a = SeededRandom(seed: 42), b = SeededRandom(seed: 42)
         XCTAssertEqual((0..<100).map { _ in a.next() }, (0..<100).map { _ in b.next() })
