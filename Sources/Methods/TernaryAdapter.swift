@@ -25,7 +25,7 @@ public final class TernaryAdapter: TrainableLinear {
     private let initialA: [Float], initialB: [Float]
     private var merged: QuantizedMatrix
     private var snapshot = ParameterSnapshot()
-    private let weight = FloatBuffer(), delta = FloatBuffer()
+    private let weight = FloatBuffer(), delta = FloatBuffer(), offsetMagnitudes = FloatBuffer()
 
     /// A from the reference `IntLinear`: Kaiming-normal (fan-in = in), ternarised at 0.75·mean|A|;
     /// B = 0, so the layer starts equal to its base.
@@ -79,17 +79,20 @@ public final class TernaryAdapter: TrainableLinear {
         let g = delta.reserve(m * n)
         BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
         let groupFactor = 1 / (Float(gs) * (paperOffset ? 1 : omega))
+        // S = s ⊙ G and the group sums, rows split over the two cores (each group summed in order).
         base.scales.withUnsafeBufferPointer { s in
-            for j in 0..<m {
-                for grp in 0..<gc {
-                    let scale = s[j * gc + grp], range = (j * n + grp * gs)..<(j * n + min(n, (grp + 1) * gs))
-                    var sum: Float = 0
-                    for i in range {
-                        g[i] *= scale
-                        sum += g[i]
+            SecondCore.shared.halves(m) { rows in
+                for j in rows {
+                    for grp in 0..<gc {
+                        let scale = s[j * gc + grp], range = (j * n + grp * gs)..<(j * n + min(n, (grp + 1) * gs))
+                        var sum: Float = 0
+                        for i in range {
+                            g[i] *= scale
+                            sum += g[i]
+                        }
+                        let shared = sum * groupFactor
+                        for i in range { g[i] += shared }
                     }
-                    let shared = sum * groupFactor
-                    for i in range { g[i] += shared }
                 }
             }
         }
@@ -104,38 +107,32 @@ public final class TernaryAdapter: TrainableLinear {
         if snapshot.isStale(parameters) { build() }
     }
 
-    /// ΔW → Ŵ (masked), μ → q', z' → W, with the statistics of what fired.
+    /// ΔW → Ŵ (masked), μ → q', z' → W, with the statistics of what fired. It runs after every
+    /// optimizer step on every layer, so the rows are split over the two cores and q', z' are
+    /// rewritten in place (a fresh copy of the codes per build cost as much in page faults as the
+    /// loop itself); each group is still summed in order on one core and the |μ| are totalled in
+    /// group order afterwards, so the build is the same on one core or two.
     private func build() {
         let flips = snapshot.update(parameters) ?? 0
-        let m = outFeatures, n = inFeatures, gs = base.groupSize, gc = base.groupCount, w = omega
-        let d = delta.reserve(m * n)
+        let m = outFeatures, n = inFeatures, gc = base.groupCount
+        let d = delta.reserve(m * n), magnitudes = offsetMagnitudes.reserve(m * gc)
         BLAS.gemm(m: m, n: n, k: rank, a: b.value.pointer, lda: rank, b: a.value.pointer, ldb: n, c: d, ldc: n)
-        var st = TernaryStatistics(weights: m * n, groups: m * gc, flips: flips)
-        let maxCode = UInt8((1 << base.bits) - 1)
-        var codes = base.codes, zeros = base.zeros
+        var rowStatistics = [TernaryStatistics](repeating: TernaryStatistics(), count: m)
+        var codes = merged.codes, zeros = merged.zeros
+        merged.codes = []
+        merged.zeros = []
         base.codes.withUnsafeBufferPointer { q in
-            codes.withUnsafeMutableBufferPointer { q2 in
-                zeros.withUnsafeMutableBufferPointer { z2 in
-                    for j in 0..<m {
-                        for grp in 0..<gc {
-                            let range = (j * n + grp * gs)..<(j * n + min(n, (grp + 1) * gs))
-                            var residual: Float = 0
-                            for i in range {
-                                let v = d[i]
-                                var step: Float = 0
-                                if v > w {
-                                    if q[i] < maxCode { step = 1; st.raised += 1 } else { st.blocked += 1 }
-                                } else if v < -w {
-                                    if q[i] > 0 { step = -1; st.lowered += 1 } else { st.blocked += 1 }
+            base.zeros.withUnsafeBufferPointer { z in
+                codes.withUnsafeMutableBufferPointer { q2 in
+                    zeros.withUnsafeMutableBufferPointer { z2 in
+                        rowStatistics.withUnsafeMutableBufferPointer { st in
+                            SecondCore.shared.halves(m) { rows in
+                                for j in rows {
+                                    st[j] = adjust(row: j, delta: d, codes: q.baseAddress!, zeros: z.baseAddress!,
+                                                   adjustedCodes: q2.baseAddress!, adjustedZeros: z2.baseAddress!,
+                                                   magnitudes: magnitudes)
                                 }
-                                q2[i] = UInt8(Float(q[i]) + step)
-                                residual += v - w * step
-                                st.maxAbsDelta = max(st.maxAbsDelta, abs(v))
                             }
-                            var mu = residual / Float(range.count)
-                            if !paperOffset { mu /= w }
-                            z2[j * gc + grp] = base.zeros[j * gc + grp] - mu
-                            st.offsetAbsSum += Double(abs(mu))
                         }
                     }
                 }
@@ -143,11 +140,45 @@ public final class TernaryAdapter: TrainableLinear {
         }
         merged.codes = codes
         merged.zeros = zeros
+        var st = rowStatistics.reduce(TernaryStatistics(weights: m * n, groups: m * gc, flips: flips), +)
+        for k in 0..<(m * gc) { st.offsetAbsSum += Double(magnitudes[k]) }
         merged.dequantize(into: weight.reserve(m * n))
         countChanges(a, from: initialA, into: &st)
         countChanges(b, from: initialB, into: &st)
-        st.maxAbsDelta /= w
+        st.maxAbsDelta /= omega
         built = st
+    }
+
+    /// Row `j` of the build: Ŵ from ΔW (`delta`) and the codes q, written as q + Ŵ into `q2`;
+    /// per group μ from the residual, z − μ into `z2` and |μ| into `magnitudes`. Returns the row's
+    /// counts (its |μ| are summed by the caller, in order).
+    private func adjust(row j: Int, delta d: UnsafePointer<Float>, codes q: UnsafePointer<UInt8>, zeros z: UnsafePointer<Float>,
+                        adjustedCodes q2: UnsafeMutablePointer<UInt8>, adjustedZeros z2: UnsafeMutablePointer<Float>,
+                        magnitudes: UnsafeMutablePointer<Float>) -> TernaryStatistics {
+        let n = inFeatures, gs = base.groupSize, gc = base.groupCount, w = omega
+        let maxCode = UInt8((1 << base.bits) - 1)
+        var st = TernaryStatistics()
+        for grp in 0..<gc {
+            let range = (j * n + grp * gs)..<(j * n + min(n, (grp + 1) * gs))
+            var residual: Float = 0
+            for i in range {
+                let v = d[i]
+                var step: Float = 0
+                if v > w {
+                    if q[i] < maxCode { step = 1; st.raised += 1 } else { st.blocked += 1 }
+                } else if v < -w {
+                    if q[i] > 0 { step = -1; st.lowered += 1 } else { st.blocked += 1 }
+                }
+                q2[i] = UInt8(Float(q[i]) + step)
+                residual += v - w * step
+                st.maxAbsDelta = max(st.maxAbsDelta, abs(v))
+            }
+            var mu = residual / Float(range.count)
+            if !paperOffset { mu /= w }
+            z2[j * gc + grp] = z[j * gc + grp] - mu
+            magnitudes[j * gc + grp] = abs(mu)
+        }
+        return st
     }
 
     private func countChanges(_ p: Parameter, from initial: [Float], into st: inout TernaryStatistics) {

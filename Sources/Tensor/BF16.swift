@@ -55,7 +55,7 @@ public enum BF16 {
         alpha: Float = 1, a: BF16Operand, b: BF16Operand,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let split = BLAS.threads > 1 && m >= 32
+        let split = m >= 32
         // B, rows (transB ? n : k) × cols (transB ? k : n): shared by both halves, so rounded once,
         // its rows divided between the cores.
         let (bRows, bCols) = transB ? (n, k) : (k, n)
@@ -104,11 +104,11 @@ public enum BF16 {
     /// chunk's gradient, is 3.1 M per core.
     static let keptLimit = 1 << 23
 
-    /// `body` over `0..<rows`: halves on the two cores when `split`, else the whole range here.
+    /// `body` over `0..<rows`: halves on the two cores when `split` and OpenBLAS may use both
+    /// (`SecondCore.halves`), else the whole range here.
     private static func onBothCores(_ split: Bool, rows: Int, _ body: (Range<Int>) -> Void) {
         guard split else { return body(0..<rows) }
-        let half = rows / 2
-        SecondCore.shared.splitting { SecondCore.shared.run { body($0 == 0 ? 0..<half : half..<rows) } }
+        SecondCore.shared.halves(rows, body)
     }
 
     /// out[r·ldOut + c] = bf16(x[r·ld + c]), round to nearest even (NaN stays NaN).
@@ -126,7 +126,7 @@ public enum BF16 {
     }
 
     /// Whether an elementwise pass over `count` values is long enough to split over the two cores.
-    private static func splitsPass(_ count: Int) -> Bool { BLAS.threads > 1 && count >= 1 << 16 }
+    private static func splitsPass(_ count: Int) -> Bool { count >= 1 << 16 }
 
     /// bits[i] = bf16(x[i]) (as `round`) and x[i] = its fp32 value, in one pass; split as `expand`.
     public static func roundInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, keeping bits: UnsafeMutablePointer<UInt16>) {

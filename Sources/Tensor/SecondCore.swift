@@ -67,6 +67,16 @@ public final class SecondCore: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` over `0..<count` as two halves on the two cores (OpenBLAS on one thread each
+    /// meanwhile) when OpenBLAS may use both — not inside another split or on a one-thread worker,
+    /// so the thread count never exceeds two — else over the whole range here. For passes whose
+    /// elements are independent, so the split changes no result.
+    public func halves(_ count: Int, _ body: (Range<Int>) -> Void) {
+        guard BLAS.threads > 1 else { return body(0..<count) }
+        let half = count / 2
+        splitting { run { body($0 == 0 ? 0..<half : half..<count) } }
+    }
+
     /// Polls `done` until it holds. Past `spinPolls` polls (a few microseconds, longer than a
     /// balanced hand-off takes) each poll also yields the core: when another process holds the
     /// other core, the partner thread is waiting for this one, and a pure spin would starve it.

@@ -72,6 +72,30 @@ final class LoTAQAFTests: XCTestCase {
         }
     }
 
+    /// The build and the backward's group sums split their rows over the two cores when OpenBLAS
+    /// may use both: on one core or two the layer's grid, statistics, output and gradients agree
+    /// bit for bit.
+    func testOneCoreAndTwoCoresAgreeBitForBit() throws {
+        let reference = TernaryReference(paperOffset: false)
+        let (rows, n, m) = (3, reference.base.cols, reference.base.rows)
+        var rng = SeededRandom(seed: 12)
+        let x = (0..<(rows * n)).map { _ in rng.nextGaussian() }, dy = (0..<(rows * m)).map { _ in rng.nextGaussian() }
+        let threads = BLAS.threads
+        defer { BLAS.setThreads(threads) }
+        let runs = [1, 2].map { cores -> (QuantizedMatrix, TernaryStatistics, [Float]) in
+            BLAS.setThreads(cores)
+            let t = reference.layer()
+            var y = [Float](repeating: 0, count: rows * m), dx = [Float](repeating: 0, count: rows * n)
+            t.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
+            for p in t.parameters { p.zeroGradient() }
+            t.backward(dy, input: x, rows: rows, into: &dx, accumulate: false)
+            return (t.mergedGrid, t.statistics, y + dx + t.a.gradient.array(t.a.count) + t.b.gradient.array(t.b.count))
+        }
+        XCTAssertEqual(runs[0].0, runs[1].0)
+        XCTAssertEqual(runs[0].1, runs[1].1)
+        XCTAssertEqual(runs[0].2.map(\.bitPattern), runs[1].2.map(\.bitPattern))
+    }
+
     /// At step 0 (B = 0) the adapter is a no-op: the model equals its quantized base exactly.
     func testAdapterStartsAsTheQuantizedBase() throws {
         let run = try MethodRun.stories()
