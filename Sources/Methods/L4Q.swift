@@ -20,7 +20,8 @@ import Training
 /// `postClippingError`), as defined by `LearnedStepQuantizer.errors`.
 public final class L4Q: FineTuningMethod {
     public static let name = "l4q"
-    public static let version = "2"
+    /// 3: the merge W0 + α·BA runs in fp32 in bf16 fine-tunes too (it took bf16 in most row blocks).
+    public static let version = "3"
     public let options: MethodOptions
     let layout: LayerQuantization
     private var base: LlamaWeights?

@@ -126,6 +126,29 @@ final class L4QTests: XCTestCase {
         XCTAssertNotEqual(y, fp32, "bf16 scope did not change the product")
     }
 
+    /// The merge W0 + α·BA runs in fp32 in any scope, so a bf16 fine-tune's forward quantizes the
+    /// very floats an fp32 forward and the export do: its W_q is the exported integer model's. (At
+    /// this shape a row block's rank-16 update is large enough that `BLAS.gemm` would take bf16.)
+    func testBF16ForwardQuantizesTheSameMergeAsTheFP32Export() throws {
+        if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
+        var rng = SeededRandom(seed: 22), initRandom = SeededRandom(seed: 4)
+        let (m, n, rows, rank) = (256, 256, 64, 16)
+        let scratch = WeightScratch()
+        let l = L4QLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng))), rank: rank, scale: 0.5,
+                          quantizer: LearnedStepQuantizer(bits: 4, groupSize: 32), name: "t", scratch: scratch, random: &initRandom)
+        l.b.assign(Matrix(rows: m, cols: rank, storage: gaussian(m * rank, 0.1, &rng)))
+        let x = gaussian(rows * n, 1, &rng)
+        var y = [Float](repeating: 0, count: rows * m)
+        let blockRows = L4QLinear.blockWeights / n
+        let trained = ComputePrecision.with(.bf16) {
+            XCTAssertTrue(BF16.applies(m: blockRows, n: n, k: rank), "a row block's update must be large enough for bf16")
+            l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
+            return scratch.weight.array(m * n)
+        }
+        l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))  // fp32, as the export merges
+        XCTAssertEqual(scratch.weight.array(m * n).map(\.bitPattern), trained.map(\.bitPattern))
+    }
+
     /// L4Q_init and Asymm clip nothing (Table 4: zero initial clipping error) and put the group's
     /// extremes on grid bounds; Symm clips the positive extreme.
     func testInitializationsClipAsTable4Says() {
