@@ -101,12 +101,9 @@ final class L4QTests: XCTestCase {
     /// `BLAS.gemm` does — the same roundings, only fused into the pass that makes W_q.
     func testBF16ProductsRoundTheSameWeightAsPerProductRounding() throws {
         if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
-        var rng = SeededRandom(seed: 21), initRandom = SeededRandom(seed: 3)
-        let (m, n, rows, rank) = (96, 128, 64, 4)
-        let scratch = WeightScratch()
-        let l = L4QLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng))), rank: rank, scale: 0.5,
-                          quantizer: LearnedStepQuantizer(bits: 4, groupSize: 32), name: "t", scratch: scratch, random: &initRandom)
-        l.b.assign(Matrix(rows: m, cols: rank, storage: gaussian(m * rank, 0.1, &rng)))
+        var rng = SeededRandom(seed: 21)
+        let (m, n, rows) = (96, 128, 64)
+        let (l, scratch) = trainedLayer(out: m, in: n, rank: 4, &rng)
         let x = gaussian(rows * n, 1, &rng), dy = gaussian(rows * m, 1, &rng)
         var y = [Float](repeating: 0, count: rows * m), dx = [Float](repeating: 0, count: rows * n)
         var wantY = y, wantDx = dx
@@ -131,12 +128,9 @@ final class L4QTests: XCTestCase {
     /// this shape a row block's rank-16 update is large enough that `BLAS.gemm` would take bf16.)
     func testBF16ForwardQuantizesTheSameMergeAsTheFP32Export() throws {
         if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
-        var rng = SeededRandom(seed: 22), initRandom = SeededRandom(seed: 4)
+        var rng = SeededRandom(seed: 22)
         let (m, n, rows, rank) = (256, 256, 64, 16)
-        let scratch = WeightScratch()
-        let l = L4QLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng))), rank: rank, scale: 0.5,
-                          quantizer: LearnedStepQuantizer(bits: 4, groupSize: 32), name: "t", scratch: scratch, random: &initRandom)
-        l.b.assign(Matrix(rows: m, cols: rank, storage: gaussian(m * rank, 0.1, &rng)))
+        let (l, scratch) = trainedLayer(out: m, in: n, rank: rank, &rng)
         let x = gaussian(rows * n, 1, &rng)
         var y = [Float](repeating: 0, count: rows * m)
         let blockRows = L4QLinear.blockWeights / n
@@ -147,6 +141,17 @@ final class L4QTests: XCTestCase {
         }
         l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))  // fp32, as the export merges
         XCTAssertEqual(scratch.weight.array(m * n).map(\.bitPattern), trained.map(\.bitPattern))
+    }
+
+    /// A 4-bit, group-32 L4Q layer on a random base whose B is no longer zero (as after training),
+    /// with its own scratch.
+    private func trainedLayer(out m: Int, in n: Int, rank: Int, _ rng: inout SeededRandom) -> (L4QLinear, WeightScratch) {
+        var initRandom = SeededRandom(seed: 3)
+        let scratch = WeightScratch()
+        let l = L4QLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: gaussian(m * n, 0.05, &rng))), rank: rank, scale: 0.5,
+                          quantizer: LearnedStepQuantizer(bits: 4, groupSize: 32), name: "t", scratch: scratch, random: &initRandom)
+        l.b.assign(Matrix(rows: m, cols: rank, storage: gaussian(m * rank, 0.1, &rng)))
+        return (l, scratch)
     }
 
     /// L4Q_init and Asymm clip nothing (Table 4: zero initial clipping error) and put the group's
