@@ -109,9 +109,9 @@ public final class TernaryAdapter: TrainableLinear {
 
     /// ΔW → Ŵ (masked), μ → q', z' → W, with the statistics of what fired. It runs after every
     /// optimizer step on every layer, so the rows are split over the two cores and q', z' are
-    /// rewritten in place (a fresh copy of the codes per build cost as much in page faults as the
-    /// loop itself); each group is still summed in order on one core and the |μ| are totalled in
-    /// group order afterwards, so the build is the same on one core or two.
+    /// rewritten in place (a fresh copy of the codes per build faulted in new pages every time);
+    /// each group is still summed in order on one core and the |μ| are totalled in group order
+    /// afterwards, so the build is the same on one core or two.
     private func build() {
         let flips = snapshot.update(parameters) ?? 0
         let m = outFeatures, n = inFeatures, gc = base.groupCount
