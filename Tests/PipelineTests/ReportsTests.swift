@@ -37,6 +37,25 @@ final class ReportsTests: XCTestCase {
         XCTAssert(script.contains("$front << EOD\n20.0 10.0\n60.0 30.0\n60.0 30.0\n100.0 50.0\nEOD"), script)
     }
 
+    func testTextIsPrintedAsWrittenNotAsMarkup() throws {
+        // gnuplot's text terminal, enhanced as png and pngcairo are by default, shows what a PNG would:
+        // in enhanced mode "L4Q_init" prints as "L4Qinit".
+        let lines = GnuplotLines(title: "t", xLabel: "a^2", yLabel: "y", series: [.init(name: "L4Q_init", x: [0, 1], y: [2, 1])])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("qaft-gnuplot-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try lines.script(terminal: "dumb enhanced", output: "f.txt").write(to: dir.appendingPathComponent("f.gp"), atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gnuplot", "f.gp"]
+        p.currentDirectoryURL = dir
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let text = try String(contentsOf: dir.appendingPathComponent("f.txt"), encoding: .utf8)
+        XCTAssert(text.contains("L4Q_init") && text.contains("a^2"), "gnuplot read the labels as markup")
+    }
+
     func testCompanionSeriesSitsBesideItsPointsOutsideTheFront() throws {
         let points = [ParetoScatter.Point(name: "a", x: 100, y: 50), .init(name: "b", x: 20, y: 10), .init(name: "c", x: 50, y: 60)]
         let companion = ParetoScatter.Companion(name: "llama.cpp", firstName: "qaft", x: ["a": 80, "c": 500])

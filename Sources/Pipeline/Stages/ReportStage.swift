@@ -15,7 +15,8 @@ public struct ReportStage: Stage {
     /// 3: a fine-tuned row's protocol names the precision it was trained in; the provenance file
     /// (`ReportProvenance`) beside the tables. 4: an empty cell's protocol says why it was not
     /// measured (`LlamaCppSpeedStage.notMeasured`); scatters draw their companion series.
-    public var version: String { "4" }
+    /// 5: figures print their labels literally (no gnuplot markup: "L4Q_init" had a subscript).
+    public var version: String { "5" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
