@@ -13,7 +13,8 @@ public struct ReportProvenance: Codable, Equatable, Sendable {
     /// version upstream changed.
     public var reportKey: String
     /// `git rev-parse HEAD` of the working directory the stage ran in, "+modified" when the work
-    /// tree had uncommitted changes to tracked files, "unknown" outside a git checkout.
+    /// tree had uncommitted changes to tracked files outside `Results/` and `Figures/`, "unknown"
+    /// outside a git checkout.
     public var commit: String
     public var vectorISA: String
     /// Every input of the report stage (one per cell and per fine-tuned row), by input name.
@@ -87,16 +88,22 @@ public struct ReportProvenance: Codable, Equatable, Sendable {
         }
     }
 
-    static func commit() -> String {
-        guard let head = git(["rev-parse", "HEAD"]), !head.isEmpty else { return "unknown" }
-        let dirty = git(["status", "--porcelain", "--untracked-files=no"]).map { !$0.isEmpty } ?? false
+    /// HEAD of the checkout at `directory` (the working directory when nil), "+modified" when a
+    /// tracked file outside `Results/` and `Figures/` changed: reports' own outputs are not the
+    /// code that made them, and counting them marked every target reproduced after another in the
+    /// same checkout as modified.
+    static func commit(in directory: URL? = nil) -> String {
+        guard let head = git(["rev-parse", "HEAD"], in: directory), !head.isEmpty else { return "unknown" }
+        let code = ["--", ":(top)", ":(top,exclude)Results", ":(top,exclude)Figures"]
+        let dirty = git(["status", "--porcelain", "--untracked-files=no"] + code, in: directory).map { !$0.isEmpty } ?? false
         return head + (dirty ? "+modified" : "")
     }
 
-    private static func git(_ arguments: [String]) -> String? {
+    private static func git(_ arguments: [String], in directory: URL?) -> String? {
         let p = Process(), out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git"] + arguments
+        if let directory { p.currentDirectoryURL = directory }
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
         guard (try? p.run()) != nil else { return nil }
