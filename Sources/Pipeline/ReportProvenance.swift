@@ -99,7 +99,8 @@ public struct ReportProvenance: Codable, Equatable, Sendable {
         return head + (dirty ? "+modified" : "")
     }
 
-    private static func git(_ arguments: [String], in directory: URL?) -> String? {
+    /// `git ARGUMENTS` in `directory`: its trimmed stdout, or nil when git fails or is missing.
+    static func git(_ arguments: [String], in directory: URL?) -> String? {
         let p = Process(), out = Pipe()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git"] + arguments

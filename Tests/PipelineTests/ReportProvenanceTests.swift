@@ -11,18 +11,9 @@ final class ReportProvenanceTests: XCTestCase {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
             try "a\n".write(to: dir.appendingPathComponent(sub + "/file"), atomically: true, encoding: .utf8)
         }
-        func git(_ args: String...) throws {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["git", "-c", "user.name=t", "-c", "user.email=t@t"] + args
-            p.currentDirectoryURL = dir
-            try p.run()
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, "git \(args)")
+        for args in [["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]] {
+            XCTAssertNotNil(ReportProvenance.git(args, in: dir), "git \(args) failed")
         }
-        try git("init", "-q")
-        try git("add", ".")
-        try git("commit", "-qm", "init")
         let head = ReportProvenance.commit(in: dir)
         XCTAssertEqual(head.count, 40, head)
         for sub in ["Results", "Figures"] { try "b\n".write(to: dir.appendingPathComponent(sub + "/file"), atomically: true, encoding: .utf8) }

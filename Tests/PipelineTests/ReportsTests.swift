@@ -1,5 +1,5 @@
 import Foundation
-import Reports
+@testable import Reports
 import XCTest
 
 final class ReportsTests: XCTestCase {
@@ -45,13 +45,7 @@ final class ReportsTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try lines.script(terminal: "dumb enhanced", output: "f.txt").write(to: dir.appendingPathComponent("f.gp"), atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["gnuplot", "f.gp"]
-        p.currentDirectoryURL = dir
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        _ = try GnuplotLines.run("gnuplot", ["f.gp"], in: dir)  // throws with gnuplot's output unless it exits 0
         let text = try String(contentsOf: dir.appendingPathComponent("f.txt"), encoding: .utf8)
         XCTAssert(text.contains("L4Q_init") && text.contains("a^2"), "gnuplot read the labels as markup")
     }
