@@ -51,6 +51,9 @@ public struct ClaimCheck: Sendable {
         case holdsNotSignificant = "same direction, not significant"
         case fails = "does not hold"
         case notMeasured = "not measured"
+        /// Measured, but a cell cannot carry the claim (`Outcome.reason` says why): a time taken
+        /// beside other work, say.
+        case notJudged = "not judged"
     }
 
     public struct Outcome: Sendable {
@@ -64,18 +67,21 @@ public struct ClaimCheck: Sendable {
         /// A ratio claim's value(better) / value(worse) and its bound, in words (e.g. "≤ 1.1").
         public var ratio: Double? = nil
         public var bound: String? = nil
+        /// Why the claim was not judged (`Verdict.notJudged`).
+        public var reason: String? = nil
     }
 
-    /// Judges a bound on value(better) / value(worse) of two single measurements (nil: not measured).
-    public func evaluateRatio(better b: Double?, worse w: Double?, atMost: Double?, atLeast: Double?) -> Outcome {
+    /// Judges a bound on value(better) / value(worse) of two single measurements (nil: not measured);
+    /// with a `doubt` about either value the ratio is shown but not judged.
+    public func evaluateRatio(better b: Double?, worse w: Double?, atMost: Double?, atLeast: Double?, doubt: String? = nil) -> Outcome {
         let bound = [atLeast.map { "≥ \($0)" }, atMost.map { "≤ \($0)" }].compactMap { $0 }.joined(separator: " and ")
         guard let b, let w, w != 0 else {
             return Outcome(claim: self, verdict: .notMeasured, betterValue: b, worseValue: w, pValue: nil, test: nil, pairs: 0, bound: bound)
         }
         let r = b / w
         let holds = atMost.map { r <= $0 } ?? true && atLeast.map { r >= $0 } ?? true
-        return Outcome(claim: self, verdict: holds ? .holds : .fails, betterValue: b, worseValue: w, pValue: nil, test: nil, pairs: 0,
-                       ratio: r, bound: bound)
+        return Outcome(claim: self, verdict: doubt != nil ? .notJudged : holds ? .holds : .fails, betterValue: b, worseValue: w,
+                       pValue: nil, test: nil, pairs: 0, ratio: r, bound: bound, reason: doubt)
     }
 
     /// Judges the claim from the two cells' measurements (nil: the cell was not measured).

@@ -22,7 +22,7 @@ public enum MarkdownSummary {
                 // A resampling test's p can be exactly 0: no resample reversed the sign.
                 s += (p == 0 ? ", p ≈ 0" : String(format: ", p = %.3g", p)) + " (\(t), \(o.pairs) pairs)"
             }
-            s += ": **\(o.verdict.rawValue)**.\n"
+            s += ": **\(o.verdict.rawValue)**" + (o.reason.map { " (\($0))" } ?? "") + ".\n"
         }
         return s
     }

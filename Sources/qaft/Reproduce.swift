@@ -19,15 +19,21 @@ struct Reproduce: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
+    @Flag(help: "First drop the cached stages whose times or speeds were taken beside other work, resumed, or before qaft recorded the machine's load, so they are measured again (leave the machine alone meanwhile).")
+    var retime = false
+
     @OptionGroup var slurm: SlurmOptions
 
     func run() throws {
         let plan = try options.plan(target)
         let cache = try options.openCache()
         let renderer = RunRenderer(quiet: quiet)
+        let retiming = retime ? try Retiming.forget(in: plan, cache: cache) : nil
+        for d in retiming?.dropped ?? [] where !quiet { Progress.note("retime: \(d.label) is measured again") }
         switch slurm.executor {
         case .local:
             let summary = try Runner(cache: cache, events: renderer.handle).run(plan)
+            try retiming?.verify(cache)
             try copyReports(plan, cache)
             renderer.summarize(summary, cache: cache)
         case .slurm:
@@ -37,6 +43,7 @@ struct Reproduce: ParsableCommand {
             let jobs = try executor.submit(plan)
             if slurm.detach { return }
             try executor.wait(plan, jobs: jobs)
+            try retiming?.verify(cache)
             try copyReports(plan, cache)
         }
     }

@@ -172,6 +172,30 @@ final class EndToEndTests: XCTestCase {
         let scatterPNG = try Data(contentsOf: report.appendingPathComponent("Figures/tinymethods-tiny-perplexity-vs-speed.png"))
         XCTAssertEqual(Array(scatterPNG.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         XCTAssertEqual(try Runner(cache: cache).run(p).computed, [], "a second run must compute nothing")
+        // Every timing carries the share of the cores other processes took meanwhile, and the
+        // step-time cell says so exactly when that share was too large for the time to mean much.
+        for st in tuned {
+            let out = try XCTUnwrap(try cache.result(st.key)).output
+            let share = try XCTUnwrap(out.metrics["stepSeconds_otherLoad"], st.label)
+            XCTAssert((0...1).contains(share), "\(st.label): \(share)")
+            XCTAssertNotNil(out.metrics["decodeTokensPerSecond_otherLoad"], st.label)
+            let row = st.label.split(separator: "/")[1]
+            let cell = try XCTUnwrap(csv.split(separator: "\n").first { $0.contains(",\(row),step s,") }, "\(row): \(csv)")
+            XCTAssertEqual(cell.contains("timed beside other work"), share >= MachineLoad.quietBelow, "\(cell)")
+        }
+        // --retime: a fine-tune cached before loads were recorded is measured again, with the same
+        // model (stages are deterministic), and the report is made again from it.
+        let old = try XCTUnwrap(tuned.first)
+        var record = try XCTUnwrap(try cache.result(old.key)).output
+        for m in Array(record.metrics.keys) where m.hasSuffix("_otherLoad") { record.metrics[m] = nil }
+        let encoded = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        try cache.db.write { x in try x.execute("UPDATE results SET output = ? WHERE key = ?", [.text(encoded), .text(old.key.hex)]) }
+        let retiming = try Retiming.forget(in: p, cache: cache)
+        XCTAssert(retiming.dropped.contains { $0.key == old.key }, "\(retiming.dropped.map(\.label))")
+        let rerun = try Runner(cache: cache).run(p), reportKey = try XCTUnwrap(p.reports["tinymethods"])
+        XCTAssertEqual(Set(rerun.computed), Set(retiming.dropped.map(\.key) + [reportKey]))
+        try retiming.verify(cache)
+        XCTAssertNotNil(try cache.result(old.key)?.output.metrics["stepSeconds_otherLoad"])
         XCTAssertEqual(try cache.check().filter(\.isCorruption).map(\.message), [])
     }
 

@@ -105,5 +105,10 @@ final class ReportsTests: XCTestCase {
         XCTAssertEqual(claim.evaluateRatio(better: nil, worse: 1.32, atMost: 1.1, atLeast: nil).verdict, .notMeasured)
         let md = MarkdownSummary.render(title: "t", profile: "tiny", notes: [], rows: [], claims: [within])
         XCTAssert(md.contains("ratio 1.05 (claimed ≤ 1.1): **holds**"), md)
+        // A value in doubt (a time taken beside other work) is shown but carries no verdict.
+        let doubted = claim.evaluateRatio(better: 1.38, worse: 1.32, atMost: 1.1, atLeast: nil, doubt: "B: timed beside other work")
+        XCTAssertEqual(doubted.verdict, .notJudged)
+        let doubtedMD = MarkdownSummary.render(title: "t", profile: "tiny", notes: [], rows: [], claims: [doubted])
+        XCTAssert(doubtedMD.contains("ratio 1.05 (claimed ≤ 1.1): **not judged** (B: timed beside other work)."), doubtedMD)
     }
 }

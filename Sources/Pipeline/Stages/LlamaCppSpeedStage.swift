@@ -9,7 +9,8 @@ import Models
 /// (`prefillTokensPerSecond`, llama-bench's pp) and batch-1 decode of `generatedTokens` tokens
 /// after a `promptTokens`-token context (`decodeTokensPerSecond`, its tg at that depth: the question
 /// `DecodeSpeed` answers for qaft), on `threads` threads, each the mean of `repetitions` timed runs.
-/// Stages run one at a time, so the machine is as quiet as for qaft's own measurement.
+/// Stages run one at a time, so the machine is as quiet as for qaft's own measurement; the share
+/// of the cores other processes took meanwhile is recorded beside both rates (`MachineLoad`).
 ///
 /// The key holds the deployed model (the input's key), these settings and `llamaCpp`, the pinned
 /// llama.cpp source (`LlamaCppBuild.pinnedSource`), not the executable, which is looked up when
@@ -69,6 +70,7 @@ public struct LlamaCppSpeedStage: Stage {
             return notMeasured("not exportable to llama.cpp: \(e)")
         }
         let llamaBench = try LlamaCppBuild.llamaBench(for: context.label)
+        let load = MachineLoad.now()
         let prefill: LlamaBenchResult, decode: LlamaBenchResult, tool: String
         if let adapter = report.adapter {
             let completion = LlamaCompletion(executable: llamaBench.deletingLastPathComponent().appendingPathComponent("llama-completion"),
@@ -83,10 +85,12 @@ public struct LlamaCppSpeedStage: Stage {
             decode = try bench.run(.decode(s.generatedTokens, after: s.promptTokens), model: gguf)
             tool = "llama-bench"
         }
+        var metrics = ["prefillTokensPerSecond": prefill.tokensPerSecond, "prefillStandardDeviation": prefill.standardDeviation,
+                       "decodeTokensPerSecond": decode.tokensPerSecond, "decodeStandardDeviation": decode.standardDeviation,
+                       "exportExact": report.exact ? 1 : 0]
+        MachineLoad.record(since: load, for: ["prefillTokensPerSecond", "decodeTokensPerSecond"], in: &metrics)
         return StageOutput(
-            metrics: ["prefillTokensPerSecond": prefill.tokensPerSecond, "prefillStandardDeviation": prefill.standardDeviation,
-                      "decodeTokensPerSecond": decode.tokensPerSecond, "decodeStandardDeviation": decode.standardDeviation,
-                      "exportExact": report.exact ? 1 : 0],
+            metrics: metrics,
             notes: ["llamaCpp": s.llamaCpp, "tool": tool, "llamaCppBuild": decode.build, "modelType": decode.modelType])
     }
 

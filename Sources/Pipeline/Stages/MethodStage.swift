@@ -40,6 +40,8 @@ import Training
 /// `peakAboveStartGB` above what was resident then: the loaded float model and the process
 /// around it) and the median
 /// optimizer-step time (`stepSeconds`). Stages run one at a time, so the peak is this stage's.
+/// Every time and speed it measures has the share of the cores other processes took meanwhile
+/// beside it (`MachineLoad`), and a resumed fine-tune records the step it resumed from.
 ///
 /// The artifact is the exported model and its deployed form (`ModelArtifact`), made deployable first
 /// (`ExportedModel.makeDeployable`: fp16 grids that llama.cpp and GPTQ compute exactly), so what the
@@ -156,6 +158,7 @@ public struct MethodStage: Stage {
             exported.packForDecoding()
             let vocabulary = exported.model.config.vocabSize
             let prompt = (0..<64).map { 1 + $0 * 97 % (vocabulary - 1) }
+            let load = MachineLoad.now()
             if steps > 0 {
                 output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps,
                                                                                         activations: p.decodeActivations ?? .float32)
@@ -163,6 +166,7 @@ public struct MethodStage: Stage {
             for b in batches {
                 output.metrics["throughputBatch\(b)"] = try DecodeSpeed.throughput(exported.model, batch: b, prompt: prompt)
             }
+            MachineLoad.record(since: load, for: ["decodeTokensPerSecond"] + batches.map { "throughputBatch\($0)" }, in: &output.metrics)
         }
         context.progress(1, 1)
         return output
@@ -222,6 +226,7 @@ public struct MethodStage: Stage {
             losses.removeLast(losses.count - trainer.step)
             heldOutCurve.removeAll { $0[0] > Double(trainer.step) }
             context.resumed(trainer.step)
+            output.metrics[MachineLoad.resumedAtStep] = Double(trainer.step)
         } else {
             losses = []
             heldOutCurve = output.metrics["heldOutLossBefore"].map { [[0, $0]] } ?? []
@@ -232,7 +237,7 @@ public struct MethodStage: Stage {
             heldOutCurve.append([Double(trainer.step), try trainer.evaluate(heldOut).meanNLL])
         }
         let checkpointSeconds = try Self.checkpointSeconds(stage: context.label)
-        let started = Date()
+        let started = Date(), load = MachineLoad.now()
         var lastSave = Date(), tokens = 0.0, stepTimes: [Double] = []
         while trainer.step < s.steps {
             let p = try trainer.trainStep()
@@ -256,6 +261,7 @@ public struct MethodStage: Stage {
         output.metrics["trainSeconds"] = Date().timeIntervalSince(started)
         if !stepTimes.isEmpty { output.metrics["stepSeconds"] = stepTimes.sorted()[stepTimes.count / 2] }
         output.metrics["tokensPerSecond"] = tokens / max(Date().timeIntervalSince(started), 1e-9)
+        MachineLoad.record(since: load, for: ["trainSeconds", "stepSeconds", "tokensPerSecond"], in: &output.metrics)
         if !heldOut.isEmpty {
             // The last point of the curve is this measurement when the curve reached the last step.
             let last = heldOutCurve.last.flatMap { $0[0] == Double(s.steps) ? $0[1] : nil }

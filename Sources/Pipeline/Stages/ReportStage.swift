@@ -16,7 +16,9 @@ public struct ReportStage: Stage {
     /// (`ReportProvenance`) beside the tables. 4: an empty cell's protocol says why it was not
     /// measured (`LlamaCppSpeedStage.notMeasured`); scatters draw their companion series.
     /// 5: figures print their labels literally (no gnuplot markup: "L4Q_init" had a subscript).
-    public var version: String { "5" }
+    /// 6: a time or speed taken beside other work, resumed, or without a load record says so in its
+    /// cell (and in a note for scatter axes) and carries no claim (`MachineLoad.doubt`).
+    public var version: String { "6" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
@@ -39,6 +41,8 @@ public struct ReportStage: Stage {
     public func run(_ layout: ReportLayout, _ context: StageContext) throws -> StageOutput {
         var rows: [ResultRow] = []
         var measurements: [String: CellScores] = [:]
+        // Timed cells that cannot carry a claim (`MachineLoad.doubt`), by input name.
+        var doubts: [String: String] = [:]
         for r in layout.rows {
             // A fine-tuned row's protocol says in which precision it was trained.
             let trained = context.inputs[ReportLayout.modelInputName(row: r.label)]?.output.notes["computePrecision"]
@@ -47,7 +51,11 @@ public struct ReportStage: Stage {
                 let out = try context.input(name).output
                 let value = out.metrics[c.metric]
                 // An empty cell whose stage said why keeps the reason beside it.
-                let why = value == nil ? out.notes[LlamaCppSpeedStage.notMeasured].map { " — not measured: " + $0 } : nil
+                let why = value == nil ? out.notes[LlamaCppSpeedStage.notMeasured].map { " — not measured: " + $0 }
+                    : MachineLoad.doubt(c.metric, in: out.metrics).map { doubt in
+                        doubts[name] = doubt
+                        return " — " + doubt
+                    }
                 let paper = layout.paperModels.lazy.compactMap { model in
                     layout.paperNumbers.first { $0.model == model && $0.row == r.paperRow && $0.column == c.paperColumn }
                 }.first
@@ -66,7 +74,11 @@ public struct ReportStage: Stage {
                                    worse: "\(c.worse.row) (\(c.worse.column))", lowerIsBetter: lower)
             if let bound = c.ratio {
                 func value(_ cell: ClaimSpec.Cell) -> Double? { rows.first { $0.row == cell.row && $0.column == cell.column }?.value }
-                return check.evaluateRatio(better: value(c.better), worse: value(c.worse), atMost: bound.atMost, atLeast: bound.atLeast)
+                let doubt = [c.better, c.worse].compactMap { cell in
+                    doubts[ReportLayout.inputName(row: cell.row, column: cell.column)].map { "\(cell.row): \($0)" }
+                }
+                return check.evaluateRatio(better: value(c.better), worse: value(c.worse), atMost: bound.atMost, atLeast: bound.atLeast,
+                                           doubt: doubt.isEmpty ? nil : doubt.joined(separator: "; "))
             }
             return try check.evaluate(better: measurements[ReportLayout.inputName(row: c.better.row, column: c.better.column)],
                                       worse: measurements[ReportLayout.inputName(row: c.worse.row, column: c.worse.column)], test: test)
@@ -78,7 +90,8 @@ public struct ReportStage: Stage {
         try CSVTable.wide(rows).write(to: results.appendingPathComponent(layout.name + "-wide.csv"), atomically: false, encoding: .utf8)
         let provenance = ReportProvenance.current(target: layout.id, profile: layout.profile, context: context)
         try provenance.write(to: ReportProvenance.url(name: layout.name, in: results))
-        try MarkdownSummary.render(title: layout.title, profile: layout.profile, notes: layout.notes + [provenance.summary(name: layout.name)], rows: rows, claims: outcomes)
+        try MarkdownSummary.render(title: layout.title, profile: layout.profile,
+                                   notes: layout.notes + scatterDoubts(layout, context) + [provenance.summary(name: layout.name)], rows: rows, claims: outcomes)
             .write(to: results.appendingPathComponent(layout.name + ".md"), atomically: false, encoding: .utf8)
         if !layout.figureColumns.isEmpty { try figure(layout, rows).render(name: layout.name, in: figures) }
         // Every fine-tuned row's training loss per step, and its held-out loss where measured.
@@ -110,6 +123,20 @@ public struct ReportStage: Stage {
         var metrics: [String: Double] = [:]
         for o in outcomes { metrics["claim." + o.claim.id] = o.verdict == .holds ? 1 : 0 }
         return StageOutput(metrics: metrics, notes: Dictionary(uniqueKeysWithValues: outcomes.map { ("claim." + $0.claim.id, $0.verdict.rawValue) }))
+    }
+
+    /// A note for each timed model metric a scatter draws (no table cell shows it) that cannot be
+    /// trusted, e.g. "fine-tuning-time-vs-speed: L4Q w4's trainSeconds was timed beside other work: …".
+    private func scatterDoubts(_ layout: ReportLayout, _ context: StageContext) -> [String] {
+        layout.scatters.flatMap { spec in
+            [spec.x.measure, spec.y.measure].flatMap { measure -> [String] in
+                guard case .model(let metric) = measure else { return [] }
+                return layout.rows.compactMap { r in
+                    context.inputs[ReportLayout.modelInputName(row: r.label)].flatMap { MachineLoad.doubt(metric, in: $0.output.metrics) }
+                        .map { "\(spec.name): \(r.label)'s \(metric) was \($0)." }
+                }
+            }
+        }
     }
 
     /// The rows with both measurements of `spec`, as a Pareto scatter.
