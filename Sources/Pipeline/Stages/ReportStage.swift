@@ -50,12 +50,10 @@ public struct ReportStage: Stage {
                 let name = ReportLayout.inputName(row: r.label, column: c.label)
                 let out = try context.input(name).output
                 let value = out.metrics[c.metric]
-                // An empty cell whose stage said why keeps the reason beside it.
-                let why = value == nil ? out.notes[LlamaCppSpeedStage.notMeasured].map { " — not measured: " + $0 }
-                    : MachineLoad.doubt(c.metric, in: out.metrics).map { doubt in
-                        doubts[name] = doubt
-                        return " — " + doubt
-                    }
+                let doubt = MachineLoad.doubt(c.metric, in: out.metrics)
+                doubts[name] = doubt
+                // An empty cell whose stage said why keeps the reason beside it; a doubtful timing says why.
+                let why = value == nil ? out.notes[LlamaCppSpeedStage.notMeasured].map { " — not measured: " + $0 } : doubt.map { " — " + $0 }
                 let paper = layout.paperModels.lazy.compactMap { model in
                     layout.paperNumbers.first { $0.model == model && $0.row == r.paperRow && $0.column == c.paperColumn }
                 }.first
