@@ -51,8 +51,8 @@ public struct ClaimCheck: Sendable {
         case holdsNotSignificant = "same direction, not significant"
         case fails = "does not hold"
         case notMeasured = "not measured"
-        /// Measured, but a cell cannot carry the claim (`Outcome.reason` says why): a time taken
-        /// beside other work, say.
+        /// Measured, but the cells cannot carry the claim (`Outcome.reason` says why): a time taken
+        /// beside other work, or two cells equal on every item (no difference to test).
         case notJudged = "not judged"
     }
 
@@ -84,13 +84,19 @@ public struct ClaimCheck: Sendable {
                        pValue: nil, test: nil, pairs: 0, ratio: r, bound: bound, reason: doubt)
     }
 
-    /// Judges the claim from the two cells' measurements (nil: the cell was not measured).
+    /// Judges the claim from the two cells' measurements (nil: the cell was not measured). Cells
+    /// equal on every paired item (no model solves a GSM8K problem, say) measure no difference, so
+    /// they neither support nor refute the claim: not judged, rather than "does not hold".
     public func evaluate(better b: CellScores?, worse w: CellScores?, test: any PairedTest) throws -> Outcome {
         guard let b, let w else {
             return Outcome(claim: self, verdict: .notMeasured, betterValue: b?.value, worseValue: w?.value, pValue: nil, test: nil, pairs: 0)
         }
         let (x, y) = try PairedSeries.align(b.items, size: b.itemSize, w.items, size: w.itemSize)
         guard x.count >= 2 else { throw ReportError.claim(id: id, reason: "fewer than two paired items") }
+        if x == y {
+            return Outcome(claim: self, verdict: .notJudged, betterValue: b.value, worseValue: w.value, pValue: nil, test: nil, pairs: x.count,
+                           reason: "the two cells are equal on all \(x.count) paired items: no difference to test")
+        }
         let p = try test.compare(y, x).pValue
         let direction = lowerIsBetter ? b.value < w.value : b.value > w.value
         let verdict: Verdict = !direction ? .fails : (p < alpha ? .holds : .holdsNotSignificant)

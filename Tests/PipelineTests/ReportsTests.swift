@@ -92,6 +92,14 @@ final class ReportsTests: XCTestCase {
         XCTAssertEqual(try claim.evaluate(better: low, worse: high, test: SignTest()).verdict, .holds)
         XCTAssertEqual(try claim.evaluate(better: high, worse: low, test: SignTest()).verdict, .fails)
         XCTAssertEqual(try claim.evaluate(better: nil, worse: low, test: SignTest()).verdict, .notMeasured)
+        // Equal on every item (0 of 3 solved by both): no difference, so no verdict either way,
+        // even from a test that would call any difference significant.
+        let none = CellScores(value: 0, items: [0, 0, 0], itemSize: 1)
+        let tie = try claim.evaluate(better: none, worse: none, test: SignTest())
+        XCTAssertEqual(tie.verdict, .notJudged)
+        XCTAssertNil(tie.pValue)
+        let md = MarkdownSummary.render(title: "t", profile: "tiny", notes: [], rows: [], claims: [tie])
+        XCTAssert(md.contains("A 0 vs B 0: **not judged** (the two cells are equal on all 3 paired items: no difference to test)."), md)
     }
 
     func testRatioClaimVerdictsAndSummary() {

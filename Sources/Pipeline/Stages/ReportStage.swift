@@ -17,8 +17,9 @@ public struct ReportStage: Stage {
     /// measured (`LlamaCppSpeedStage.notMeasured`); scatters draw their companion series.
     /// 5: figures print their labels literally (no gnuplot markup: "L4Q_init" had a subscript).
     /// 6: a time or speed taken beside other work, resumed, or without a load record says so in its
-    /// cell (and in a note for scatter axes) and carries no claim (`MachineLoad.doubt`).
-    public var version: String { "6" }
+    /// cell (and in a note for scatter axes) and carries no claim (`MachineLoad.doubt`). 7: a
+    /// paired claim on cells equal on every item is not judged (`ClaimCheck.evaluate`).
+    public var version: String { "7" }
     public var inputNames: [String] { [] }
     public var fileNames: [String] { [] }
     public var isStochastic: Bool { true }
