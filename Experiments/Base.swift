@@ -220,20 +220,21 @@ public struct Base: Sendable {
     /// Decode steps timed per model in the speed figures (after a 64-token prompt, batch 1).
     public var decodeSteps: Int { profile == .tiny ? 8 : 64 }
 
-    /// `row` with its deployed model's decode speed measured by the stage that makes the model (the
-    /// fine-tuning if any, else the quantization): `decodeTokensPerSecond` for the speed figures.
-    public func measuringDecode(_ row: RowSpec) -> RowSpec {
-        var r = row
-        if r.fineTuning != nil {
-            r.fineTuning!.parameters["decodeSteps"] = .int(decodeSteps)
-        } else if r.quantization != nil {
-            r.quantization!.parameters["decodeSteps"] = .int(decodeSteps)
-        }
-        return r
+    /// qaft's batch-1 decode speed of each row's model in its deployed form (`DecodeSpeedStage`):
+    /// `decodeSteps` tokens after a 64-token prompt, the speed axis of the speed figures.
+    public func decodeSpeed() -> EvaluationSpec {
+        EvaluationSpec(Self.decodeColumn, kind: DecodeSpeedStage.kindName, metric: "decodeTokensPerSecond", lowerIsBetter: false,
+                       protocolName: "batch-1 decode of \(decodeSteps) tokens after a 64-token prompt, deployed form, 2 cores",
+                       parameters: ["promptTokens": 64, "steps": .int(decodeSteps)], files: [:])
     }
 
+    static let decodeColumn = "decode tok/s"
+
+    /// The speed figures' x axis: `decodeSpeed`'s column.
+    public static let decodeAxis = ScatterSpec.Axis(.column(decodeColumn), label: "decode tokens/s (batch 1, 2 cores)", higherIsBetter: true)
+
     /// llama.cpp's own speed of each row's exported GGUF (`LlamaCppSpeedStage`), beside qaft's
-    /// (`measuringDecode`): decode of `decodeSteps` tokens after a 64-token prompt (llama-bench's tg
+    /// (`decodeSpeed`): decode of `decodeSteps` tokens after a 64-token prompt (llama-bench's tg
     /// at depth 64) and prefill of that prompt (pp64), 2 threads, as two columns of one stage, by
     /// llama-bench built from the pinned source (`LlamaCppBuild`: `make llama-cpp`).
     public func llamaCppSpeed() -> [EvaluationSpec] {

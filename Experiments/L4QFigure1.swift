@@ -19,21 +19,19 @@ public enum L4QFigure1 {
         let rows = rowsAndPaper.compactMap { label, paper -> RowSpec? in
             guard var r = table.first(where: { $0.label == label }) else { return nil }
             r.paperRow = paper
-            return base.measuringDecode(r)
+            return r
         }
         let csqa = base.commonsense()
-        let speed = EvaluationSpec.modelMetric("decode tok/s", metric: "decodeTokensPerSecond", lowerIsBetter: false,
-                                               description: "batch-1 decode after a 64-token prompt, deployed form, 2 cores")
         // Figure 1, read off the chart: (speed-up over fp16, CSQA %).
         let chart: [(String, Double, Double)] = [("Pre-trained", 1.0, 61.7), ("LoftQ", 1.35, 62.3), ("QAT-LoRA", 1.35, 62.2), ("QLoRA", 1.35, 61.2),
                                                  ("QA-LoRA", 1.8, 61.3), ("GPTQ", 1.8, 59.2), ("L4Q", 1.8, 62.8)]
         return Manifest(
             id: "l4q-figure1", title: "L4Q Figure 1 on SmolLM2-135M (4-bit, g64): CSQA accuracy against decode speed",
-            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, speed] + base.llamaCppSpeed(),
+            profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, base.decodeSpeed()] + base.llamaCppSpeed(),
             paperModels: ["LLaMA-1 7B"],
             paperNumbers: chart.map { PaperNumber("L4Q Figure 1 (read off the chart)", model: "LLaMA-1 7B", row: $0.0, column: "CSQA", $0.2) },
             scatters: [ScatterSpec("accuracy-vs-speed", title: "CSQA-7 accuracy against decode speed",
-                                   x: .init(.model("decodeTokensPerSecond"), label: "decode tokens/s (batch 1, 2 cores)", higherIsBetter: true),
+                                   x: Base.decodeAxis,
                                    y: .init(.column(csqa.label), label: "CSQA-7 accuracy", higherIsBetter: true),
                                    companion: Base.llamaCppCompanion)],
             notes: ["Paper speed-ups over fp16 (A100, ExLlamaV2, read off the chart): " + chart.map { "\($0.0) \($0.1)×" }.joined(separator: ", ") + ".",

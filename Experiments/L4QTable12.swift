@@ -3,10 +3,10 @@ import Pipeline
 /// L4Q Table 12 on SmolLM2-135M: decode throughput of the deployed models at batch sizes 1 … 64 —
 /// L4Q's merged integer model against QLoRA*'s integer base with its unmerged fp adapter ("4&16")
 /// and the float model (fp LoRA merged, standing in for FP16) — the paper's argument that a fully
-/// quantized model serves faster. `Table2`'s rows with the timing added (so their fine-tunes run
-/// again under this target's keys, ≈ 5 min), greedy decode of `batch` sequences after a 64-token
-/// prompt (`DecodeSpeed.throughput`), tokens per second on this machine's 2 cores, beside the
-/// paper's ExLlamaV2 numbers on an A100 (LLaMA-1 7B). Compare the ratios, not the values.
+/// quantized model serves faster. `Table2`'s rows (same keys: their fine-tunes are shared), timed
+/// by one `DecodeSpeedStage` per row: greedy decode of `batch` sequences after a 64-token prompt
+/// (`DecodeSpeed.throughput`), tokens per second on this machine's 2 cores, beside the paper's
+/// ExLlamaV2 numbers on an A100 (LLaMA-1 7B). Compare the ratios, not the values.
 public enum L4QTable12 {
     static let batches = [1, 2, 4, 8, 16, 32, 64]
     static let rowsUsed = [("L4Q w4", "L4Q"), ("QLoRA* w4", "QLoRA*"), ("LoRA (fp)", "None (fp16)")]
@@ -16,12 +16,14 @@ public enum L4QTable12 {
         let rows = rowsUsed.map { label, paper -> RowSpec in
             var row = Table2.rows(bits: 4, profile).first { $0.label == label }!
             row.paperRow = paper
-            row.fineTuning!.parameters["throughputBatches"] = .list(batches.map { .int($0) })
             return row
         }
+        // One stage per row times every batch size (same parameters, so the columns share it).
+        let timing: [String: Value] = ["promptTokens": 64, "throughputBatches": .list(batches.map { .int($0) })]
         let columns = batches.map { b in
-            EvaluationSpec.modelMetric("bs\(b)", paperColumn: "bs\(b)", metric: "throughputBatch\(b)", lowerIsBetter: false,
-                                       description: "greedy decode tokens/s of \(b) sequences together, deployed form, 2 cores")
+            EvaluationSpec("bs\(b)", paperColumn: "bs\(b)", kind: DecodeSpeedStage.kindName, metric: "throughputBatch\(b)", lowerIsBetter: false,
+                           protocolName: "greedy decode tokens/s of \(b) sequences together after a 64-token prompt, deployed form, 2 cores",
+                           parameters: timing, files: [:])
         }
         let claims = batches.map { b in
             ClaimSpec.ratio("l4q-vs-qlora-bs\(b)", "at batch \(b) L4Q's integer model decodes faster than QLoRA*'s 4&16",

@@ -7,9 +7,10 @@ import Pipeline
 /// as fast as plain INT4 and faster than an unmerged adapter, and weak-column tuning (only the
 /// (out, k) fp blocks train) is the cheapest fine-tuning, so QEFT sits on both fronts.
 ///
-/// Rows are `Table2`'s (same budgets), each timing its deployed model (`Base.measuringDecode`:
-/// merged integer layers on the packed kernels, QEFT's mixed layout, QLoRA's NF4 base dequantized
-/// per product with its fp LoRA, LoRA merged into fp32). "LoRA (fp)" stands for FP16 (same speed).
+/// Rows are `Table2`'s (same budgets and stage keys: their models and evaluations are shared), each
+/// timing its deployed model (`Base.decodeSpeed`: merged integer layers on the packed kernels,
+/// QEFT's mixed layout, QLoRA's NF4 base dequantized per product with its fp LoRA, LoRA merged into
+/// fp32). "LoRA (fp)" stands for FP16 (same speed).
 /// The speed is this machine's, measured while the stage runs alone. An untuned OWQ row (the same k
 /// fp columns, each layer's own set, gathered at run time) is the contrast of claim C5.
 public enum QeftFigure1 {
@@ -20,11 +21,9 @@ public enum QeftFigure1 {
         // OWQ: the same k = 16 fp columns per layer, each layer's own set gathered at run time
         // (claim C5's contrast to QEFT's contiguous tail), untuned.
         let owq = RowSpec("OWQ w4 (gather)", quantization: base.quantization("owq", bits: 4, parameters: ["weakColumns": 16]))
-        let rows = (Table2.rows(bits: 4, profile).filter { labels.contains($0.label) } + [owq]).map(base.measuringDecode)
+        let rows = Table2.rows(bits: 4, profile).filter { labels.contains($0.label) } + [owq]
         let csqa = base.commonsense(paperColumn: nil), ppl = base.perplexity("WikiText-2 ppl")
-        let speed = EvaluationSpec.modelMetric("decode tok/s", metric: "decodeTokensPerSecond", lowerIsBetter: false,
-                                               description: "batch-1 decode after a 64-token prompt, deployed form, 2 cores")
-        let decode = ScatterSpec.Axis(.model("decodeTokensPerSecond"), label: "decode tokens/s (batch 1, 2 cores)", higherIsBetter: true)
+        let speed = base.decodeSpeed(), decode = Base.decodeAxis
         return Manifest(
             id: "qeft-figure1", title: "QEFT Figure 1 on SmolLM2-135M (4-bit, g64): quality and fine-tuning time against decode speed",
             profile: profile, seed: base.seed, model: base.model, rows: rows, evaluations: [csqa, ppl, speed] + base.llamaCppSpeed(),

@@ -22,16 +22,15 @@ public enum TinyMethods {
                    row("QA-LoRA w4", "qa-lora", lora.merging(grid) { a, _ in a }.merging(["extra": ["base": 0]]) { a, _ in a }),
                    row("LoTA-QAF w4", "lota-qaf", grid.merging(["rank": 4, "alpha": 4, "clip": 0, "extra": ["omega": 3, "steps": .int(base.steps), "base": 0]]) { a, _ in a }),
                    // Integer export packs groups of 16; stories260K's widths allow only per-channel scales.
-                   row("L4Q w4 per-channel", "l4q", lora.merging(grid) { a, _ in a }.merging(["extra": ["perChannel": 1]]) { a, _ in a })])
-                .map(base.measuringDecode),
-            evaluations: [ppl, base.commonsense(), base.mmlu(shots: 5),
+                   row("L4Q w4 per-channel", "l4q", lora.merging(grid) { a, _ in a }.merging(["extra": ["perChannel": 1]]) { a, _ in a })]),
+            evaluations: [ppl, base.commonsense(), base.mmlu(shots: 5), base.decodeSpeed(),
                           .modelMetric("peak GB", metric: "peakResidentGB", lowerIsBetter: true, description: "peak resident set while fine-tuning"),
                           .modelMetric("step s", metric: "stepSeconds", lowerIsBetter: true, description: "median optimizer-step time")],
             claims: [ClaimSpec("lora-vs-l4q", "a float LoRA fits better than a 4-bit L4Q model", source: "sanity check",
                                better: .init("LoRA", ppl.label), worse: .init("L4Q w4 per-channel", ppl.label))],
             figureColumns: [ppl.label],
             scatters: [ScatterSpec("perplexity-vs-speed", title: "perplexity against decode speed",
-                                   x: .init(.model("decodeTokensPerSecond"), label: "decode tokens/s", higherIsBetter: true),
+                                   x: Base.decodeAxis,
                                    y: .init(.column(ppl.label), label: "perplexity", higherIsBetter: false))],
             notes: ["A framework check on stories260K, not a paper table."])
     }

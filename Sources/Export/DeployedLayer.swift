@@ -72,8 +72,8 @@ public struct DeployedLayer: Equatable, Sendable {
         }
     }
 
-    /// The exportable form of `op`, a projection of an `ExportedModel` (before or after
-    /// `packForDecoding`); `site` names it in the error for an operator no exporter knows.
+    /// The exportable form of `op`, a projection of an `ExportedModel` or of a decoding form
+    /// (`DeployedModel.decodingLlama`); `site` names it in the error for an operator no exporter knows.
     public init(_ op: any LinearOperator, site: String) throws {
         switch op {
         case let g as GridLinear:
@@ -89,8 +89,8 @@ public struct DeployedLayer: Equatable, Sendable {
         case let f as FrozenLinear:
             try self.init(f.base, site: site)
         case let u as UnmergedAdapter:
-            // A packed base with its float adapter (QAT+LoRA's export, and any model after
-            // `packForDecoding`); alpha as LoRA defines it, scale · rank.
+            // A packed base with its float adapter (QAT+LoRA's export, and any decoding form);
+            // alpha as LoRA defines it, scale · rank.
             let inner = try DeployedLayer(u.base, site: site)
             guard inner.adapter == nil else { throw ExportError.unsupportedLayer(site: site, reason: "an adapter over an adapter") }
             self.init(base: inner.base, adapter: Adapter(a: u.a, b: u.b, alpha: u.scale * Float(u.a.rows)))

@@ -131,7 +131,7 @@ public struct StageRegistry: Sendable {
 
     /// Every stage implemented so far; methods and tasks add one line each.
     public static let standard = StageRegistry(
-        [LoadModelStage(), PerplexityStage(), TaskStage(), GSM8KStage(), LlamaCppSpeedStage(), ReportStage()]
+        [LoadModelStage(), PerplexityStage(), TaskStage(), GSM8KStage(), DecodeSpeedStage(), LlamaCppSpeedStage(), ReportStage()]
             + MethodRegistry.names.flatMap { [MethodStage(method: $0, training: false), MethodStage(method: $0, training: true)] })
 
     public func stage(_ kind: String) -> (any Stage)? { stages[kind] }

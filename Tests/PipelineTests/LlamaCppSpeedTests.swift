@@ -26,15 +26,14 @@ final class LlamaCppSpeedTests: XCTestCase {
                    RowSpec("RTN w4", quantization: QuantizationSpec("rtn", bits: 4, groupSize: 64, parameters: ["calibrationWindows": 0])),
                    RowSpec("QLoRA* w4", fineTuning: base.fineTuning("qlora-uniform", ptq: false, learningRate: 1e-3,
                                                              ["rank": 2, "alpha": 4, "bits": 4, "groupSize": 64, "steps": 1]))]
-            .map(base.measuringDecode)
             .map { r -> RowSpec in
                 var r = r
                 r.fineTuning?.data = data.path
                 return r
             }
         return Manifest(id: "llama-speed", title: "llama.cpp speed check", profile: .tiny, seed: base.seed, model: base.model,
-                        rows: all.filter { rows.contains($0.label) }, evaluations: base.llamaCppSpeed(),
-                        scatters: [ScatterSpec("speed", title: "decode speeds", x: .init(.model("decodeTokensPerSecond"), label: "decode tokens/s", higherIsBetter: true),
+                        rows: all.filter { rows.contains($0.label) }, evaluations: [base.decodeSpeed()] + base.llamaCppSpeed(),
+                        scatters: [ScatterSpec("speed", title: "decode speeds", x: Base.decodeAxis,
                                                y: .init(.model("bitsPerWeight"), label: "bits per weight", higherIsBetter: false),
                                                companion: Base.llamaCppCompanion)])
     }

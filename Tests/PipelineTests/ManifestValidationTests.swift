@@ -105,6 +105,28 @@ final class ManifestValidationTests: XCTestCase {
             let own = Set(p.stages.filter { $0.kind != ReportStage.kindName }.map(\.key)).subtracting(tables.stages.map(\.key))
             XCTAssertEqual(own, [], view)
         }
+        // The speed targets time Table 2's models: no quantization, fine-tune or score of their own
+        // but the OWQ contrast row's, only decode timings (and llama.cpp's).
+        for speed in ["qeft-figure1", "l4q-figure1", "l4q-table12"] {
+            let p = try Planner(root: Fixtures.root).plan(Catalog.manifests(speed, profile: .default))
+            let own = p.stages.filter { !table2.stages.map(\.key).contains($0.key) && !$0.label.contains("OWQ") }
+            let timings: Set = speed == "l4q-table12" ? [DecodeSpeedStage.kindName] : [DecodeSpeedStage.kindName, LlamaCppSpeedStage.kindName]
+            XCTAssertEqual(Set(own.map(\.kind)), timings.union([ReportStage.kindName]), speed)
+        }
+    }
+
+    /// A decode timing with nothing to time, or a batch of no sequences, is refused before anything runs.
+    func testDecodeSpeedSettingsAreChecked() throws {
+        func field(_ json: String) throws -> String? {
+            let s = try JSONDecoder().decode(DecodeSpeedStage.Settings.self, from: Data(json.utf8))
+            do { try DecodeSpeedStage().check(s) } catch let e as StageParameterError { return e.field }
+            return nil
+        }
+        XCTAssertNil(try field(#"{"promptTokens": 64, "steps": 8}"#))
+        XCTAssertNil(try field(#"{"promptTokens": 64, "throughputBatches": [1, 4]}"#))
+        XCTAssertEqual(try field(#"{"promptTokens": 64}"#), "steps")
+        XCTAssertEqual(try field(#"{"promptTokens": 64, "throughputBatches": [2, 0]}"#), "throughputBatches[1]")
+        XCTAssertEqual(try field(#"{"promptTokens": 0, "steps": 8}"#), "promptTokens")
     }
 
     /// A model-metric column is read from the row's model stage and takes no parameters.
@@ -206,7 +228,11 @@ extension ManifestValidationTests {
         XCTAssertTrue(Set(keys(profile, "finetune.")).isDisjoint(with: keys(bf16, "finetune.")))
         XCTAssertEqual(keys(profile, "quantize."), keys(bf16, "quantize."), "quantization always computes in fp32")
         XCTAssertEqual(keys(profile, "finetune."), keys(scored, "finetune."))
-        XCTAssertTrue(Set(keys(profile, "evaluate-")).isDisjoint(with: keys(scored, "evaluate-")))
+        // Scoring stages move with the scoring precision; decode timing (deployed form) does not.
+        let scoringKeys = { (p: Plan) in p.stages.filter { $0.kind.hasPrefix("evaluate-") && $0.kind != DecodeSpeedStage.kindName }.map(\.key) }
+        XCTAssertTrue(Set(scoringKeys(profile)).isDisjoint(with: scoringKeys(scored)))
+        XCTAssertFalse(keys(profile, DecodeSpeedStage.kindName).isEmpty)
+        XCTAssertEqual(keys(profile, DecodeSpeedStage.kindName), keys(scored, DecodeSpeedStage.kindName))
         let manifest = try XCTUnwrap(Catalog.manifests("tinymethods", profile: .tiny, scoringPrecision: .bf16).first)
         let scoring = manifest.evaluations.filter { $0.parameters["precision"] != nil }
         XCTAssertFalse(scoring.isEmpty)

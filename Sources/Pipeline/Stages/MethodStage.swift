@@ -25,15 +25,9 @@ import Training
 /// `clip` (global-norm clip, default 1, 0 = none), `heldOut` (examples held out to measure the
 /// loss before and after, default 0), `heldOutEvery` (also every that many steps and at the last:
 /// series `heldOutLoss` at steps `heldOutStep`, step 0 being before training; default 0 = not), `format` (`alpaca`, `gsm8k` or `text`, default alpaca),
-/// `precision` (`fp32`, the default, or `bf16`: the training products' arithmetic,
-/// `ComputePrecision`; export, merge and decode stay fp32); and
-/// `decodeSteps` (default 0 = not measured): time that many batch-1 decode steps of the exported
-/// model in its deployed form (`ExportedModel.packForDecoding`) after a 64-token prompt, as
-/// `decodeTokensPerSecond` — the speed axis of the Pareto figures, measured while the stage runs
-/// alone (stages run one at a time); `decodeActivations` (`float32`, the default, or `int8`) is
-/// the packed layers' activation precision in those steps (`ActivationPrecision`);
-/// `throughputBatches` (default none): batch sizes at which to time batched greedy decode of the
-/// deployed model (`DecodeSpeed.throughput`), as `throughputBatch<B>` tokens per second.
+/// and `precision` (`fp32`, the default, or `bf16`: the training products' arithmetic,
+/// `ComputePrecision`; export and merge stay fp32). The deployed model's decode speed is a stage
+/// of its own (`DecodeSpeedStage`).
 ///
 /// A `finetune.*` stage also measures the shape of L4Q Table 1/10/11 on its real run: the process's
 /// peak resident memory from just before `prepare` to the end of training (`peakResidentGB`, and
@@ -86,8 +80,6 @@ public struct MethodStage: Stage {
         try StageParameterError.require("groupSize", s.groupSize, in: 1...1 << 20)
         try StageParameterError.require("rank", s.rank, in: 1...1 << 16)
         try StageParameterError.require("weakColumns", s.weakColumns, in: 0...1 << 20)
-        try StageParameterError.require("decodeSteps", s.decodeSteps, in: 0...4096)
-        for (i, b) in (s.throughputBatches ?? []).enumerated() { try StageParameterError.require("throughputBatches[\(i)]", b, in: 1...1024) }
         try StageParameterError.require("calibrationWindows", s.calibrationWindows, in: 0...100_000)
         try StageParameterError.require("calibrationLength", s.calibrationLength, in: 2...1 << 20)
         let made = try makeMethod(s)
@@ -153,21 +145,6 @@ public struct MethodStage: Stage {
         let base = training || context.inputs["base"] != nil ? nil : memo.models.count == 1 ? memo.models.first : nil
         try ModelArtifact.write(exported.model.denseWeights(), tokenizerFrom: source, base: base, deployed: try DeployedModel(exported.model),
                                 into: context.artifactDirectory)
-        let steps = p.decodeSteps ?? 0, batches = p.throughputBatches ?? []
-        if steps > 0 || !batches.isEmpty {
-            exported.packForDecoding()
-            let vocabulary = exported.model.config.vocabSize
-            let prompt = (0..<64).map { 1 + $0 * 97 % (vocabulary - 1) }
-            let load = MachineLoad.now()
-            if steps > 0 {
-                output.metrics["decodeTokensPerSecond"] = try DecodeSpeed.tokensPerSecond(exported.model, prompt: prompt, steps: steps,
-                                                                                        activations: p.decodeActivations ?? .float32)
-            }
-            for b in batches {
-                output.metrics["throughputBatch\(b)"] = try DecodeSpeed.throughput(exported.model, batch: b, prompt: prompt)
-            }
-            MachineLoad.record(since: load, for: ["decodeTokensPerSecond"] + batches.map { "throughputBatch\($0)" }, in: &output.metrics)
-        }
         context.progress(1, 1)
         return output
     }
@@ -285,9 +262,6 @@ public struct MethodSettings: Codable, Sendable, Equatable {
     public var targets: [Projection]?
     public var extra: [String: Double]?
     public var calibrationWindows, calibrationLength: Int?
-    public var decodeSteps: Int?
-    public var decodeActivations: ActivationPrecision?
-    public var throughputBatches: [Int]?
     public var steps, sequenceLength, microBatch, accumulation, heldOut, heldOutEvery: Int?
     public var learningRate, warmup, weightDecay, clip: Double?
     public var format: InstructionData.Format?

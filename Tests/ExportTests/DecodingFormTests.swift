@@ -1,3 +1,4 @@
+import Export
 import Methods
 import Models
 import Quantization
@@ -6,10 +7,11 @@ import TestSupport
 import Training
 import XCTest
 
-/// The deployed decoding form of an export: grid layers repacked for the packed kernels (alone, or
-/// as the base of an unmerged LoRA), unpackable groups left alone, and the same function.
+/// The decoding form of a deployed model (what the speed stages time): grid layers on the packed
+/// kernels (alone, or as the base of an unmerged adapter), unpackable groups left as grids, NF4
+/// dequantized per product, and the function of the model qaft scores.
 final class DecodingFormTests: XCTestCase {
-    func testPackForDecodingRepacksGridLayersAndKeepsTheFunction() throws {
+    func testDecodingFormPacksGridLayersAndKeepsTheFunction() throws {
         let loaded = try ModelLoader.load(Fixtures.stories260K)
         let w = loaded.weights.layers
         let model = Llama(loaded.weights)
@@ -17,6 +19,7 @@ final class DecodingFormTests: XCTestCase {
         model.blocks[0].q = GridLinear(try quantizer.quantize(w[0].wq, groupSize: 16))
         // stories260K's FFN width 172 admits groups of 4, which the packed layout cannot hold.
         model.blocks[0].down = GridLinear(try quantizer.quantize(w[0].down, groupSize: 4))
+        model.blocks[0].up = NF4Linear(w[0].up)
         var rng = SeededRandom(seed: 1)
         let lora = LoRALinear(base: GridLinear(try quantizer.quantize(w[1].wk, groupSize: 16)), config: LoRAConfig(rank: 2, alpha: 4),
                               name: "layers.1.k", random: &rng)
@@ -25,17 +28,21 @@ final class DecodingFormTests: XCTestCase {
         model.blocks[1].k = FrozenLinear(GridLinear(try quantizer.quantize(w[1].wv, groupSize: 16)))
         model.blocks[1].v = lora
         let probe = Array(loaded.tokenizer.encode("Once upon a time there was a little dog").prefix(16))
-        let before = try model.forward(TokenBatch(probe))
+        let deployed = try DeployedModel(model)
+        let scored = try deployed.llama().forward(TokenBatch(probe))
 
-        ExportedModel(model: model, precision: .mixed(bits: 4), bitsPerWeight: 4.5).packForDecoding()
-        XCTAssert(model.blocks[0].q is QuantizedLinear)
-        XCTAssert(model.blocks[0].down is GridLinear)
-        XCTAssert(model.blocks[1].k is QuantizedLinear)
-        XCTAssertFalse(model.blocks[1].v is LoRALinear)
-        let after = try model.forward(TokenBatch(probe))
+        let decoding = try deployed.decodingLlama()
+        XCTAssert(decoding.blocks[0].q is QuantizedLinear)
+        XCTAssert(decoding.blocks[0].down is GridLinear)
+        XCTAssert(decoding.blocks[0].up is NF4Linear)
+        XCTAssert(decoding.blocks[1].k is QuantizedLinear)
+        let adapter = try XCTUnwrap(decoding.blocks[1].v as? UnmergedAdapter)
+        XCTAssert(adapter.base is QuantizedLinear)
+        XCTAssert(decoding.blocks[1].q is DenseLinear)
+        let after = try decoding.forward(TokenBatch(probe))
         var diff: Float = 0, scale: Float = 0
-        for i in 0..<before.count { diff = max(diff, abs(before.storage[i] - after.storage[i])); scale = max(scale, abs(before.storage[i])) }
+        for i in 0..<scored.count { diff = max(diff, abs(scored.storage[i] - after.storage[i])); scale = max(scale, abs(scored.storage[i])) }
         XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "max |Δlogit| \(diff) of \(scale)")
-        XCTAssertGreaterThan(try DecodeSpeed.tokensPerSecond(model, prompt: probe, steps: 4, repeats: 1), 0)
+        XCTAssertGreaterThan(try DecodeSpeed.tokensPerSecond(decoding, prompt: probe, steps: 4, repeats: 1), 0)
     }
 }
