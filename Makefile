@@ -114,7 +114,7 @@ clean:
 	rm -rf .build
 
 # Reproductions (`make reproduce-table2`, `make reproduce-tinytable`, …): cached and resumable;
-# PROFILE=tiny|default|full picks the profile, MODEL=PATH (a GGUF or Hugging Face folder) another
+# PROFILE=tiny|quick|default|full picks the profile, MODEL=PATH (a GGUF or Hugging Face folder) another
 # model. Reports land in Results/ and Figures/.
 PROFILE ?= default
 MODEL ?=

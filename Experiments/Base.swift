@@ -30,6 +30,12 @@ import Tensor
 ///   Many short windows put GPTQ clearly ahead of RTN at both widths, as every paper has it (the
 ///   32 × 512 draws used seed 0, the others the manifests' 42). A 4-bit table's cold time is in
 ///   the README (measured by `qaft status table2`, the summed stage times).
+/// - `quick`: the `default` profile at smoke-run size, to see a table run end to end on SmolLM2
+///   before spending hours on it: 5 / 10 optimizer steps (QAT-based / PTQ-based; 4 % / 8 % of an
+///   epoch, far from converged), held-out loss every 5 steps, the first 8 perplexity windows, 10
+///   items per commonsense task, 1 MMLU question per subject (5-shot: 3 in each of 4 subjects).
+///   Its quantize stages are the default profile's (same calibration, same keys). Its numbers
+///   answer none of the papers' questions; its reports say `quick` in their names.
 /// - `full`: every WikiText-2 window of 2048 tokens, every item of every task, paper-style
 ///   budgets (1 epoch of the Alpaca-GPT4 examples left after 64 are held out for PTQ-based PEFT,
 ///   0.5 for QAT-based, 16 sequences of ≤ 512 tokens per step, i.e. 59 / 30 steps; held-out loss
@@ -116,6 +122,16 @@ public struct Base: Sendable {
             tiny.fineTuningData = tiny.perplexityText
             tiny.fineTuningFormat = "text"
             return tiny
+        case .quick:
+            var quick = settings(.default)
+            quick.profile = profile
+            quick.steps = 5
+            quick.ptqSteps = 10
+            quick.heldOutEvery = 5
+            quick.perplexityMaxWindows = 8
+            quick.commonsenseItems = 10
+            quick.mmluFewShotSubjects = 4
+            return quick
         case .default:
             return Base(profile: profile, model: .smolLM2, seed: 42, groupSize: 64,
                         perplexityText: "Experiments/Data/wikitext2/wikitext-2-raw-v1_test.jsonl", perplexityFormat: "jsonl-text",

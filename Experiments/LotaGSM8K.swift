@@ -37,6 +37,7 @@ public enum LotaGSM8K {
     static func budget(_ profile: Profile) -> (steps: Int, items: Int) {
         switch profile {
         case .tiny: return (Base.settings(.tiny).steps, 2)
+        case .quick: return (5, 10)
         case .default: return (10, 20)
         case .full: return ((7_473 + 15) / 16, 0)
         }

@@ -25,13 +25,13 @@ struct CacheOptions: ParsableArguments {
 struct PipelineOptions: ParsableArguments {
     @OptionGroup var cacheOptions: CacheOptions
 
-    @Option(help: "Profile: tiny (stories260K, seconds), default (SmolLM2-135M: ½ / one epoch budgets, hours per table), full (every item, paper-length budgets).")
+    @Option(help: "Profile: tiny (stories260K, seconds), quick (SmolLM2-135M, smoke-run budgets, minutes), default (SmolLM2-135M: ½ / one epoch budgets, hours per table), full (every item, paper-length budgets).")
     var profile: Profile = .default
 
     @Option(help: "Run the target on this model instead of the profile's: a GGUF file or a Hugging Face folder (llama, mistral, qwen2).")
     var model: String?
 
-    @Option(help: "Fine-tuning products in fp32 or bf16 instead of the profile's (default and full: bf16, tiny: fp32).")
+    @Option(help: "Fine-tuning products in fp32 or bf16 instead of the profile's (quick, default and full: bf16, tiny: fp32).")
     var finetunePrecision: ComputePrecision?
 
     @Option(help: "Scoring products in fp32 or bf16 instead of the profile's (fp32: scores agree with lm-eval item by item).")

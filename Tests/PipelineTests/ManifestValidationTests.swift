@@ -85,7 +85,7 @@ final class ManifestValidationTests: XCTestCase {
     /// Every target of the catalog plans under the real profiles: each field, method option
     /// (`extra.init`, `minMaxGrid`, ranks, groups) and data file is accepted before anything runs.
     func testEveryCatalogTargetPlans() throws {
-        for profile in [Profile.default, .full] {
+        for profile in [Profile.quick, .default, .full] {
             for name in Catalog.names {
                 XCTAssertNoThrow(try Planner(root: Fixtures.root).plan(Catalog.manifests(name, profile: profile)), "\(name) \(profile)")
             }
@@ -113,6 +113,28 @@ final class ManifestValidationTests: XCTestCase {
             let timings: Set = speed == "l4q-table12" ? [DecodeSpeedStage.kindName] : [DecodeSpeedStage.kindName, LlamaCppSpeedStage.kindName]
             XCTAssertEqual(Set(own.map(\.kind)), timings.union([ReportStage.kindName]), speed)
         }
+    }
+
+    /// The quick profile is the default profile's table at smoke-run size: the same rows and
+    /// columns, the same quantized bases (shared stages), far fewer fine-tuning steps.
+    func testQuickProfileIsTheDefaultTableSmaller() throws {
+        let quick = try XCTUnwrap(Catalog.manifests("table2", profile: .quick).first)
+        let normal = try XCTUnwrap(Catalog.manifests("table2", profile: .default).first)
+        XCTAssertEqual(quick.rows.map(\.label), normal.rows.map(\.label))
+        XCTAssertEqual(quick.evaluations.map(\.label), normal.evaluations.map(\.label))
+        XCTAssertEqual(quick.outputName, "table2-quick")
+        for (q, n) in zip(quick.rows, normal.rows) {
+            guard case .int(let qs)? = q.fineTuning?.parameters["steps"], case .int(let ns)? = n.fineTuning?.parameters["steps"] else {
+                XCTAssertNil(q.fineTuning, q.label)
+                continue
+            }
+            XCTAssertLessThanOrEqual(qs * 10, ns, q.label)
+        }
+        let planned = { (p: Profile) in try Planner(root: Fixtures.root).plan(Catalog.manifests("table2", profile: p)).stages }
+        let quantizes = { (stages: [PlannedStage]) in Set(stages.filter { $0.kind.hasPrefix("quantize.") }.map(\.key)) }
+        let shared = quantizes(try planned(.quick))
+        XCTAssertFalse(shared.isEmpty)
+        XCTAssertEqual(shared, quantizes(try planned(.default)))
     }
 
     /// A decode timing with nothing to time, or a batch of no sequences, is refused before anything runs.
