@@ -97,8 +97,9 @@ public final class QATLoRALinear: TrainableLinear {
 }
 
 /// The deployed mixed-precision layer: packed base plus the float adapter, y = base(x) + α·(x Aᵀ) Bᵀ,
-/// with the same two sgemm calls as `LoRALinear`'s inference path.
-public final class UnmergedAdapter: LinearOperator {
+/// with the same two sgemm calls as `LoRALinear`'s inference path. Its decode mode is its base's
+/// (a packed base decodes as an integer model's layer does; a dense base has none).
+public final class UnmergedAdapter: LinearOperator, DecodeActivationSelectable {
     public let base: any LinearOperator
     /// A (rank, in), B (out, rank) and the adapter's scale alpha / rank.
     public let a: Matrix, b: Matrix, scale: Float
@@ -117,6 +118,16 @@ public final class UnmergedAdapter: LinearOperator {
 
     public var inFeatures: Int { base.inFeatures }
     public var outFeatures: Int { base.outFeatures }
+
+    public var decodeActivations: ActivationPrecision {
+        get { (base as? DecodeActivationSelectable)?.decodeActivations ?? .float32 }
+        set { (base as? DecodeActivationSelectable)?.decodeActivations = newValue }
+    }
+
+    public var decodeRows: Int {
+        get { (base as? DecodeActivationSelectable)?.decodeRows ?? 1 }
+        set { (base as? DecodeActivationSelectable)?.decodeRows = newValue }
+    }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         base.apply(x, rows: rows, into: y)

@@ -2,14 +2,16 @@ import Models
 import Tensor
 
 /// A packed low-bit projection: the fused dequantizing GEMV for one row (decode), on float or int8
-/// activations (`decodeActivations`), dequantize-then-sgemm for more (prefill), and the input
-/// gradient for training through it as a frozen base.
+/// activations (`decodeActivations`), and for each row of a batched decode step of up to
+/// `decodeRows` rows; dequantize-then-sgemm for more (prefill, scoring), and the input gradient
+/// for training through it as a frozen base.
 /// Reentrant: every product works in temporaries of its own call.
 public final class QuantizedLinear: InputGradientLinear, ReentrantLinear, DecodeActivationSelectable {
     public let weights: PackedWeights
     /// Precision of x in single-row products; `.float32` unless set (`Generator` sets `.int8` for
     /// its decode steps through `Llama.withDecodeActivations`).
     public var decodeActivations: ActivationPrecision
+    public var decodeRows = 1
     public var inFeatures: Int { weights.cols }
     public var outFeatures: Int { weights.rows }
 
@@ -19,8 +21,8 @@ public final class QuantizedLinear: InputGradientLinear, ReentrantLinear, Decode
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        if rows == 1 {
-            weights.gemv(x, y, activations: decodeActivations)
+        if rows <= max(1, decodeRows) {
+            eachRow(x, rows: rows, into: y) { weights.gemv($0, $1, activations: decodeActivations) }
         } else {
             weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
         }
@@ -34,18 +36,20 @@ public final class QuantizedLinear: InputGradientLinear, ReentrantLinear, Decode
 /// An OWQ/QEFT projection: packed low-bit columns plus the float weak block. With the weak columns
 /// at the tail (QEFT after reordering) both parts read contiguous slices of x; scattered weak
 /// columns (OWQ, and QEFT's o_proj) gather x first. `decodeActivations` applies to the low-bit part
-/// of single-row products; the weak block always takes float x.
+/// of single-row products (and of each row of a decode step up to `decodeRows`); the weak block
+/// always takes float x.
 public final class MixedPrecisionLinear: ReentrantLinear, DecodeActivationSelectable {
     public let weights: MixedPrecisionWeights
     public var decodeActivations: ActivationPrecision = .float32
+    public var decodeRows = 1
     public var inFeatures: Int { weights.cols }
     public var outFeatures: Int { weights.rows }
 
     public init(_ weights: MixedPrecisionWeights) { self.weights = weights }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        if rows == 1 {
-            weights.gemv(x, y, activations: decodeActivations)
+        if rows <= max(1, decodeRows) {
+            eachRow(x, rows: rows, into: y) { weights.gemv($0, $1, activations: decodeActivations) }
         } else {
             weights.gemm(x, ldx: inFeatures, n: rows, y, ldy: outFeatures)
         }

@@ -45,4 +45,41 @@ final class DecodingFormTests: XCTestCase {
         XCTAssertLessThanOrEqual(diff, 1e-4 * scale, "max |Δlogit| \(diff) of \(scale)")
         XCTAssertGreaterThan(try DecodeSpeed.tokensPerSecond(decoding, prompt: probe, steps: 4, repeats: 1), 0)
     }
+
+    /// A batched decode step (`rows:`) runs each row on the single-row kernel, through an
+    /// unmerged adapter's packed base too; the setting is restored afterwards and never applies
+    /// to products of more rows.
+    func testBatchedDecodeStepsRunRowByRow() throws {
+        let loaded = try ModelLoader.load(Fixtures.stories260K)
+        let model = Llama(loaded.weights)
+        let layer = QuantizedLinear(try PackedWeights(try UniformQuantizer(bits: 4).quantize(loaded.weights.layers[0].wv, groupSize: 16)))
+        let (k, n, rows) = (layer.inFeatures, layer.outFeatures, 3)
+        let wave = { (count: Int, phase: Float) in (0..<count).map { sin(Float($0) * 0.37 + phase) * 0.5 } }
+        let adapted = UnmergedAdapter(base: layer, a: Matrix(rows: 2, cols: k, storage: wave(2 * k, 1)),
+                                      b: Matrix(rows: n, cols: 2, storage: wave(2 * n, 2)), scale: 0.5)
+        model.blocks[0].v = adapted
+        let x = wave(rows * k, 0)
+        var perRow = [Float](repeating: 0, count: rows * n), gemm = perRow, y = perRow
+        for r in 0..<rows {
+            var one = [Float](repeating: 0, count: n)
+            layer.weights.gemv(Array(x[r * k ..< (r + 1) * k]), &one, activations: .int8)
+            perRow.replaceSubrange(r * n ..< (r + 1) * n, with: one)
+        }
+        layer.weights.gemm(x, ldx: k, n: rows, &gemm, ldy: n)
+        XCTAssertNotEqual(perRow, gemm)
+        model.withDecodeActivations(.int8, rows: rows) {
+            XCTAssertEqual(adapted.decodeRows, rows)
+            layer.apply(x, rows: rows, into: &y)
+            XCTAssertEqual(y, perRow)
+            var more = [Float](repeating: 0, count: (rows + 1) * n), reference = more
+            let x4 = x + wave(k, 3)
+            layer.apply(x4, rows: rows + 1, into: &more)
+            layer.weights.gemm(x4, ldx: k, n: rows + 1, &reference, ldy: n)
+            XCTAssertEqual(more, reference)
+        }
+        XCTAssertEqual(layer.decodeActivations, .float32)
+        XCTAssertEqual([layer.decodeRows, adapted.decodeRows], [1, 1])
+        layer.apply(x, rows: rows, into: &y)
+        XCTAssertEqual(y, gemm)
+    }
 }
