@@ -57,7 +57,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: fast),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], swiftSettings: fast),
         .testTarget(name: "ModelsTests", dependencies: ["TestSupport", "Models", "Tensor"], swiftSettings: fast),
         .testTarget(name: "QuantizationTests", dependencies: ["TestSupport", "Quantization", "Models", "Tensor"], swiftSettings: fast),

@@ -137,10 +137,18 @@ public final class NF4Linear: InputGradientLinear {
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        if rows > 1, BF16.applies(m: rows, n: outFeatures, k: inFeatures) {
+            return withDequantizedBF16 { Linear.forward(x, bf16: $0, rows: rows, in: inFeatures, out: outFeatures, into: y) }
+        }
         withDequantized { Linear.forward(x, weight: $0, rows: rows, in: inFeatures, out: outFeatures, into: y) }
     }
 
     public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        if BF16.applies(m: rows, n: inFeatures, k: outFeatures) {
+            return withDequantizedBF16 {
+                Linear.backwardInput(dy, bf16: $0, rows: rows, in: inFeatures, out: outFeatures, into: dx, accumulate: accumulate)
+            }
+        }
         withDequantized {
             Linear.backwardInput(dy, weight: $0, rows: rows, in: inFeatures, out: outFeatures, into: dx, accumulate: accumulate)
         }
@@ -149,26 +157,54 @@ public final class NF4Linear: InputGradientLinear {
     /// Runs `body` on codebook[code]·absmax[block] for every weight, in a temporary buffer that
     /// lives only for the call, so the layer never holds a float copy of its weight.
     func withDequantized(_ body: (UnsafePointer<Float>) -> Void) {
-        let count = tensor.count, block = NF4Tensor.blockSize
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { buffer in
-            let out = buffer.baseAddress!
-            NF4Tensor.codebook.withUnsafeBufferPointer { cb in
-                tensor.packed.withUnsafeBufferPointer { packed in
-                    for blk in 0..<absmax.count {
-                        let s = absmax[blk], lo = blk * block, hi = min(count, lo + block)
-                        var i = lo
-                        // Blocks hold an even number of weights, so a block starts on a byte boundary.
-                        while i + 1 < hi {
-                            let byte = packed[i / 2]
-                            out[i] = cb[Int(byte >> 4)] * s
-                            out[i + 1] = cb[Int(byte & 0xF)] * s
-                            i += 2
-                        }
-                        if i < hi { out[i] = cb[Int(packed[i / 2] >> 4)] * s }
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tensor.count) { buffer in
+            decode(blocks: 0..<absmax.count, into: buffer.baseAddress!)
+            body(UnsafePointer(buffer.baseAddress!))
+        }
+    }
+
+    /// `withDequantized` rounded to bf16 (as `BF16.round`) for a bf16 product: a few blocks at a
+    /// time decoded into a small fp32 buffer and rounded from there, on both cores, so the
+    /// temporary is half the size and the fp32 weight never reaches memory.
+    func withDequantizedBF16(_ body: (UnsafePointer<UInt16>) -> Void) {
+        let count = tensor.count, block = NF4Tensor.blockSize, step = Self.blocksPerRounding
+        withUnsafeTemporaryAllocation(of: UInt16.self, capacity: count) { out in
+            SecondCore.shared.halves((absmax.count + step - 1) / step) { mine in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: step * block) { buffer in
+                    for piece in mine {
+                        let blocks = piece * step..<min(absmax.count, (piece + 1) * step)
+                        let first = blocks.lowerBound * block, n = min(count, blocks.upperBound * block) - first
+                        decode(blocks: blocks, into: buffer.baseAddress!)
+                        BF16.round(buffer.baseAddress!, ld: n, rows: 1, cols: n, into: out.baseAddress! + first, ldOut: n)
                     }
                 }
             }
-            body(UnsafePointer(out))
+            body(UnsafePointer(out.baseAddress!))
+        }
+    }
+
+    /// Blocks decoded per rounding pass (16 KiB of fp32: in L1).
+    static let blocksPerRounding = 64
+
+    /// codebook[code]·absmax[block] for the weights of `blocks`, the first block's first weight
+    /// at out[0].
+    private func decode(blocks: Range<Int>, into first: UnsafeMutablePointer<Float>) {
+        let count = tensor.count, block = NF4Tensor.blockSize, out = first - blocks.lowerBound * block
+        NF4Tensor.codebook.withUnsafeBufferPointer { cb in
+            tensor.packed.withUnsafeBufferPointer { packed in
+                for blk in blocks {
+                    let s = absmax[blk], lo = blk * block, hi = min(count, lo + block)
+                    var i = lo
+                    // Blocks hold an even number of weights, so a block starts on a byte boundary.
+                    while i + 1 < hi {
+                        let byte = packed[i / 2]
+                        out[i] = cb[Int(byte >> 4)] * s
+                        out[i + 1] = cb[Int(byte & 0xF)] * s
+                        i += 2
+                    }
+                    if i < hi { out[i] = cb[Int(packed[i / 2] >> 4)] * s }
+                }
+            }
         }
     }
 }

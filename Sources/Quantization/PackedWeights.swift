@@ -126,6 +126,27 @@ public struct PackedWeights: Equatable, Sendable {
                        a: scratch, lda: ld, b: out, ldb: cols)
     }
 
+    /// `dequantizeTransposed` rounded to bf16 (as `BF16.round`): Wᵀ for row tiles `range` into `out`
+    /// (ld ≥ 16·range.count), a few tiles at a time decoded into an L2-sized fp32 buffer and rounded
+    /// from there on both cores, so the fp32 matrix never reaches memory (a bf16 product's operand).
+    func dequantizeTransposedBF16(tiles range: Range<Int>, into out: UnsafeMutablePointer<UInt16>, ld: Int) {
+        let lanes = BitPacking.tileRows, step = max(1, Self.roundingBufferFloats / (paddedCols * lanes))
+        let pieces = (range.count + step - 1) / step
+        SecondCore.shared.halves(pieces) { mine in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: paddedCols * lanes * step) { buffer in
+                for piece in mine {
+                    let t0 = range.lowerBound + piece * step, t1 = min(range.upperBound, t0 + step), width = lanes * (t1 - t0)
+                    dequantizeTransposed(tiles: t0..<t1, into: buffer.baseAddress!, ld: width)
+                    BF16.round(buffer.baseAddress!, ld: width, rows: cols, cols: width,
+                               into: out + lanes * (t0 - range.lowerBound), ldOut: ld)
+                }
+            }
+        }
+    }
+
+    /// The fp32 buffer one core decodes into before rounding (256 KiB: in L2 with room to spare).
+    static let roundingBufferFloats = 1 << 16
+
     /// Writes Wᵀ for row tiles `range` into `out`: column c of tile i's rows goes to
     /// out[c·ld + 16·(i − range.lowerBound) …] (ld ≥ 16·range.count). Rows past `rows` and
     /// columns past `cols` receive garbage-free but meaningless values and must be ignored.

@@ -6,7 +6,8 @@ import Tensor
 extension Bench {
     /// Low-bit kernels against the fp32 cblas path on SmolLM2's projection shapes, as speed-ups
     /// (fp32 time / low-bit time, both medians from this run): decode-shaped GEMV (one row) on float
-    /// and on int8 activations, and prefill-shaped GEMM (512 rows), for 4/3/2-bit packed layers and
+    /// and on int8 activations, and prefill-shaped GEMM (512 rows) in fp32 and, where bf16 products
+    /// run, in a bf16 scope against the dense layer's bf16 product (its cached bf16 copy), for 4/3/2-bit packed layers and
     /// QEFT's mixed layout (4-bit, k = 16 weak columns at the tail); the head (49152×576) on its
     /// Q8_0 grid, GEMV only. The int8 GEMVs are timed twice: on one matrix, which stays in cache
     /// across calls, and cycling through distinct copies of it that together exceed the last-level
@@ -15,7 +16,7 @@ extension Bench {
     func quantizationSection(_ weights: LlamaWeights) throws {
         print("\n## quantized kernels (speed-up over fp32 cblas; GEMV split over both cores, GEMM n=512 per timing)")
         print("  hot: one matrix, cache-resident; streamed: distinct copies of it, \(Self.streamedBytes >> 20) MB in all, in turn")
-        print("  shape (out×in)   kernel         hot µs  ×fp32  int8-act µs  ×fp32  streamed int8 µs  ×fp32   GEMM ms  ×fp32")
+        print("  shape (out×in)   kernel         hot µs  ×fp32  int8-act µs  ×fp32  streamed int8 µs  ×fp32   GEMM ms  ×fp32   bf16 GEMM ms  ×dense bf16")
         let n = 512
         var rng = SeededRandom(seed: 3)
         for (rows, cols) in [(576, 576), (192, 576), (1536, 576), (576, 1536)] {
@@ -73,6 +74,9 @@ extension Bench {
             return gemv(copies)
         }
         func gemm(_ layer: any LinearOperator) -> Double? { gemmRows.map { n in median { layer.apply(x, rows: n, into: &y) } } }
+        func gemmBF16(_ layer: any LinearOperator) -> Double? {
+            BF16.unavailableReason == nil ? ComputePrecision.with(.bf16) { gemm(layer) } : nil
+        }
         func column(_ t: Double?, _ reference: Double?, scale: Double) -> String {
             guard let t, let reference else { return "       –      –" }
             return String(format: "%8.2f  %5.2f", t * scale, reference / t)
@@ -83,15 +87,16 @@ extension Bench {
         let gemvs = layers.map { _, copies in
             (float: gemv([copies[0]]), int8: int8([copies[0]]), streamed: copies.count > 1 ? int8(copies) : nil)
         }
-        let fpGEMM = gemm(fp[0])
-        print(String(format: "  %5d×%-5d      %-12@ %8.1f   1.00  %@        %@      %@", rows, cols, "fp32 cblas" as NSString, fpGEMV * 1e6,
+        let fpGEMM = gemm(fp[0]), denseBF16 = gemmBF16(fp[0])
+        print(String(format: "  %5d×%-5d      %-12@ %8.1f   1.00  %@        %@      %@        %@", rows, cols, "fp32 cblas" as NSString, fpGEMV * 1e6,
                      column(nil, nil, scale: 1) as NSString, column(fpStreamed, fpStreamed, scale: 1e6) as NSString,
-                     column(fpGEMM, fpGEMM, scale: 1e3) as NSString))
+                     column(fpGEMM, fpGEMM, scale: 1e3) as NSString, column(denseBF16, denseBF16, scale: 1e3) as NSString))
         for ((name, copies), t) in zip(layers, gemvs) {
-            print(String(format: "  %5d×%-5d      %-12@ %8.1f  %5.2f  %@        %@      %@", rows, cols, name as NSString, t.float * 1e6,
+            print(String(format: "  %5d×%-5d      %-12@ %8.1f  %5.2f  %@        %@      %@        %@", rows, cols, name as NSString, t.float * 1e6,
                          fpGEMV / t.float, column(t.int8, fpGEMV, scale: 1e6) as NSString,
                          column(t.streamed, fpStreamed, scale: 1e6) as NSString,
-                         column(gemm(copies[0]), fpGEMM, scale: 1e3) as NSString))
+                         column(gemm(copies[0]), fpGEMM, scale: 1e3) as NSString,
+                         column(gemmBF16(copies[0]), denseBF16, scale: 1e3) as NSString))
         }
     }
 }

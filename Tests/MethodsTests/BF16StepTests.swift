@@ -2,6 +2,7 @@ import Foundation
 import Methods
 import Models
 import Tensor
+import TestSupport
 import Training
 import XCTest
 
@@ -26,7 +27,7 @@ final class BF16StepTests: XCTestCase {
 
     func compare(_ run: MethodRun, _ method: any FineTuningMethod, sequences: Int,
                  file: StaticString = #filePath, line: UInt = #line) throws {
-        if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
+        try requireBF16()
         let trainer = try run.trainer(method, steps: 1, batch: sequences)
         // B = 0 at initialization would make every A gradient zero: give the adapters a trained-like
         // nonzero B so both factors' gradients are compared.

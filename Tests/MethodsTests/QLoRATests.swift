@@ -24,6 +24,34 @@ final class QLoRATests: XCTestCase {
         XCTAssertEqual(NF4Linear.bitsPerWeight, 4.127, accuracy: 1e-3)
     }
 
+    /// In a bf16 scope the NF4 layer decodes straight to bf16: bit for bit the dense bf16 products
+    /// of its dequantized weight, forward and input gradient (overwritten and accumulated).
+    func testNF4LinearBF16ProductsEqualTheDenseBF16Products() throws {
+        try requireBF16()
+        var rng = SeededRandom(seed: 3)
+        let (out, n, rows) = (192, 5000 / 8, 96)  // 120,000 weights: 1,875 blocks, several rounding pieces
+        let w = Matrix(rows: out, cols: n, storage: (0..<(out * n)).map { _ in 0.1 * rng.nextGaussian() })
+        let layer = NF4Linear(w), dense = DenseLinear(Matrix(rows: out, cols: n, storage: layer.tensor.dequantized()))
+        let x = (0..<(rows * n)).map { _ in rng.nextGaussian() }, dy = (0..<(rows * out)).map { _ in rng.nextGaussian() }
+        let base = (0..<(rows * n)).map { _ in rng.nextGaussian() }
+        var y = [Float](repeating: 0, count: rows * out), yDense = y, yFP32 = y
+        var dx = base, dxDense = base, dxSum = base, dxSumDense = base
+        ComputePrecision.with(.bf16) {
+            XCTAssertTrue(BF16.applies(m: rows, n: out, k: n))
+            layer.apply(x, rows: rows, into: &y)
+            dense.apply(x, rows: rows, into: &yDense)
+            layer.applyTransposed(dy, rows: rows, into: &dx, accumulate: false)
+            dense.applyTransposed(dy, rows: rows, into: &dxDense, accumulate: false)
+            layer.applyTransposed(dy, rows: rows, into: &dxSum, accumulate: true)
+            dense.applyTransposed(dy, rows: rows, into: &dxSumDense, accumulate: true)
+        }
+        layer.apply(x, rows: rows, into: &yFP32)
+        XCTAssertEqual(y.map(\.bitPattern), yDense.map(\.bitPattern))
+        XCTAssertEqual(dx.map(\.bitPattern), dxDense.map(\.bitPattern))
+        XCTAssertEqual(dxSum.map(\.bitPattern), dxSumDense.map(\.bitPattern))
+        XCTAssertNotEqual(y, yFP32, "outside the scope the product is fp32")
+    }
+
     /// The truncated SVD reproduces a matrix of exactly rank r.
     func testLowRankRecoversARankRMatrix() throws {
         var rng = SeededRandom(seed: 2)

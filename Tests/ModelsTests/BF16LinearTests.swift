@@ -9,10 +9,6 @@ import XCTest
 /// those run in bf16, the bf16 recipe's bound where they would have stayed sgemm, and no fp32
 /// projection or head kept.
 final class BF16LinearTests: XCTestCase {
-    func requireBF16() throws {
-        if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
-    }
-
     func gaussians(_ n: Int, _ rng: inout SeededRandom) -> [Float] { (0..<n).map { _ in rng.nextGaussian() } }
 
     /// y = x·Wᵀ through `layer` in a bf16 scope.

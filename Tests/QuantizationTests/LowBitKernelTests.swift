@@ -1,5 +1,6 @@
 import Quantization
 import Tensor
+import TestSupport
 import XCTest
 
 final class LowBitKernelTests: XCTestCase {
@@ -15,10 +16,10 @@ final class LowBitKernelTests: XCTestCase {
         return try PackedWeights(q)
     }
 
-    func assertClose(_ a: [Float], _ b: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(_ a: [Float], _ b: [Float], _ what: String, bound: Float = 1e-5, file: StaticString = #filePath, line: UInt = #line) {
         let scale = b.map(abs).max()! + 1e-12
         let worst = zip(a, b).map { abs($0 - $1) }.max()!
-        XCTAssertLessThanOrEqual(worst / scale, 1e-5, what, file: file, line: line)
+        XCTAssertLessThanOrEqual(worst / scale, bound, what, file: file, line: line)
     }
 
     /// Real SmolLM2 shapes plus odd ones (ragged last group, row padding).
@@ -79,6 +80,39 @@ final class LowBitKernelTests: XCTestCase {
                 var summed = base
                 w.gemmTransposed(dy.storage, lddy: rows, n: n, &summed, lddx: cols, accumulate: true)
                 assertClose(zip(summed, base).map { $0 - $1 }, reference, "dx += w\(bits) \(rows)×\(cols)")
+            }
+        }
+    }
+
+    /// In a bf16 scope both products decode the packed weight straight to bf16 tiles: bit for bit
+    /// the dense bf16 products of the dequantized weight (which round that weight per call), and
+    /// not the fp32 products.
+    func testBF16ProductsEqualTheDenseBF16Products() throws {
+        try requireBF16()
+        for bits in [2, 3, 4, 8] {
+            for (rows, cols) in shapes {
+                let w = try packed(rows: rows, cols: cols, bits: bits, groupSize: 16, seed: UInt64(rows + 5 * bits))
+                let dense = w.dequantized(), n = 128
+                let x = TestData.gaussian(n, cols, seed: 14), dy = TestData.gaussian(n, rows, seed: 15)
+                let base = TestData.gaussian(n, cols, seed: 16).storage
+                var y = [Float](repeating: 0, count: n * rows), yDense = y, yFP32 = y
+                var dx = [Float](repeating: 7, count: n * cols), dxDense = dx, dxSum = base, dxSumDense = base
+                ComputePrecision.with(.bf16) {
+                    XCTAssertTrue(BF16.applies(m: n, n: rows, k: cols), "\(rows)×\(cols) must be a bf16 product")
+                    w.gemm(x.storage, ldx: cols, n: n, &y, ldy: rows)
+                    w.gemmTransposed(dy.storage, lddy: rows, n: n, &dx, lddx: cols, accumulate: false)
+                    w.gemmTransposed(dy.storage, lddy: rows, n: n, &dxSum, lddx: cols, accumulate: true)
+                    BLAS.gemm(transB: true, m: n, n: rows, k: cols, a: x.storage, lda: cols, b: dense.storage, ldb: cols, c: &yDense, ldc: rows)
+                    BLAS.gemm(m: n, n: cols, k: rows, a: dy.storage, lda: rows, b: dense.storage, ldb: cols, c: &dxDense, ldc: cols)
+                    BLAS.gemm(m: n, n: cols, k: rows, a: dy.storage, lda: rows, b: dense.storage, ldb: cols, beta: 1, c: &dxSumDense, ldc: cols)
+                }
+                w.gemm(x.storage, ldx: cols, n: n, &yFP32, ldy: rows)
+                let what = "w\(bits) \(rows)×\(cols)"
+                XCTAssertEqual(y.map(\.bitPattern), yDense.map(\.bitPattern), "y " + what)
+                XCTAssertEqual(dx.map(\.bitPattern), dxDense.map(\.bitPattern), "dx " + what)
+                XCTAssertEqual(dxSum.map(\.bitPattern), dxSumDense.map(\.bitPattern), "dx += " + what)
+                XCTAssertNotEqual(y, yFP32, "fp32 outside the scope " + what)
+                assertClose(yFP32, y, what, bound: 1e-2)
             }
         }
     }

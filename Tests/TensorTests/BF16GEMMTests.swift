@@ -1,5 +1,6 @@
 import Foundation
 import Tensor
+import TestSupport
 import XCTest
 
 /// The bf16 GEMM (oneDNN) against a naive reference on the same bf16-rounded operands, the
@@ -38,10 +39,6 @@ final class BF16GEMMTests: XCTestCase {
             }
         }
         return (out, mag)
-    }
-
-    func requireBF16() throws {
-        if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
     }
 
     func testRoundingMatchesTheIEEEDefinition() {

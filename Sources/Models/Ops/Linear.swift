@@ -39,9 +39,7 @@ public enum Linear {
             // A one-row sgemm is several times slower than sgemv on OpenBLAS.
             BLAS.gemv(m: m, n: n, a: w, lda: n, x: x, y: y)
         } else if let rounded, BF16.applies(m: rows, n: m, k: n) {
-            rounded { wb in
-                BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(wb, ld: n), c: y, ldc: m)
-            }
+            rounded { forward(x, bf16: $0, rows: rows, in: n, out: m, into: y) }
         } else {
             BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: w, ldb: n, c: y, ldc: m)
         }
@@ -53,12 +51,22 @@ public enum Linear {
         rows: Int, in n: Int, out m: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
         if let rounded, BF16.applies(m: rows, n: n, k: m) {
-            rounded { wb in
-                BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(wb, ld: n), beta: accumulate ? 1 : 0, c: dx, ldc: n)
-            }
-            return
+            return rounded { backwardInput(dy, bf16: $0, rows: rows, in: n, out: m, into: dx, accumulate: accumulate) }
         }
         BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
+    }
+
+    /// y = x Wᵀ with W held only in bf16 (`forward`'s bf16 product, for a layer that decodes its
+    /// weight straight to bf16 when `BF16.applies`).
+    public static func forward(_ x: UnsafePointer<Float>, bf16 w: UnsafePointer<UInt16>, rows: Int, in n: Int, out m: Int,
+                               into y: UnsafeMutablePointer<Float>) {
+        BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(w, ld: n), c: y, ldc: m)
+    }
+
+    /// dx = dy · W (or dx +=) with W held only in bf16: `backwardInput`'s bf16 product.
+    public static func backwardInput(_ dy: UnsafePointer<Float>, bf16 w: UnsafePointer<UInt16>, rows: Int, in n: Int, out m: Int,
+                                     into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(w, ld: n), beta: accumulate ? 1 : 0, c: dx, ldc: n)
     }
 
     /// dW += dyᵀ · x, summed over the rows. Only trainable weights call this: a frozen weight never
