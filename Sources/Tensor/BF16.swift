@@ -111,6 +111,14 @@ public enum BF16 {
         SecondCore.shared.halves(rows, body)
     }
 
+    /// out = bf16(x) for a row-major `rows` × `cols` matrix (both with leading dimension `cols`),
+    /// halves on the two cores as `expand`: an operand that several products share, rounded once.
+    public static func round(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<UInt16>) {
+        onBothCores(splitsPass(rows * cols), rows: rows) { r in
+            round(x + r.lowerBound * cols, ld: cols, rows: r.count, cols: cols, into: out + r.lowerBound * cols, ldOut: cols)
+        }
+    }
+
     /// out[r·ldOut + c] = bf16(x[r·ld + c]), round to nearest even (NaN stays NaN).
     public static func round(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int,
                              into out: UnsafeMutablePointer<UInt16>, ldOut: Int) {
