@@ -169,15 +169,11 @@ public final class NF4Linear: InputGradientLinear {
     func withDequantizedBF16(_ body: (UnsafePointer<UInt16>) -> Void) {
         let count = tensor.count, block = NF4Tensor.blockSize, step = Self.blocksPerRounding
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: count) { out in
-            SecondCore.shared.halves((absmax.count + step - 1) / step) { mine in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: step * block) { buffer in
-                    for piece in mine {
-                        let blocks = piece * step..<min(absmax.count, (piece + 1) * step)
-                        let first = blocks.lowerBound * block, n = min(count, blocks.upperBound * block) - first
-                        decode(blocks: blocks, into: buffer.baseAddress!)
-                        BF16.round(buffer.baseAddress!, ld: n, rows: 1, cols: n, into: out.baseAddress! + first, ldOut: n)
-                    }
-                }
+            BF16.staged((absmax.count + step - 1) / step, bufferFloats: step * block) { piece, buffer in
+                let blocks = piece * step..<min(absmax.count, (piece + 1) * step)
+                let first = blocks.lowerBound * block, n = min(count, blocks.upperBound * block) - first
+                decode(blocks: blocks, into: buffer)
+                BF16.round(buffer, ld: n, rows: 1, cols: n, into: out.baseAddress! + first, ldOut: n)
             }
             body(UnsafePointer(out.baseAddress!))
         }
@@ -188,8 +184,8 @@ public final class NF4Linear: InputGradientLinear {
 
     /// codebook[code]·absmax[block] for the weights of `blocks`, the first block's first weight
     /// at out[0].
-    private func decode(blocks: Range<Int>, into first: UnsafeMutablePointer<Float>) {
-        let count = tensor.count, block = NF4Tensor.blockSize, out = first - blocks.lowerBound * block
+    private func decode(blocks: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let count = tensor.count, block = NF4Tensor.blockSize, origin = blocks.lowerBound * block
         NF4Tensor.codebook.withUnsafeBufferPointer { cb in
             tensor.packed.withUnsafeBufferPointer { packed in
                 for blk in blocks {
@@ -198,11 +194,11 @@ public final class NF4Linear: InputGradientLinear {
                     // Blocks hold an even number of weights, so a block starts on a byte boundary.
                     while i + 1 < hi {
                         let byte = packed[i / 2]
-                        out[i] = cb[Int(byte >> 4)] * s
-                        out[i + 1] = cb[Int(byte & 0xF)] * s
+                        out[i - origin] = cb[Int(byte >> 4)] * s
+                        out[i + 1 - origin] = cb[Int(byte & 0xF)] * s
                         i += 2
                     }
-                    if i < hi { out[i] = cb[Int(packed[i / 2] >> 4)] * s }
+                    if i < hi { out[i - origin] = cb[Int(packed[i / 2] >> 4)] * s }
                 }
             }
         }

@@ -119,6 +119,18 @@ public enum BF16 {
         }
     }
 
+    /// `fill(piece, buffer)` for every piece of `0..<pieces`, half of them on each core (as
+    /// `SecondCore.halves`), each core with its own fp32 buffer of `bufferFloats`: the loop of a
+    /// weight decoded to bf16 a few rows at a time, staged in a buffer that stays in cache, so the
+    /// fp32 weight never reaches memory.
+    public static func staged(_ pieces: Int, bufferFloats: Int, _ fill: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        SecondCore.shared.halves(pieces) { mine in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: bufferFloats) { buffer in
+                for piece in mine { fill(piece, buffer.baseAddress!) }
+            }
+        }
+    }
+
     /// out[r·ldOut + c] = bf16(x[r·ld + c]), round to nearest even (NaN stays NaN).
     public static func round(_ x: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int,
                              into out: UnsafeMutablePointer<UInt16>, ldOut: Int) {
