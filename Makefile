@@ -22,7 +22,9 @@ LLAMA_TOOLS       := llama-bench llama-quantize llama-perplexity llama-tokenize 
 LLAMA_BENCH       := $(LLAMA_BIN)/llama-bench
 LLAMA_Q4_0        := $(MODEL_DIR)/SmolLM2-135M-Instruct.Q4_0.gguf
 # `make bench`'s PyTorch peers (Experiments/Bench/torch_peers.py), installed best-effort and pinned:
-# peft always at this version, torch (CPU wheel) and transformers + gguf only when missing.
+# peft always at this version, torch (CPU wheel) and transformers + gguf only when missing. torch comes
+# from pip's own sources first (a machine's wheel folder or mirror), else PyTorch's CPU index: with
+# only `--index-url` a machine that cannot reach that index got no peers even with the wheel at hand.
 # They run in the precision section, rounds alternating with qaft's; when they cannot, it says why.
 PEER_PEFT         := 0.21.2
 PEER_TORCH        := torch==2.13.0+cpu
@@ -74,7 +76,8 @@ test: setup
 # without a build the bench says it did not compare.
 bench: build
 	-@$(MAKE) --no-print-directory llama-cpp || echo "bench: llama.cpp could not be built; decode is not compared with it"
-	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
+	@python3 -c 'import torch' 2>/dev/null || python3 -m pip install --quiet $(PEER_TORCH) 2>/dev/null \
+		|| python3 -m pip install --quiet --index-url $(PEER_TORCH_INDEX) $(PEER_TORCH) || true
 	@python3 -c 'import transformers, gguf' 2>/dev/null || python3 -m pip install --quiet $(PEER_TRANSFORMERS) || true
 	@python3 -c 'import peft, sys; sys.exit(peft.__version__ != "$(PEER_PEFT)")' 2>/dev/null || python3 -m pip install --quiet peft==$(PEER_PEFT) || true
 	flags=(); [ -x $(LLAMA_BENCH) ] && flags+=(--llama-bench $(LLAMA_BENCH)); [ -f $(LLAMA_Q4_0) ] && flags+=(--llama-model $(LLAMA_Q4_0)); \
