@@ -84,36 +84,37 @@ public final class L4QLinear: TrainableLinear {
 
     static let blockWeights = 1 << 15
 
-    /// The bf16 scratch for W_q when the forward's product of `rows` rows runs in bf16: W_q is then
-    /// rounded block by block while the block is in L2, on both cores, instead of in a separate
-    /// pass over the whole matrix on one (the same roundings, so the same numbers).
-    private func forwardScratch(rows: Int) -> UnsafeMutablePointer<UInt16>? {
-        guard rows > 1, BF16.applies(m: rows, n: outFeatures, k: inFeatures) else { return nil }
-        return scratch.bf16Weight.reserve(outFeatures * inFeatures)
+    /// The bf16 scratch when a product of `rows` rows with W_q (`transposed`: dy·W_q) runs in bf16:
+    /// W_q is then rounded block by block while the block is in L2, on both cores, instead of in
+    /// a separate pass over the whole matrix on one (the same roundings, so the same numbers).
+    private func bf16Scratch(rows: Int, transposed: Bool) -> UnsafeMutablePointer<UInt16>? {
+        let (m, n) = (outFeatures, inFeatures)
+        guard rows > 1, transposed ? BF16.applies(m: rows, n: n, k: m) : BF16.applies(m: rows, n: m, k: n) else { return nil }
+        return scratch.bf16Weight.reserve(m * n)
     }
 
-    /// Rows `block` of the (out × in) matrix `w` rounded into the same rows of `rounded`, when given.
+    /// The rounded W_q, once every block is in, as `Linear`'s products take it.
+    private static func lending(_ rounded: UnsafeMutablePointer<UInt16>?) -> Linear.RoundedWeight? {
+        rounded.map { r in { $0(r) } }
+    }
+
+    /// Rows `block` of W_q (`w`) rounded into the same rows of `rounded`, when given.
     private func round(_ block: Range<Int>, _ w: UnsafePointer<Float>, into rounded: UnsafeMutablePointer<UInt16>?) {
         guard let rounded else { return }
         let n = inFeatures, at = block.lowerBound * n
         BF16.round(w + at, ld: n, rows: block.count, cols: n, into: rounded + at, ldOut: n)
     }
 
-    /// An (out × in) matrix as a product's operand: its bf16 rounding when made, else itself.
-    private func operand(_ w: UnsafePointer<Float>, rounded: UnsafeMutablePointer<UInt16>?) -> BF16Operand {
-        rounded.map { .bf16($0, ld: inFeatures) } ?? .float(w, ld: inFeatures)
-    }
-
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
         let n = inFeatures, gc = quantizer.groups(cols: n), w = scratch.weight.reserve(outFeatures * n)
-        let rounded = forwardScratch(rows: rows)
+        let rounded = bf16Scratch(rows: rows, transposed: false)
         forEachRowBlock { block in
             merge(rows: block, into: w)
             quantizer.fakeQuantize(w + block.lowerBound * n, rows: block.count, cols: n,
                                    step: step.value.pointer + block.lowerBound * gc, offset: offset.value.pointer + block.lowerBound * gc)
             round(block, w, into: rounded)
         }
-        Linear.forward(x, weight: w, rounded: rounded.map { r in { $0(r) } }, rows: rows, in: n, out: outFeatures, into: y)
+        Linear.forward(x, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: outFeatures, into: y)
     }
 
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, random: SeededRandom) {
@@ -124,18 +125,10 @@ public final class L4QLinear: TrainableLinear {
         _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int,
         into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        let m = outFeatures, n = inFeatures, r = rank, gc = quantizer.groups(cols: n)
+        let m = outFeatures, n = inFeatures, r = rank
         let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
-        // G = dyᵀx and dx = dy·W_q are products of one size (m·n·rows), both in bf16 or neither:
-        // then dy is rounded once for the two, and W_q block by block in the pass below; M⊙G, which
-        // the two rank-r products read, is rounded in the same pass when they run in bf16.
-        let inBF16 = BF16.applies(m: m, n: n, k: rows)
-        let dyRounded = inBF16 ? scratch.bf16OutputGradient.reserve(rows * m) : nil
-        let rounded = inBF16 ? scratch.bf16Weight.reserve(m * n) : nil
-        let gRounded = r > 0 && BF16.applies(m: r, n: n, k: m) ? scratch.bf16Gradient.reserve(m * n) : nil
-        if let dyRounded { BF16.round(dy, rows: rows, cols: m, into: dyRounded) }
-        let dyOperand: BF16Operand = dyRounded.map { .bf16($0, ld: m) } ?? .float(dy, ld: m)
-        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dyOperand, b: .float(x, ld: n), c: g, ldc: n)
+        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
+        let gc = quantizer.groups(cols: n), rounded = bf16Scratch(rows: rows, transposed: true)
         forEachRowBlock { block in
             let at = block.lowerBound * n, groups = block.lowerBound * gc
             merge(rows: block, into: w)
@@ -143,16 +136,14 @@ public final class L4QLinear: TrainableLinear {
                                offset: offset.value.pointer + groups, gradient: g + at, masking: true, quantized: w + at,
                                dStep: step.gradient.pointer + groups, dOffset: offset.gradient.pointer + groups)
             round(block, w, into: rounded)
-            round(block, g, into: gRounded)
         }
         if r > 0 {
-            let maskedG = operand(g, rounded: gRounded)
-            BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: .float(b.value.pointer, ld: r), b: maskedG,
+            BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: b.value.pointer, lda: r, b: g, ldb: n,
                       beta: 1, c: a.gradient.pointer, ldc: n)
-            BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: maskedG, b: .float(a.value.pointer, ld: n),
+            BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: g, lda: n, b: a.value.pointer, ldb: n,
                       beta: 1, c: b.gradient.pointer, ldc: r)
         }
-        BLAS.gemm(m: rows, n: n, k: m, a: dyOperand, b: operand(w, rounded: rounded), beta: accumulate ? 1 : 0, c: dx, ldc: n)
+        Linear.backwardInput(dy, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
     }
 
     /// E_quant and E_clip of the current merged weight (`LearnedStepQuantizer.errors`).

@@ -12,10 +12,6 @@ public final class WeightScratch {
     public let gradient = FloatBuffer()
     /// `weight` rounded to bf16, for layers that round it in the pass that computes it.
     public let bf16Weight = ScratchBuffer<UInt16>()
-    /// `gradient` rounded to bf16 likewise, for the products that read it after that pass.
-    public let bf16Gradient = ScratchBuffer<UInt16>()
-    /// A backward's dy rounded to bf16 once for the two products that read it (dyᵀx and dy·W).
-    public let bf16OutputGradient = ScratchBuffer<UInt16>()
 
     public init() {}
 }

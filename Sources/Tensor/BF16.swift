@@ -111,14 +111,6 @@ public enum BF16 {
         SecondCore.shared.halves(rows, body)
     }
 
-    /// out = bf16(x) for a row-major `rows` × `cols` matrix (both with leading dimension `cols`),
-    /// halves on the two cores as `expand`: an operand that several products share, rounded once.
-    public static func round(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<UInt16>) {
-        onBothCores(splitsPass(rows * cols), rows: rows) { r in
-            round(x + r.lowerBound * cols, ld: cols, rows: r.count, cols: cols, into: out + r.lowerBound * cols, ldOut: cols)
-        }
-    }
-
     /// `fill(piece, buffer)` for every piece of `0..<pieces`, half of them on each core (as
     /// `SecondCore.halves`), each core with its own fp32 buffer of `bufferFloats`: the loop of a
     /// weight decoded to bf16 a few rows at a time, staged in a buffer that stays in cache, so the

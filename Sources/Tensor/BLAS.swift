@@ -42,21 +42,6 @@ public enum BLAS {
               beta: beta, c: c, ldc: ldc)
     }
 
-    /// `gemm` with operands that may already be held in bf16 (an operand several products share,
-    /// rounded once): a product with a bf16 operand runs as `BF16.gemm`, one of fp32 operands only
-    /// as `gemm` above, so the same values give the same products either way.
-    public static func gemm(
-        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
-        alpha: Float = 1, a: BF16Operand, b: BF16Operand,
-        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        if case let .float(ap, lda) = a, case let .float(bp, ldb) = b {
-            return gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: ap, lda: lda, b: bp, ldb: ldb,
-                        beta: beta, c: c, ldc: ldc)
-        }
-        BF16.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: c, ldc: ldc)
-    }
-
     /// `gemm` in fp32 whatever the current precision: for a product whose result must not depend
     /// on the scope it runs in (L4Q's merge W0 + α·BA, which the training forward and the fp32
     /// export must quantize identically).

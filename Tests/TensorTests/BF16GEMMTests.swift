@@ -136,53 +136,6 @@ final class BF16GEMMTests: XCTestCase {
         XCTAssertEqual(perCall.map(\.bitPattern), cached.map(\.bitPattern))
     }
 
-    /// `BLAS.gemm` on operands rounded once beforehand (`BF16.round` over whole matrices, on both
-    /// cores) gives the bits of `BLAS.gemm` rounding them per call in a bf16 scope, for either
-    /// operand or both, every transposition, with C's rows split over the cores (m ≥ 32) and not.
-    /// What lets a layer round an operand two products share once (L4Q's dy, W_q and M⊙G).
-    func testOperandsRoundedOnceMatchRoundingPerCall() throws {
-        try requireBF16()
-        var rng = SeededRandom(seed: 12)
-        for (m, n, k) in [(96, 80, 200), (20, 72, 300)] {
-            XCTAssertGreaterThanOrEqual(m * n * k, BF16.minimumProduct)
-            for transA in [false, true] {
-                for transB in [false, true] {
-                    let (aRows, aCols) = transA ? (k, m) : (m, k), (bRows, bCols) = transB ? (n, k) : (k, n)
-                    let a = (0..<(aRows * aCols)).map { _ in rng.nextGaussian() }
-                    let b = (0..<(bRows * bCols)).map { _ in rng.nextGaussian() }
-                    var aBits = [UInt16](repeating: 0, count: a.count), bBits = [UInt16](repeating: 0, count: b.count)
-                    BF16.round(a, rows: aRows, cols: aCols, into: &aBits)
-                    BF16.round(b, rows: bRows, cols: bCols, into: &bBits)
-                    var perCall = [Float](repeating: 0, count: m * n), once = [perCall, perCall, perCall]
-                    ComputePrecision.with(.bf16) {
-                        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: aCols, b: b, ldb: bCols,
-                                  c: &perCall, ldc: n)
-                        a.withUnsafeBufferPointer { ap in
-                            b.withUnsafeBufferPointer { bp in
-                                aBits.withUnsafeBufferPointer { ar in
-                                    bBits.withUnsafeBufferPointer { br in
-                                        let operands: [(BF16Operand, BF16Operand)] = [
-                                            (.bf16(ar.baseAddress!, ld: aCols), .float(bp.baseAddress!, ld: bCols)),
-                                            (.float(ap.baseAddress!, ld: aCols), .bf16(br.baseAddress!, ld: bCols)),
-                                            (.bf16(ar.baseAddress!, ld: aCols), .bf16(br.baseAddress!, ld: bCols)),
-                                        ]
-                                        for (i, (x, y)) in operands.enumerated() {
-                                            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: x, b: y, c: &once[i], ldc: n)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    for (i, c) in once.enumerated() {
-                        XCTAssertEqual(c.map(\.bitPattern), perCall.map(\.bitPattern),
-                                       "m \(m) n \(n) k \(k) transA \(transA) transB \(transB), rounded operands \(["A", "B", "A and B"][i])")
-                    }
-                }
-            }
-        }
-    }
-
     /// In a bf16 scope a large `BLAS.gemm` is the bf16 product (same bits as `BF16.gemm`), a small
     /// one and any outside the scope stay sgemm.
     func testBLASRoutesLargeProductsInBF16Scope() throws {
