@@ -8,8 +8,9 @@ public enum Profile: String, CaseIterable, Codable, Sendable {
     /// SmolLM2-135M, the default profile's tables at smoke-run size (a few fine-tuning steps, small
     /// evaluation subsets): checks that a table runs end to end on the real model, answers nothing.
     case quick
-    /// SmolLM2-135M, evaluation subsets and epoch-scale fine-tuning (½ / one epoch of Alpaca, every
-    /// row's held-out loss flat at its end): about two hours per table cold on 2 cores.
+    /// SmolLM2-135M, evaluation subsets and epoch-scale fine-tuning (½ / one epoch of Alpaca; in the
+    /// budget study, `Results/budget.md`, every row's held-out loss is lower after one epoch than
+    /// after ½, so neither budget has converged): about two hours per table cold on 2 cores.
     case `default`
     /// Full evaluation sets and paper-length training (hours).
     case full
