@@ -169,8 +169,7 @@ public final class NF4Linear: InputGradientLinear {
     func withDequantizedBF16(_ body: (UnsafePointer<UInt16>) -> Void) {
         let count = tensor.count, block = NF4Tensor.blockSize, step = Self.blocksPerRounding
         withUnsafeTemporaryAllocation(of: UInt16.self, capacity: count) { out in
-            BF16.staged((absmax.count + step - 1) / step, bufferFloats: step * block) { piece, buffer in
-                let blocks = piece * step..<min(absmax.count, (piece + 1) * step)
+            BF16.staged(0..<absmax.count, by: step, bufferFloats: step * block) { blocks, buffer in
                 let first = blocks.lowerBound * block, n = min(count, blocks.upperBound * block) - first
                 decode(blocks: blocks, into: buffer)
                 BF16.round(buffer, ld: n, rows: 1, cols: n, into: out.baseAddress! + first, ldOut: n)

@@ -131,10 +131,10 @@ public struct PackedWeights: Equatable, Sendable {
     /// from there on both cores, so the fp32 matrix never reaches memory (a bf16 product's operand).
     func dequantizeTransposedBF16(tiles range: Range<Int>, into out: UnsafeMutablePointer<UInt16>, ld: Int) {
         let lanes = BitPacking.tileRows, step = max(1, Self.roundingBufferFloats / (paddedCols * lanes))
-        BF16.staged((range.count + step - 1) / step, bufferFloats: paddedCols * lanes * step) { piece, buffer in
-            let t0 = range.lowerBound + piece * step, t1 = min(range.upperBound, t0 + step), width = lanes * (t1 - t0)
-            dequantizeTransposed(tiles: t0..<t1, into: buffer, ld: width)
-            BF16.round(buffer, ld: width, rows: cols, cols: width, into: out + lanes * (t0 - range.lowerBound), ldOut: ld)
+        BF16.staged(range, by: step, bufferFloats: paddedCols * lanes * step) { tiles, buffer in
+            let width = lanes * tiles.count
+            dequantizeTransposed(tiles: tiles, into: buffer, ld: width)
+            BF16.round(buffer, ld: width, rows: cols, cols: width, into: out + lanes * (tiles.lowerBound - range.lowerBound), ldOut: ld)
         }
     }
 

@@ -111,14 +111,18 @@ public enum BF16 {
         SecondCore.shared.halves(rows, body)
     }
 
-    /// `fill(piece, buffer)` for every piece of `0..<pieces`, half of them on each core (as
-    /// `SecondCore.halves`), each core with its own fp32 buffer of `bufferFloats`: the loop of a
-    /// weight decoded to bf16 a few rows at a time, staged in a buffer that stays in cache, so the
-    /// fp32 weight never reaches memory.
-    public static func staged(_ pieces: Int, bufferFloats: Int, _ fill: (Int, UnsafeMutablePointer<Float>) -> Void) {
-        SecondCore.shared.halves(pieces) { mine in
+    /// `fill(piece, buffer)` for the consecutive pieces of `range`, `step` long (the last one
+    /// shorter), half of them on each core (as `SecondCore.halves`), each core with its own fp32
+    /// buffer of `bufferFloats`: the loop of a weight decoded to bf16 a few rows at a time, staged
+    /// in a buffer that stays in cache, so the fp32 weight never reaches memory.
+    public static func staged(_ range: Range<Int>, by step: Int, bufferFloats: Int,
+                              _ fill: (Range<Int>, UnsafeMutablePointer<Float>) -> Void) {
+        SecondCore.shared.halves((range.count + step - 1) / step) { mine in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: bufferFloats) { buffer in
-                for piece in mine { fill(piece, buffer.baseAddress!) }
+                for piece in mine {
+                    let lower = range.lowerBound + piece * step
+                    fill(lower..<Swift.min(range.upperBound, lower + step), buffer.baseAddress!)
+                }
             }
         }
     }
