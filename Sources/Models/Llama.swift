@@ -216,7 +216,7 @@ public final class Llama {
         let h1 = ws.h1.reserve(N * H), h2 = ws.h2.reserve(N * H)
         let maxT = batch.sequences.map(\.count).max() ?? 0
         let maxL = zip(batch.sequences, past).map { $0.count + $1 }.max() ?? 0
-        let scores = ws.scores.reserve(Swift.max(maxT, c.headCount) * maxL)
+        let scoresPerCore = Swift.max(maxT, c.headCount) * maxL, scores = ws.scores.reserve(SecondCore.cores * scoresPerCore)
         b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb) }
         b.apply(.q, xb, rows: N, into: q)
         b.apply(.k, xb, rows: N, into: k)
@@ -225,7 +225,7 @@ public final class Llama {
             rope.apply(q, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)
             rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
         }
-        for (s, p) in zip(batch.sequences, past) {
+        let attended = zip(batch.sequences, past).map { s, p in
             let segs: [CausalAttention.KeyValueSegment]
             if let cache {
                 for t in 0..<s.count {
@@ -239,10 +239,14 @@ public final class Llama {
             } else {
                 segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
             }
+            return (s, p, segs)
+        }
+        SecondCore.shared.share(attended.count * c.kvHeadCount) { item, core in
+            let (s, p, segs) = attended[item / c.kvHeadCount], g = item % c.kvHeadCount
             CausalAttention.forward(
                 q: q + s.offset * Q, queries: s.count, qStride: Q, segments: segs, past: p,
-                heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
-                out: att + s.offset * Q, outStride: Q, scores: scores)
+                heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l), groups: g..<g + 1,
+                out: att + s.offset * Q, outStride: Q, scores: scores + core * scoresPerCore)
         }
         b.apply(.o, att, rows: N, into: xb)
         SIMDMath.add(xb, into: x, N * D)

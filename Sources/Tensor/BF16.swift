@@ -7,6 +7,14 @@ import Foundation
 public enum BF16Operand {
     case float(UnsafePointer<Float>, ld: Int)
     case bf16(UnsafePointer<UInt16>, ld: Int)
+
+    /// The stored rows `r` of the operand (`storedRows`), or its columns `r`.
+    func part(_ r: Range<Int>, storedRows: Bool) -> BF16Operand {
+        switch self {
+        case let .float(p, ld): return .float(storedRows ? p + r.lowerBound * ld : p + r.lowerBound, ld: ld)
+        case let .bf16(p, ld): return .bf16(storedRows ? p + r.lowerBound * ld : p + r.lowerBound, ld: ld)
+        }
+    }
 }
 
 /// The mixed-precision GEMM: operands rounded to bf16 (nearest, ties to even), products
@@ -46,33 +54,37 @@ public enum BF16 {
     /// contract of `BLAS.gemm`. fp32 operands are rounded into per-thread scratch first. oneDNN
     /// always runs on one OpenMP thread: its OpenMP team spins between calls and, measured on the
     /// loaded 2-core machine, fought OpenBLAS's threads until whole training steps ran 3× slower.
-    /// Where OpenBLAS may use two threads, the rows of C are split over the two cores with
-    /// `SecondCore` instead (one oneDNN call per half), each core rounding the part of A its half
-    /// reads and half of B's rows; inside `SecondCore.splitting` or the evaluator's one-thread
-    /// workers the product stays on the calling thread, so the two libraries never oversubscribe.
+    /// Where OpenBLAS may use two threads, C is split over the two cores with `SecondCore` instead
+    /// (one oneDNN call per part) along its longer side: its rows when m ≥ n, each core rounding the
+    /// part of A its rows read and half of the shared B; its columns when n > m, the roles swapped,
+    /// so each core rounds, and oneDNN packs, only its part of the larger operand (for the head,
+    /// half the vocabulary's rows of E instead of all of them on both cores). A C element's sum is
+    /// the same in every split (checked bit for bit at the model's shapes). Inside
+    /// `SecondCore.splitting` or the evaluator's one-thread workers the product stays on the calling
+    /// thread, so the two libraries never oversubscribe.
     public static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: BF16Operand, b: BF16Operand,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let split = m >= 32
-        // B, rows (transB ? n : k) × cols (transB ? k : n): shared by both halves, so rounded once,
-        // its rows divided between the cores.
-        let (bRows, bCols) = transB ? (n, k) : (k, n)
-        withRounded(b, rows: bRows, cols: bCols, into: ThreadScratch.current.right, split: split) { bp, ldb in
-            // C's rows r read A's rows r (or, transposed, its columns r): each core rounds just those.
-            onBothCores(split, rows: m) { r in
-                let part: BF16Operand
-                switch a {
-                case let .float(p, ld): part = .float(transA ? p + r.lowerBound : p + r.lowerBound * ld, ld: ld)
-                case let .bf16(p, ld): part = .bf16(transA ? p + r.lowerBound : p + r.lowerBound * ld, ld: ld)
-                }
-                let (rows, cols) = transA ? (k, r.count) : (r.count, k)
-                withRounded(part, rows: rows, cols: cols, into: ThreadScratch.current.left, split: false) { ap, lda in
+        let byColumns = n > m, parts = byColumns ? n : m
+        // The operand both parts read, rows × cols as stored: B (transB ? n×k : k×n) when C splits
+        // by rows, A (transA ? k×m : m×k) when by columns; rounded once, its rows divided between
+        // the cores.
+        let shared = byColumns ? a : b
+        let (rows, cols) = byColumns ? (transA ? (k, m) : (m, k)) : (transB ? (n, k) : (k, n))
+        withRounded(shared, rows: rows, cols: cols, into: ThreadScratch.current.right, split: parts >= 32) { sp, lds in
+            onBothCores(parts >= 32, rows: parts) { r in
+                // C's rows r read A's rows r (columns when transposed); its columns r read B's
+                // columns r (rows when transposed). Each core rounds just its part.
+                let own = byColumns ? b.part(r, storedRows: transB) : a.part(r, storedRows: !transA)
+                let (ownRows, ownCols) = byColumns ? (transB ? (r.count, k) : (k, r.count)) : (transA ? (k, r.count) : (r.count, k))
+                withRounded(own, rows: ownRows, cols: ownCols, into: ThreadScratch.current.left, split: false) { op, ldo in
                     omp_set_num_threads(1)  // per calling thread (an OpenMP ICV): SecondCore's worker too
                     let status = dnnl_gemm_bf16bf16f32(
-                        transA ? 84 : 78, transB ? 84 : 78, Int64(r.count), Int64(n), Int64(k), alpha,
-                        ap, Int64(lda), bp, Int64(ldb), beta, c + r.lowerBound * ldc, Int64(ldc))
+                        transA ? 84 : 78, transB ? 84 : 78, Int64(byColumns ? m : r.count), Int64(byColumns ? r.count : n),
+                        Int64(k), alpha, byColumns ? sp : op, Int64(byColumns ? lds : ldo), byColumns ? op : sp,
+                        Int64(byColumns ? ldo : lds), beta, c + (byColumns ? r.lowerBound : r.lowerBound * ldc), Int64(ldc))
                     precondition(status == dnnl_success, "oneDNN gemm_bf16bf16f32 failed (status \(status.rawValue)) for m=\(m) n=\(n) k=\(k)")
                 }
             }
@@ -136,17 +148,14 @@ public enum BF16 {
     /// out[i] = the fp32 value of bf16 bit pattern x[i] (exact), for i < count; halves on the two
     /// cores where OpenBLAS may use both (these passes are memory-bound and on a step's path).
     public static func expand(_ x: UnsafePointer<UInt16>, count: Int, into out: UnsafeMutablePointer<Float>) {
-        onBothCores(splitsPass(count), rows: count) { r in
+        SecondCore.shared.halves(rows: count, width: 1) { r in
             qaft_bf16_to_f32(x + r.lowerBound, r.count, out + r.lowerBound)
         }
     }
 
-    /// Whether an elementwise pass over `count` values is long enough to split over the two cores.
-    private static func splitsPass(_ count: Int) -> Bool { count >= 1 << 16 }
-
     /// bits[i] = bf16(x[i]) (as `round`) and x[i] = its fp32 value, in one pass; split as `expand`.
     public static func roundInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, keeping bits: UnsafeMutablePointer<UInt16>) {
-        onBothCores(splitsPass(count), rows: count) { r in
+        SecondCore.shared.halves(rows: count, width: 1) { r in
             qaft_round_bf16_in_place(x + r.lowerBound, r.count, bits + r.lowerBound)
         }
     }

@@ -77,6 +77,41 @@ public final class SecondCore: @unchecked Sendable {
         splitting { run { body($0 == 0 ? 0..<half : half..<count) } }
     }
 
+    /// `halves` for a pass over `rows` rows of `width` values each (independent rows, or
+    /// independent values when `width` is 1), split only when the pass is long enough (2¹⁶ values)
+    /// for the hand-off to pay. With `block`, the split falls on a multiple of `block` rows: a SIMD
+    /// pass over a flat array (`width` 1, `block` its vector width) then runs exactly the vectors
+    /// and scalar tail it runs unsplit.
+    public func halves(rows: Int, width: Int, block: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard rows * width >= Self.splitValues else { return body(0..<rows) }
+        let blocks = (rows + block - 1) / block
+        halves(blocks) { body($0.lowerBound * block..<Swift.min(rows, $0.upperBound * block)) }
+    }
+
+    /// The cores jobs are split over: per-core scratch has this many parts.
+    public static let cores = 2
+
+    /// The shortest pass `halves(rows:width:)` splits.
+    public static let splitValues = 1 << 16
+
+    /// Runs `body(item, core)` for every item of `0..<count`, each of the two cores taking the next
+    /// unclaimed item until none is left (so items of unequal cost balance), `core` (0 or 1)
+    /// naming the scratch the item may use. Where OpenBLAS may use only one thread (inside another
+    /// split, on a one-thread worker) every item runs here, as core 0. For items whose results do
+    /// not depend on the core or the order they run in; products inside an item stay on its core.
+    public func share(_ count: Int, _ body: (_ item: Int, _ core: Int) -> Void) {
+        guard BLAS.threads > 1, count > 1 else {
+            for i in 0..<count { body(i, 0) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        splitting {
+            run { core in
+                while case let i = next.add(1, ordering: .relaxed).oldValue, i < count { body(i, core) }
+            }
+        }
+    }
+
     /// Polls `done` until it holds. Past `spinPolls` polls (a few microseconds, longer than a
     /// balanced hand-off takes) each poll also yields the core: when another process holds the
     /// other core, the partner thread is waiting for this one, and a pure spin would starve it.

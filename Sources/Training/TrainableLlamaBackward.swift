@@ -68,7 +68,8 @@ extension TrainableLlama {
         let dq = a.dq.reserve(N * Q), dk = a.dk.reserve(N * KV), dv = a.dv.reserve(N * KV)
         let dh = a.dHidden.reserve(N * H), du = a.dUp.reserve(N * H)
         let maxT = tokens.sequences.map(\.count).max() ?? 0
-        let p = a.scores.reserve(maxT * maxT), dp = a.dScores.reserve(maxT * maxT)
+        let p = a.scores.reserve(SecondCore.cores * maxT * maxT), dp = a.dScores.reserve(SecondCore.cores * maxT * maxT)
+        let attended = tokens.sequences.filter { $0.count > 0 }.sorted { $0.count > $1.count }
 
         for l in range.reversed() {
             let b = blocks[l]
@@ -90,13 +91,14 @@ extension TrainableLlama {
             // Attention: dx now holds ∂L/∂mid[l]. Biases pass gradients through unchanged (frozen).
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb, rstd: rstd) }
             b.o.backward(dx, input: att, rows: N, into: datt, accumulate: false)
-            for s in tokens.sequences where s.count > 0 {
+            SecondCore.shared.share(attended.count * c.kvHeadCount) { item, core in
+                let s = attended[item / c.kvHeadCount], g = item % c.kvHeadCount, scratch = core * maxT * maxT
                 CausalAttention.backward(
                     dOut: datt + s.offset * Q, outStride: Q, q: q + s.offset * Q, qStride: Q,
                     keys: k + s.offset * KV, values: v + s.offset * KV, kvStride: KV,
                     queries: s.count, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
-                    dq: dq + s.offset * Q, dk: dk + s.offset * KV, dv: dv + s.offset * KV,
-                    probabilities: p, dProbabilities: dp)
+                    groups: g..<g + 1, dq: dq + s.offset * Q, dk: dk + s.offset * KV, dv: dv + s.offset * KV,
+                    probabilities: p + scratch, dProbabilities: dp + scratch)
             }
             a.positions.withUnsafeBufferPointer { pos in
                 rope.backward(dq, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)

@@ -73,4 +73,28 @@ final class BF16StepTests: XCTestCase {
     func testSmolLM2L4QStep() throws {
         try compare(smolLM2(), try L4Q(options: MethodOptions(bits: 4, groupSize: 64, rank: 16, alpha: 32)), sequences: 4)
     }
+
+    /// Every part of a bf16 step that runs on the two cores — attention shared out by (sequence, KV
+    /// head), norms, SwiGLU, RoPE and cross-entropy split by rows, bf16 products split by rows or
+    /// columns, L4Q's row blocks — gives the bits of the same step on one core (inside a
+    /// `splitting` scope, where none of them splits), on a batch of unequal sequences. (Not so in
+    /// fp32: OpenBLAS's own sums depend on its thread count.)
+    func testSmolLM2L4QStepDoesNotDependOnTheSplit() throws {
+        try requireBF16()
+        let run = try smolLM2()
+        let trainer = try run.trainer(try L4Q(options: MethodOptions(bits: 4, groupSize: 64, rank: 16, alpha: 32)), steps: 1, batch: 4)
+        var rng = SeededRandom(seed: 7)
+        for p in trainer.groups.flatMap(\.parameters) where p.name.hasSuffix("lora_B") {
+            for i in 0..<p.count { p.value.pointer[i] = rng.nextGaussian() * 0.02 }
+        }
+        let items = Array(run.train.prefix(4))
+        XCTAssertGreaterThan(Set(items.map(\.tokens.count)).count, 1, "the batch should hold sequences of unequal length")
+        let batch = TrainingBatch(items), scored = items.reduce(0) { $0 + $1.scoredCount }
+        let split = try step(trainer, batch, scored: scored, .bf16)
+        let whole = try SecondCore.shared.splitting { try step(trainer, batch, scored: scored, .bf16) }
+        XCTAssertEqual(split.loss.bitPattern, whole.loss.bitPattern)
+        XCTAssertEqual(split.gradient.count, whole.gradient.count)
+        let differing = zip(split.gradient, whole.gradient).filter { $0.bitPattern != $1.bitPattern }.count
+        XCTAssertEqual(differing, 0, "gradient values that differ from the one-core step's")
+    }
 }

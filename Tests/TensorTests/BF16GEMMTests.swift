@@ -114,6 +114,36 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
+    /// Split over the two cores (by rows when m ≥ n, by columns when n > m) the product has the
+    /// bits of the whole product on one core, for every transposition and with padded strides.
+    func testSplitProductEqualsTheWholeProduct() throws {
+        try requireBF16()
+        var rng = SeededRandom(seed: 11)
+        for (m, n, k) in [(130, 70, 577), (37, 300, 130), (16, 576, 1024)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 1, ldc = n + 2
+                    let a = (0..<((transA ? k : m) * lda)).map { _ in rng.nextGaussian() }
+                    let b = (0..<((transB ? n : k) * ldb)).map { _ in rng.nextGaussian() }
+                    let c0 = (0..<(m * ldc)).map { _ in rng.nextGaussian() }
+                    func product() -> [Float] {
+                        var c = c0
+                        a.withUnsafeBufferPointer { a in
+                            b.withUnsafeBufferPointer { b in
+                                BF16.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5,
+                                          a: .float(a.baseAddress!, ld: lda), b: .float(b.baseAddress!, ld: ldb),
+                                          beta: 1, c: &c, ldc: ldc)
+                            }
+                        }
+                        return c
+                    }
+                    let split = product(), whole = SecondCore.shared.splitting { product() }
+                    XCTAssertEqual(split.map(\.bitPattern), whole.map(\.bitPattern), "\(m)×\(n)×\(k) transA \(transA) transB \(transB)")
+                }
+            }
+        }
+    }
+
     /// A pre-rounded operand gives the same bits as rounding per call.
     func testPreRoundedOperandMatches() throws {
         try requireBF16()

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import XCTest
 
@@ -31,5 +32,48 @@ final class SecondCoreTests: XCTestCase {
         BLAS.gemv(m: m, n: n, a: a, lda: n, x: x, y: &whole)
         SecondCore.shared.splitting { BLAS.gemv(m: m, n: n, a: a, lda: n, x: x, y: &split) }
         for i in 0..<m { XCTAssertEqual(split[i], whole[i], accuracy: 1e-4 * max(1, abs(whole[i]))) }
+    }
+
+    /// `share` runs every item exactly once, on core 0 or 1, and all of them on core 0 where it
+    /// may not split (inside a `splitting` scope).
+    func testShareRunsEveryItemOnce() {
+        for count in [0, 1, 2, 7, 100] {
+            var runs = [Int](repeating: 0, count: count), cores = [Int](repeating: -1, count: count)
+            runs.withUnsafeMutableBufferPointer { r in
+                cores.withUnsafeMutableBufferPointer { c in
+                    SecondCore.shared.share(count) { item, core in
+                        r[item] += 1
+                        c[item] = core
+                    }
+                }
+            }
+            XCTAssertEqual(runs, [Int](repeating: 1, count: count))
+            XCTAssertTrue(cores.allSatisfy { $0 == 0 || $0 == 1 })
+            var inside = [Int](repeating: -1, count: count)
+            SecondCore.shared.splitting {
+                inside.withUnsafeMutableBufferPointer { c in SecondCore.shared.share(count) { c[$0] = $1 } }
+            }
+            XCTAssertEqual(inside, [Int](repeating: 0, count: count))
+        }
+    }
+
+    /// A long pass splits into two parts that cover its rows, the boundary on a multiple of
+    /// `block`; a short one stays whole.
+    func testHalvesOfAPassSplitOnABlockBoundary() {
+        func parts(rows: Int, width: Int, block: Int) -> [Range<Int>] {
+            var seen: [Range<Int>] = []
+            let lock = NSLock()
+            SecondCore.shared.halves(rows: rows, width: width, block: block) { r in lock.withLock { seen.append(r) } }
+            return seen.sorted { $0.lowerBound < $1.lowerBound }
+        }
+        XCTAssertEqual(parts(rows: 1000, width: 1, block: 16), [0..<1000])
+        let long = SecondCore.splitValues + 37
+        let split = parts(rows: long, width: 1, block: 16)
+        XCTAssertEqual(split.count, 2)
+        XCTAssertEqual(split.first?.lowerBound, 0)
+        XCTAssertEqual(split.last?.upperBound, long)
+        XCTAssertEqual(split[0].upperBound, split[1].lowerBound)
+        XCTAssertEqual(split[0].upperBound % 16, 0)
+        XCTAssertEqual(parts(rows: 1025, width: 576, block: 1).map(\.count), [512, 513])
     }
 }

@@ -9,6 +9,11 @@ import Tensor
 /// scores (T, L) is scratch. Forward saves for backward: nothing beyond q, k, v themselves; the
 /// backward recomputes each head's probabilities P (T, L), which costs one QKᵀ product per head
 /// instead of keeping heads·T² floats per layer alive between forward and backward.
+///
+/// Both directions compute the query heads of the KV heads `groups` (all by default): a batch's
+/// attention is independent per (sequence, KV head), so its callers share those items over the
+/// cores (`SecondCore.share`), every product of an item on one core, instead of splitting each
+/// of a layer's hundreds of small products, and the softmax passes between them, in two.
 public enum CausalAttention {
     /// One run of keys and values: `count` rows starting at `keys`/`values`, row stride `stride`.
     public struct KeyValueSegment {
@@ -28,7 +33,7 @@ public enum CausalAttention {
     public static func forward(
         q: UnsafePointer<Float>, queries T: Int, qStride: Int,
         segments: [KeyValueSegment], past: Int,
-        heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil,
+        heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil, groups: Range<Int>? = nil,
         out: UnsafeMutablePointer<Float>, outStride: Int,
         scores: UnsafeMutablePointer<Float>
     ) {
@@ -39,7 +44,7 @@ public enum CausalAttention {
             // Decode: the `group` query heads sharing a KV head read each key and value row once, in
             // plain SIMD loops. At (group × L × hd) the products are far too small for sgemm, whose
             // packing copies took as long as all the layers' weight products together.
-            for kvh in 0..<kvHeads {
+            for kvh in groups ?? 0..<kvHeads {
                 let qh = q + kvh * group * hd, o = out + kvh * group * hd
                 var col = 0
                 for s in segments {
@@ -62,7 +67,8 @@ public enum CausalAttention {
             }
             return
         }
-        for h in 0..<heads {
+        let kv = groups ?? 0..<kvHeads
+        for h in kv.lowerBound * group..<kv.upperBound * group {
             let kvOffset = (h / group) * hd
             var col = 0
             for s in segments {
@@ -116,17 +122,17 @@ public enum CausalAttention {
     /// `kvStride`; dOut (T, heads·hd) row stride `outStride`; probabilities, dProbabilities (T, T) scratch.
     /// Per head, with S = scale·QKᵀ, P = softmax(S), O = PV:
     ///   dP = dO Vᵀ, dV += Pᵀ dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS K, dK += scale·dSᵀ Q.
-    /// dq, dk and dv are overwritten (query heads sharing a KV head sum into it).
+    /// dq, dk and dv are overwritten (query heads sharing a KV head sum into it), for the heads of `groups`.
     public static func backward(
         dOut: UnsafePointer<Float>, outStride: Int,
         q: UnsafePointer<Float>, qStride: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
-        queries T: Int, heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil,
+        queries T: Int, heads: Int, kvHeads: Int, headDim hd: Int, window: Int? = nil, groups: Range<Int>? = nil,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         probabilities p: UnsafeMutablePointer<Float>, dProbabilities dp: UnsafeMutablePointer<Float>
     ) {
         let group = heads / kvHeads
-        let scale = 1 / Float(hd).squareRoot()
-        for h in 0..<heads {
+        let scale = 1 / Float(hd).squareRoot(), kv = groups ?? 0..<kvHeads
+        for h in kv.lowerBound * group..<kv.upperBound * group {
             let kvOffset = (h / group) * hd
             let first: Float = h % group == 0 ? 0 : 1
             BLAS.gemm(transB: true, m: T, n: T, k: hd, alpha: scale,

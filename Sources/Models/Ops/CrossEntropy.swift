@@ -6,18 +6,21 @@ import Tensor
 /// Shapes: logits, dlogits (rows, V); targets (rows), where a negative target masks the row out
 /// (it contributes no loss and gets a zero gradient).
 /// Forward saves for backward: nothing; the backward recomputes the softmax from the logits,
-/// which a chunked head keeps only for the rows it is working on.
+/// which a chunked head keeps only for the rows it is working on. Rows are independent: a chunk's
+/// rows split over the two cores (`SecondCore.halves`).
 public enum CrossEntropy {
     /// −log softmax(logits)[target] for each row (0 for masked rows), written to `losses`.
     public static func forward(
         _ logits: UnsafePointer<Float>, rows: Int, vocab V: Int, targets: UnsafePointer<Int32>,
         losses: UnsafeMutablePointer<Float>
     ) {
-        for r in 0..<rows {
-            let t = Int(targets[r])
-            guard t >= 0 else { losses[r] = 0; continue }
-            let row = logits + r * V
-            losses[r] = SIMDMath.logSumExp(row, V) - row[t]
+        SecondCore.shared.halves(rows: rows, width: V) { range in
+            for r in range {
+                let t = Int(targets[r])
+                guard t >= 0 else { losses[r] = 0; continue }
+                let row = logits + r * V
+                losses[r] = SIMDMath.logSumExp(row, V) - row[t]
+            }
         }
     }
 
@@ -27,14 +30,16 @@ public enum CrossEntropy {
     public static func backward(
         _ logits: UnsafeMutablePointer<Float>, rows: Int, vocab V: Int, targets: UnsafePointer<Int32>, scale: Float
     ) {
-        for r in 0..<rows {
-            let row = logits + r * V
-            let t = Int(targets[r])
-            guard t >= 0 else { row.update(repeating: 0, count: V); continue }
-            let m = SIMDMath.max(row, V)
-            let total = SIMDMath.expShiftedInPlace(row, V, shift: m)
-            SIMDMath.scale(row, V, by: scale / total)
-            row[t] -= scale
+        SecondCore.shared.halves(rows: rows, width: V) { range in
+            for r in range {
+                let row = logits + r * V
+                let t = Int(targets[r])
+                guard t >= 0 else { row.update(repeating: 0, count: V); continue }
+                let m = SIMDMath.max(row, V)
+                let total = SIMDMath.expShiftedInPlace(row, V, shift: m)
+                SIMDMath.scale(row, V, by: scale / total)
+                row[t] -= scale
+            }
         }
     }
 }

@@ -4,34 +4,38 @@ import Tensor
 ///
 /// Shapes: x, y, dy, dx (rows, dim); w, dw (dim); rstd (rows).
 /// Forward saves for backward: rstd = 1/√(mean(x²) + ε) per row (and needs x itself).
+/// Rows are independent: a long pass splits its rows over the two cores (`SecondCore.halves`).
 public enum RMSNorm {
     public static func forward(
         _ x: UnsafePointer<Float>, weight w: UnsafePointer<Float>, eps: Float, rows: Int, dim: Int,
         into y: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>? = nil
     ) {
-        for r in 0..<rows {
-            let xr = x + r * dim, yr = y + r * dim
-            let inv = 1 / (SIMDMath.dot(xr, xr, dim) / Float(dim) + eps).squareRoot()
-            rstd?[r] = inv
-            let vinv = Float16x(repeating: inv)
-            var i = 0
-            while i + 16 <= dim {
-                SIMDMath.store(SIMDMath.load(xr + i) * vinv * SIMDMath.load(w + i), yr + i)
-                i += 16
+        SecondCore.shared.halves(rows: rows, width: dim) { range in
+            for r in range {
+                let xr = x + r * dim, yr = y + r * dim
+                let inv = 1 / (SIMDMath.dot(xr, xr, dim) / Float(dim) + eps).squareRoot()
+                rstd?[r] = inv
+                let vinv = Float16x(repeating: inv)
+                var i = 0
+                while i + 16 <= dim {
+                    SIMDMath.store(SIMDMath.load(xr + i) * vinv * SIMDMath.load(w + i), yr + i)
+                    i += 16
+                }
+                while i < dim { yr[i] = xr[i] * inv * w[i]; i += 1 }
             }
-            while i < dim { yr[i] = xr[i] * inv * w[i]; i += 1 }
         }
     }
 
     /// dx += ∂L/∂x and, when `dweight` is given, dw += ∂L/∂w. With r = rstd and ĝ = w ⊙ dy:
     /// dx = r·ĝ − r³/dim · x · (ĝ·x). Accumulates because x is the residual stream, whose
-    /// gradient also flows around the norm.
+    /// gradient also flows around the norm. dw sums over the rows in order, so with `dweight` the
+    /// pass stays on one core.
     public static func backward(
         _ dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
         rstd: UnsafePointer<Float>, rows: Int, dim: Int,
         dx: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>? = nil
     ) {
-        for r in 0..<rows {
+        func row(_ r: Int) {
             let xr = x + r * dim, dyr = dy + r * dim, dxr = dx + r * dim
             let inv = rstd[r]
             var acc = Float16x(repeating: 0), i = 0
@@ -53,6 +57,11 @@ public enum RMSNorm {
             if let dw = dweight {
                 for j in 0..<dim { dw[j] += dyr[j] * xr[j] * inv }
             }
+        }
+        if dweight != nil {
+            for r in 0..<rows { row(r) }
+        } else {
+            SecondCore.shared.halves(rows: rows, width: dim) { for r in $0 { row(r) } }
         }
     }
 }

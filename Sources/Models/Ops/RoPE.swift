@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Rotary position embedding: each head's dimensions are rotated in pairs by angle p·θ_i, θ_i =
 /// base^(−2i/d) divided by the model's `RoPEScaling` divisor.
@@ -54,18 +55,21 @@ public struct RoPE: Sendable {
         let sign: Float = inverse ? -1 : 1
         cos.withUnsafeBufferPointer { cb in
             sin.withUnsafeBufferPointer { sb in
-                for r in 0..<rows {
-                    let p = Int(positions[r])
-                    precondition(p >= 0 && p < maxPositions, "RoPE position \(p) outside table of \(maxPositions)")
-                    let cr = cb.baseAddress! + p * half, sr = sb.baseAddress! + p * half
-                    let (lo, hi, step) = style == .interleaved ? (0, 1, 2) : (0, half, 1)
-                    for h in 0..<heads {
-                        let v = x + r * stride + h * headDim
-                        for i in 0..<half {
-                            let a = v[lo + i * step], b = v[hi + i * step]
-                            let c = cr[i], s = sign * sr[i]
-                            v[lo + i * step] = a * c - b * s
-                            v[hi + i * step] = a * s + b * c
+                // Rows are independent: a long pass splits them over the two cores.
+                SecondCore.shared.halves(rows: rows, width: heads * headDim) { range in
+                    for r in range {
+                        let p = Int(positions[r])
+                        precondition(p >= 0 && p < maxPositions, "RoPE position \(p) outside table of \(maxPositions)")
+                        let cr = cb.baseAddress! + p * half, sr = sb.baseAddress! + p * half
+                        let (lo, hi, step) = style == .interleaved ? (0, 1, 2) : (0, half, 1)
+                        for h in 0..<heads {
+                            let v = x + r * stride + h * headDim
+                            for i in 0..<half {
+                                let a = v[lo + i * step], b = v[hi + i * step]
+                                let c = cr[i], s = sign * sr[i]
+                                v[lo + i * step] = a * c - b * s
+                                v[hi + i * step] = a * s + b * c
+                            }
                         }
                     }
                 }
