@@ -92,7 +92,7 @@ public enum BF16 {
     }
 
     /// `body` with the operand (`rows` × `cols`) in bf16: as given, or its fp32 values rounded
-    /// (halves on the two cores when `split`) into `scratch`, this thread's kept buffer, or into a
+    /// (halves on the two cores when `split` and the operand is long enough) into `scratch`, this thread's kept buffer, or into a
     /// temporary when larger than `keptLimit` (a one-off operand such as a whole fp32 head is not
     /// kept for the thread's life).
     private static func withRounded(_ x: BF16Operand, rows: Int, cols: Int, into scratch: ScratchBuffer<UInt16>, split: Bool,
@@ -101,7 +101,8 @@ public enum BF16 {
         case let .bf16(p, ld): body(p, ld)
         case let .float(p, ld):
             func fill(_ out: UnsafeMutablePointer<UInt16>) {
-                onBothCores(split, rows: rows) { r in
+                // A small operand (LoRA's factors) is rounded here: the hand-off would cost more.
+                onBothCores(split && rows * cols >= SecondCore.splitValues, rows: rows) { r in
                     round(p + r.lowerBound * ld, ld: ld, rows: r.count, cols: cols, into: out + r.lowerBound * cols, ldOut: cols)
                 }
                 body(out, cols)
