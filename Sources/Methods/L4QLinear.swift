@@ -56,16 +56,16 @@ public final class L4QLinear: TrainableLinear {
     /// blocks, always in fp32) by the forward, the backward and the export so all three quantize
     /// the same floats, in a bf16 fine-tune too. (The rank-r update is 1–2 % of a step's products.)
     func merge(into out: UnsafeMutablePointer<Float>) {
-        forEachRowBlock { merge(rows: $0, into: out) }
+        forEachRowBlock { merge(rows: $0, into: out + $0.lowerBound * inFeatures) }
     }
 
-    /// Rows `rows` of W0 + α·BA into the same rows of `out` (out, in).
+    /// Rows `rows` of W0 + α·BA into `out` (rows.count, in).
     private func merge(rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
         let n = inFeatures, first = rows.lowerBound * n
-        base.storage.withUnsafeBufferPointer { out.advanced(by: first).update(from: $0.baseAddress! + first, count: rows.count * n) }
+        base.storage.withUnsafeBufferPointer { out.update(from: $0.baseAddress! + first, count: rows.count * n) }
         guard rank > 0 else { return }
         BLAS.sgemm(m: rows.count, n: n, k: rank, alpha: scale, a: b.value.pointer + rows.lowerBound * rank, lda: rank,
-                  b: a.value.pointer, ldb: n, beta: 1, c: out + first, ldc: n)
+                  b: a.value.pointer, ldb: n, beta: 1, c: out, ldc: n)
     }
 
     /// Runs `body` on consecutive blocks of output rows, alternate blocks on the two cores (OpenBLAS
@@ -84,37 +84,45 @@ public final class L4QLinear: TrainableLinear {
 
     static let blockWeights = 1 << 15
 
-    /// The bf16 scratch when a product of `rows` rows with W_q (`transposed`: dy·W_q) runs in bf16:
-    /// W_q is then rounded block by block while the block is in L2, on both cores, instead of in
-    /// a separate pass over the whole matrix on one (the same roundings, so the same numbers).
-    private func bf16Scratch(rows: Int, transposed: Bool) -> UnsafeMutablePointer<UInt16>? {
-        let (m, n) = (outFeatures, inFeatures)
-        guard rows > 1, transposed ? BF16.applies(m: rows, n: n, k: m) : BF16.applies(m: rows, n: m, k: n) else { return nil }
-        return scratch.bf16Weight.reserve(m * n)
+    /// Whether the layer's products with `rows` rows run in bf16: W_q is then rounded block by
+    /// block while the block is in L2, on both cores, instead of in a separate pass over the whole
+    /// matrix on one (the same roundings, so the same numbers), and its fp32 values, made only to
+    /// be rounded, stay in each core's staging buffer instead of a layer-sized one whose every line
+    /// would be written back to memory.
+    private func runsInBF16(rows: Int) -> Bool {
+        rows > 1 && BF16.applies(m: rows, n: outFeatures, k: inFeatures)
     }
 
-    /// The rounded W_q, once every block is in, as `Linear`'s products take it.
-    private static func lending(_ rounded: UnsafeMutablePointer<UInt16>?) -> Linear.RoundedWeight? {
-        rounded.map { r in { $0(r) } }
+    /// Where a pass puts the fp32 values of rows `block` (`width` wide) of a layer-sized matrix: in
+    /// `matrix` when it is kept, else in part `slot` (0 or 1) of this core's staging buffer.
+    private static func destination(_ block: Range<Int>, width: Int, in matrix: UnsafeMutablePointer<Float>?,
+                                    slot: Int = 0) -> UnsafeMutablePointer<Float> {
+        if let matrix { return matrix + block.lowerBound * width }
+        let count = block.count * width
+        return ThreadScratch.current.staging.reserve(2 * count) + slot * count
     }
 
-    /// Rows `block` of W_q (`w`) rounded into the same rows of `rounded`, when given.
-    private func round(_ block: Range<Int>, _ w: UnsafePointer<Float>, into rounded: UnsafeMutablePointer<UInt16>?) {
-        guard let rounded else { return }
-        let n = inFeatures, at = block.lowerBound * n
-        BF16.round(w + at, ld: n, rows: block.count, cols: n, into: rounded + at, ldOut: n)
+    /// Rows `block` (`width` wide, starting at `values`) rounded into the same rows of `rounded`.
+    private static func round(_ block: Range<Int>, width: Int, _ values: UnsafePointer<Float>,
+                              into rounded: UnsafeMutablePointer<UInt16>) {
+        BF16.round(values, ld: width, rows: block.count, cols: width, into: rounded + block.lowerBound * width, ldOut: width)
     }
 
     public func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        let n = inFeatures, gc = quantizer.groups(cols: n), w = scratch.weight.reserve(outFeatures * n)
-        let rounded = bf16Scratch(rows: rows, transposed: false)
+        let m = outFeatures, n = inFeatures, gc = quantizer.groups(cols: n), bf16 = runsInBF16(rows: rows)
+        let w = bf16 ? nil : scratch.weight.reserve(m * n), rounded = bf16 ? scratch.bf16Weight.reserve(m * n) : nil
         forEachRowBlock { block in
-            merge(rows: block, into: w)
-            quantizer.fakeQuantize(w + block.lowerBound * n, rows: block.count, cols: n,
+            let wq = Self.destination(block, width: n, in: w)
+            merge(rows: block, into: wq)
+            quantizer.fakeQuantize(wq, rows: block.count, cols: n,
                                    step: step.value.pointer + block.lowerBound * gc, offset: offset.value.pointer + block.lowerBound * gc)
-            round(block, w, into: rounded)
+            if let rounded { Self.round(block, width: n, wq, into: rounded) }
         }
-        Linear.forward(x, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: outFeatures, into: y)
+        if let rounded {
+            Linear.forward(x, bf16: rounded, rows: rows, in: n, out: m, into: y)
+        } else {
+            Linear.forward(x, weight: w!, rows: rows, in: n, out: m, into: y)
+        }
     }
 
     public func forward(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, random: SeededRandom) {
@@ -125,25 +133,56 @@ public final class L4QLinear: TrainableLinear {
         _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, rows: Int,
         into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        let m = outFeatures, n = inFeatures, r = rank
-        let w = scratch.weight.reserve(m * n), g = scratch.gradient.reserve(m * n)
-        BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
-        let gc = quantizer.groups(cols: n), rounded = bf16Scratch(rows: rows, transposed: true)
+        let m = outFeatures, n = inFeatures, r = rank, gc = quantizer.groups(cols: n), bf16 = runsInBF16(rows: rows)
+        let g = scratch.gradient.reserve(m * n)
+        // In bf16, dy is rounded once for the two products that read it (G and dx).
+        let dyOperand: BF16Operand = bf16 ? .bf16(roundedOutputGradient(dy, rows: rows), ld: m) : .float(dy, ld: m)
+        if bf16 {
+            BF16.gemm(transA: true, m: m, n: n, k: rows, a: dyOperand, b: .float(x, ld: n), c: g, ldc: n)
+        } else {
+            BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: g, ldc: n)
+        }
+        // M⊙G, when the rank-r products read it in bf16, is rounded once in the block pass (not
+        // once per product) and its fp32 values stay in the staging buffer too.
+        let adapterBF16 = r > 0 && BF16.applies(m: r, n: n, k: m)
+        let w = bf16 ? nil : scratch.weight.reserve(m * n), rounded = bf16 ? scratch.bf16Weight.reserve(m * n) : nil
+        let maskedRounded = adapterBF16 ? scratch.bf16Gradient.reserve(m * n) : nil
         forEachRowBlock { block in
             let at = block.lowerBound * n, groups = block.lowerBound * gc
-            merge(rows: block, into: w)
-            quantizer.backward(weight: w + at, rows: block.count, cols: n, step: step.value.pointer + groups,
-                               offset: offset.value.pointer + groups, gradient: g + at, masking: true, quantized: w + at,
+            let wq = Self.destination(block, width: n, in: w)
+            let masked = Self.destination(block, width: n, in: adapterBF16 ? nil : g, slot: 1)
+            merge(rows: block, into: wq)
+            quantizer.backward(weight: wq, rows: block.count, cols: n, step: step.value.pointer + groups,
+                               offset: offset.value.pointer + groups, gradient: g + at, masked: masked, quantized: wq,
                                dStep: step.gradient.pointer + groups, dOffset: offset.gradient.pointer + groups)
-            round(block, w, into: rounded)
+            if let rounded { Self.round(block, width: n, wq, into: rounded) }
+            if let maskedRounded { Self.round(block, width: n, masked, into: maskedRounded) }
         }
-        if r > 0 {
+        if let maskedRounded {
+            BF16.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: .float(b.value.pointer, ld: r), b: .bf16(maskedRounded, ld: n),
+                      beta: 1, c: a.gradient.pointer, ldc: n)
+            BF16.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: .bf16(maskedRounded, ld: n), b: .float(a.value.pointer, ld: n),
+                      beta: 1, c: b.gradient.pointer, ldc: r)
+        } else if r > 0 {
             BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: scale, a: b.value.pointer, lda: r, b: g, ldb: n,
                       beta: 1, c: a.gradient.pointer, ldc: n)
             BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: scale, a: g, lda: n, b: a.value.pointer, ldb: n,
                       beta: 1, c: b.gradient.pointer, ldc: r)
         }
-        Linear.backwardInput(dy, weight: w, rounded: Self.lending(rounded), rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+        if let rounded {
+            Linear.backwardInput(dyOperand, bf16: rounded, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+        } else {
+            Linear.backwardInput(dy, weight: w!, rows: rows, in: n, out: m, into: dx, accumulate: accumulate)
+        }
+    }
+
+    /// dy (rows, out) rounded to bf16 into the shared scratch, halves on the two cores.
+    private func roundedOutputGradient(_ dy: UnsafePointer<Float>, rows: Int) -> UnsafeMutablePointer<UInt16> {
+        let m = outFeatures, out = scratch.bf16OutputGradient.reserve(rows * m)
+        SecondCore.shared.halves(rows: rows, width: m) { r in
+            BF16.round(dy + r.lowerBound * m, ld: m, rows: r.count, cols: m, into: out + r.lowerBound * m, ldOut: m)
+        }
+        return out
     }
 
     /// E_quant and E_clip of the current merged weight (`LearnedStepQuantizer.errors`).

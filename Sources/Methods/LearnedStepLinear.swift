@@ -12,6 +12,10 @@ public final class WeightScratch {
     public let gradient = FloatBuffer()
     /// `weight` rounded to bf16, for layers that round it in the pass that computes it.
     public let bf16Weight = ScratchBuffer<UInt16>()
+    /// `gradient` (masked) rounded to bf16 in the same pass.
+    public let bf16Gradient = ScratchBuffer<UInt16>()
+    /// A layer's output gradient rounded to bf16 once for the products that read it.
+    public let bf16OutputGradient = ScratchBuffer<UInt16>()
 
     public init() {}
 }
@@ -111,7 +115,7 @@ public final class LearnedStepLinear: TrainableLinear, InputGradientLinear {
         let trained = trainedWeight
         withWeight {
             quantizer.backward(weight: $0, rows: m, cols: n, step: step.value.pointer, offset: offset.value.pointer,
-                               gradient: g, masking: trained != nil, quantized: nil,
+                               gradient: g, masked: trained != nil ? g : nil, quantized: nil,
                                dStep: step.gradient.pointer, dOffset: offset.gradient.pointer)
         }
         if let trained { SIMDMath.add(g, into: trained.gradient.pointer, m * n) }

@@ -1,3 +1,4 @@
+import CKernels
 import Quantization
 import Tensor
 
@@ -93,14 +94,7 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
     /// Overwrites W (rows, cols) with W_q.
     public func fakeQuantize(_ w: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
                              step: UnsafePointer<Float>, offset: UnsafePointer<Float>) {
-        forEachGroup(rows: rows, cols: cols, step: step, offset: offset) { _, start, k in
-            var j = 0
-            while j < groupSize {
-                let m = min(16, groupSize - j)
-                Self.store(k.dequantize(k.code(Self.load(w + start + j, m))), w + start + j, m)
-                j += 16
-            }
-        }
+        qaft_lsq_fake_quantize(w, groupCount(rows: rows, cols: cols), groupSize, step, offset, qn, qp)
     }
 
     /// The squared errors of quantizing W (rows, cols), summed: E_quant = Σ (W − W_q)² and
@@ -127,35 +121,17 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
         return (quantization, clipping)
     }
 
-    /// The backward of W_q = Q(W) for one layer. `gradient` holds ∂L/∂W_q (rows, cols) on entry;
-    /// s and b gradients (× g) are added into `dStep`/`dOffset`. With `masking`, `gradient` is
-    /// replaced by the STE weight gradient M ⊙ ∂L/∂W_q. With `quantized`, W_q is written there (it
-    /// may be `weight` itself, which is then overwritten after each element is read).
+    /// The backward of W_q = Q(W) for one layer. `gradient` holds ∂L/∂W_q (rows, cols); s and b
+    /// gradients (× g) are added into `dStep`/`dOffset`. With `masked` (which may be `gradient`
+    /// itself), the STE weight gradient M ⊙ ∂L/∂W_q is written there; with `quantized` (which may
+    /// be `weight` itself), W_q. Each element is read before anything is written over it.
     public func backward(
         weight: UnsafePointer<Float>, rows: Int, cols: Int, step: UnsafePointer<Float>, offset: UnsafePointer<Float>,
-        gradient: UnsafeMutablePointer<Float>, masking: Bool, quantized: UnsafeMutablePointer<Float>?,
+        gradient: UnsafePointer<Float>, masked: UnsafeMutablePointer<Float>?, quantized: UnsafeMutablePointer<Float>?,
         dStep: UnsafeMutablePointer<Float>, dOffset: UnsafeMutablePointer<Float>
     ) {
-        let qn16 = Float16x(repeating: qn), qp16 = Float16x(repeating: qp), zero16 = Float16x(repeating: 0)
-        forEachGroup(rows: rows, cols: cols, step: step, offset: offset) { i, at, k in
-            var ds = Float16x(repeating: 0), db = Float16x(repeating: 0)
-            var j = 0
-            while j < groupSize {
-                let m = min(16, groupSize - j)
-                let ratio = k.ratio(Self.load(weight + at + j, m))
-                let gw = Self.load(gradient + at + j, m)
-                let inside = (ratio .>= qn16) .& (ratio .<= qp16)
-                let c = SIMDMath.clamp(ratio, qn16, qp16).rounded(.toNearestOrEven)
-                // Inside: w̃ − w; outside: w̃ is the clamp bound itself.
-                ds.addProduct(gw, c - ratio.replacing(with: zero16, where: .!inside))
-                db += gw.replacing(with: zero16, where: inside)
-                if masking { Self.store(gw.replacing(with: zero16, where: .!inside), gradient + at + j, m) }
-                if let quantized { Self.store(k.dequantize(c), quantized + at + j, m) }
-                j += 16
-            }
-            dStep[i] += g * ds.sum()
-            dOffset[i] += g * db.sum()
-        }
+        qaft_lsq_backward(weight, groupCount(rows: rows, cols: cols), groupSize, step, offset, qn, qp, g,
+                          gradient, masked, quantized, dStep, dOffset)
     }
 
     /// The stored form: codes c = w̃ − Q_N, scales s and zeros z = −Q_N − b/s, in `q` (whose
@@ -165,15 +141,7 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
         let rows = q.rows, cols = q.cols
         precondition(q.groupCount == groups(cols: cols), "packed groups must match the quantizer's groups")
         q.codes.withUnsafeMutableBufferPointer { codes in
-            forEachGroup(rows: rows, cols: cols, step: step, offset: offset) { _, start, k in
-                var j = 0
-                while j < groupSize {
-                    let m = min(16, groupSize - j)
-                    let c = k.code(Self.load(w + start + j, m)) - k.qn
-                    for l in 0..<m { codes[start + j + l] = UInt8(c[l]) }
-                    j += 16
-                }
-            }
+            qaft_lsq_codes(w, groupCount(rows: rows, cols: cols), groupSize, step, offset, qn, qp, codes.baseAddress!)
         }
         let gc = q.groupCount
         for r in 0..<rows {
@@ -184,50 +152,9 @@ public struct LearnedStepQuantizer: Equatable, Sendable {
         }
     }
 
-    /// One group's constants and element maps.
-    struct Kernel {
-        let s: Float16x, b: Float16x, z: Float16x, qn: Float16x, qp: Float16x
-
-        init(_ q: LearnedStepQuantizer, _ s: Float, _ b: Float) {
-            self.s = Float16x(repeating: s)
-            self.b = Float16x(repeating: b)
-            z = Float16x(repeating: q.zero(step: s, offset: b))
-            qn = Float16x(repeating: q.qn)
-            qp = Float16x(repeating: q.qp)
-        }
-
-        @inline(__always) func ratio(_ w: Float16x) -> Float16x { (w - b) / s }
-        /// w̃ = round(clamp(w)): clamp first, then round (the paper's and the code's order).
-        @inline(__always) func code(_ w: Float16x) -> Float16x {
-            SIMDMath.clamp(ratio(w), qn, qp).rounded(.toNearestOrEven)
-        }
-        /// s·((w̃ − Q_N) − z): `PackedWeights`' s·(c − z) with c the stored code.
-        @inline(__always) func dequantize(_ c: Float16x) -> Float16x { s * ((c - qn) - z) }
-    }
-
-    /// Calls `body(group index, index of the group's first weight, kernel)` for every group of every row.
-    private func forEachGroup(rows: Int, cols: Int, step: UnsafePointer<Float>, offset: UnsafePointer<Float>,
-                              _ body: (Int, Int, Kernel) -> Void) {
-        let gc = groups(cols: cols)
-        for r in 0..<rows {
-            for g in 0..<gc {
-                let i = r * gc + g
-                body(i, r * cols + g * groupSize, Kernel(self, step[i], offset[i]))
-            }
-        }
-    }
-
-    /// The first `n` (≤ 16) floats at `p`, zero-padded: groups need not be multiples of 16 wide
-    /// (per-channel groups of stories260K's 172-wide down projection).
-    @inline(__always) static func load(_ p: UnsafePointer<Float>, _ n: Int) -> Float16x {
-        if n == 16 { return SIMDMath.load(p) }
-        var v = Float16x(repeating: 0)
-        for i in 0..<n { v[i] = p[i] }
-        return v
-    }
-
-    @inline(__always) static func store(_ v: Float16x, _ p: UnsafeMutablePointer<Float>, _ n: Int) {
-        if n == 16 { return SIMDMath.store(v, p) }
-        for i in 0..<n { p[i] = v[i] }
+    /// Groups of a (rows, cols) weight, stored one after another (a row holds whole groups).
+    private func groupCount(rows: Int, cols: Int) -> Int {
+        precondition(cols % groupSize == 0, "validated by LayerQuantization")
+        return rows * groups(cols: cols)
     }
 }

@@ -146,7 +146,8 @@ public final class NF4Linear: InputGradientLinear {
     public func applyTransposed(_ dy: UnsafePointer<Float>, rows: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
         if BF16.applies(m: rows, n: inFeatures, k: outFeatures) {
             return withDequantizedBF16 {
-                Linear.backwardInput(dy, bf16: $0, rows: rows, in: inFeatures, out: outFeatures, into: dx, accumulate: accumulate)
+                Linear.backwardInput(.float(dy, ld: outFeatures), bf16: $0, rows: rows, in: inFeatures, out: outFeatures,
+                                     into: dx, accumulate: accumulate)
             }
         }
         withDequantized {

@@ -7,6 +7,9 @@ import Foundation
 public final class ThreadScratch {
     /// Room for a bf16 product's rounded left and right operands.
     public let left = ScratchBuffer<UInt16>(), right = ScratchBuffer<UInt16>()
+    /// Room for fp32 values a pass makes only to round them to bf16 a block at a time (a weight
+    /// block that stays in L2 instead of being written to a layer-sized buffer in memory).
+    public let staging = ScratchBuffer<Float>()
 
     private init() {}
 

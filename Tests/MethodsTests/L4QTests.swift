@@ -96,36 +96,58 @@ final class L4QTests: XCTestCase {
         }
     }
 
-    /// In a bf16 scope L4Q rounds W_q block by block as it computes it (`WeightScratch.bf16Weight`):
-    /// its products must equal, bit for bit, those of the fp32 W_q rounded per product as
-    /// `BLAS.gemm` does — the same roundings, only fused into the pass that makes W_q.
-    func testBF16ProductsRoundTheSameWeightAsPerProductRounding() throws {
+    /// In a bf16 scope L4Q rounds W_q block by block as it computes it, dy once for G and dx, and
+    /// M ⊙ G once for the two rank-r products (`WeightScratch`'s bf16 buffers): its products and
+    /// gradients must equal, bit for bit, the same steps composed of `BLAS.gemm`s that round
+    /// their fp32 operands per product — the same roundings, only fused into the passes that make
+    /// the operands.
+    func testBF16ProductsRoundTheSameOperandsAsPerProductRounding() throws {
         if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
         var rng = SeededRandom(seed: 21)
-        let (m, n, rows) = (96, 128, 64)
-        let (l, scratch) = trainedLayer(out: m, in: n, rank: 4, &rng)
+        let (m, n, rows) = (192, 256, 64)  // two row blocks; the rank-8 products are just large enough for bf16
+        let (l, scratch) = trainedLayer(out: m, in: n, rank: 8, &rng)
+        let r = l.rank, gc = n / l.quantizer.groupSize
         let x = gaussian(rows * n, 1, &rng), dy = gaussian(rows * m, 1, &rng)
         var y = [Float](repeating: 0, count: rows * m), dx = [Float](repeating: 0, count: rows * n)
-        var wantY = y, wantDx = dx
+        l.apply(x, rows: rows, into: &y)  // fp32: W_q stays in the layer-sized scratch
+        let wq = scratch.weight.array(m * n)
+        var wantY = y, wantDx = dx, g = [Float](repeating: 0, count: m * n)
+        var wantDA = l.a.gradient.array(r * n), wantDB = l.b.gradient.array(m * r)
+        var wantDStep = l.step.gradient.array(m * gc), wantDOffset = l.offset.gradient.array(m * gc)
         ComputePrecision.with(.bf16) {
-            XCTAssertTrue(BF16.applies(m: rows, n: m, k: n) && BF16.applies(m: rows, n: n, k: m), "the products must run in bf16")
+            XCTAssertTrue(BF16.applies(m: rows, n: m, k: n) && BF16.applies(m: r, n: n, k: m), "the products must run in bf16")
             l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
-            let wq = scratch.weight.array(m * n)
-            BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: wq, ldb: n, c: &wantY, ldc: m)
             l.backward(dy, input: x, rows: rows, into: &dx, accumulate: false)
-            XCTAssertEqual(scratch.weight.array(m * n), wq, "the backward recomputes the same W_q")
+            BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: wq, ldb: n, c: &wantY, ldc: m)
             BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: wq, ldb: n, c: &wantDx, ldc: n)
+            BLAS.gemm(transA: true, m: m, n: n, k: rows, a: dy, lda: m, b: x, ldb: n, c: &g, ldc: n)
+            var merged = [Float](repeating: 0, count: m * n)
+            l.merge(into: &merged)
+            g.withUnsafeMutableBufferPointer { g in
+                l.quantizer.backward(weight: merged, rows: m, cols: n, step: l.step.value.pointer, offset: l.offset.value.pointer,
+                                     gradient: g.baseAddress!, masked: g.baseAddress!, quantized: nil,
+                                     dStep: &wantDStep, dOffset: &wantDOffset)
+            }
+            BLAS.gemm(transA: true, m: r, n: n, k: m, alpha: l.scale, a: l.b.value.pointer, lda: r, b: g, ldb: n,
+                      beta: 1, c: &wantDA, ldc: n)
+            BLAS.gemm(transB: true, m: m, n: r, k: n, alpha: l.scale, a: g, lda: n, b: l.a.value.pointer, ldb: n,
+                      beta: 1, c: &wantDB, ldc: r)
         }
         XCTAssertEqual(y, wantY)
         XCTAssertEqual(dx, wantDx)
+        XCTAssertEqual(l.a.gradient.array(r * n), wantDA)
+        XCTAssertEqual(l.b.gradient.array(m * r), wantDB)
+        XCTAssertEqual(l.step.gradient.array(m * gc), wantDStep)
+        XCTAssertEqual(l.offset.gradient.array(m * gc), wantDOffset)
         var fp32 = [Float](repeating: 0, count: rows * m)
-        BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: scratch.weight.array(m * n), ldb: n, c: &fp32, ldc: m)
+        BLAS.gemm(transB: true, m: rows, n: m, k: n, a: x, lda: n, b: wq, ldb: n, c: &fp32, ldc: m)
         XCTAssertNotEqual(y, fp32, "bf16 scope did not change the product")
     }
 
     /// The merge W0 + α·BA runs in fp32 in any scope, so a bf16 fine-tune's forward quantizes the
-    /// very floats an fp32 forward and the export do: its W_q is the exported integer model's. (At
-    /// this shape a row block's rank-16 update is large enough that `BLAS.gemm` would take bf16.)
+    /// very floats an fp32 forward and the export do: its W_q (kept only rounded, in
+    /// `WeightScratch.bf16Weight`) is the exported integer model's, rounded. (At this shape a row
+    /// block's rank-16 update is large enough that `BLAS.gemm` would take bf16.)
     func testBF16ForwardQuantizesTheSameMergeAsTheFP32Export() throws {
         if let reason = BF16.unavailableReason { throw XCTSkip("bf16 products unavailable: \(reason)") }
         var rng = SeededRandom(seed: 22)
@@ -137,10 +159,12 @@ final class L4QTests: XCTestCase {
         let trained = ComputePrecision.with(.bf16) {
             XCTAssertTrue(BF16.applies(m: blockRows, n: n, k: rank), "a row block's update must be large enough for bf16")
             l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))
-            return scratch.weight.array(m * n)
+            return scratch.bf16Weight.array(m * n)
         }
         l.forward(x, rows: rows, into: &y, random: SeededRandom(seed: 0))  // fp32, as the export merges
-        XCTAssertEqual(scratch.weight.array(m * n).map(\.bitPattern), trained.map(\.bitPattern))
+        var exported = [UInt16](repeating: 0, count: m * n)
+        BF16.round(scratch.weight.pointer, ld: n, rows: m, cols: n, into: &exported, ldOut: n)
+        XCTAssertEqual(exported, trained)
     }
 
     /// A 4-bit, group-32 L4Q layer on a random base whose B is no longer zero (as after training),

@@ -97,6 +97,52 @@ final class LSQFamilyTests: XCTestCase {
     }
 
     /// The LSQ gradient-scale switch multiplies the s and b gradients by 1/√(groupSize·Q_P).
+    /// The quantizer's C kernel (vectorized however the build targets) against its math written one
+    /// element at a time in Swift: the same IEEE operations per element, the group sums over 16
+    /// lanes with fused multiply–adds, the lanes then added in order from −0. Bit for bit, for
+    /// groups of 32 and a per-channel group of 172 (not a multiple of 16: a zero-padded last
+    /// vector), steps small enough that a quarter of the weights clip, g = 1/√(N·Q_P).
+    func testKernelEqualsItsScalarTranscription() {
+        for (cols, group) in [(96, 32), (172, 172)] {
+            let q = LearnedStepQuantizer(bits: 3, groupSize: group, gradientScale: .lsq), rows = 7
+            var rng = SeededRandom(seed: UInt64(cols))
+            let w = gaussian(rows * cols, 0.05, &rng), grad = gaussian(rows * cols, 1, &rng)
+            var steps = [Float](repeating: 0, count: rows * cols / group), offsets = steps
+            q.initialize(w, rows: rows, cols: cols, step: &steps, offset: &offsets)
+            steps = steps.map { 0.6 * $0 }
+            offsets = steps.map { 0.4 * $0 * rng.nextGaussian() }
+            var fake = w, masked = grad, quantized = w, dStep = steps.map { _ in Float(0.25) }, dOffset = dStep
+            q.fakeQuantize(&fake, rows: rows, cols: cols, step: steps, offset: offsets)
+            q.backward(weight: w, rows: rows, cols: cols, step: steps, offset: offsets, gradient: grad, masked: &masked,
+                       quantized: &quantized, dStep: &dStep, dOffset: &dOffset)
+            var wantMasked = grad, wantQuantized = w, wantStep = dStep, wantOffset = dOffset, clipped = 0
+            for i in 0..<steps.count {
+                let s = steps[i], b = offsets[i], z = -q.qn - b / s
+                var ds = [Float](repeating: 0, count: 16), db = ds
+                for j in 0..<((group + 15) / 16 * 16) {
+                    let inGroup = j < group, at = i * group + j
+                    let wv: Float = inGroup ? w[at] : 0, gv: Float = inGroup ? grad[at] : 0
+                    let ratio = (wv - b) / s, inside = ratio >= q.qn && ratio <= q.qp
+                    let code = min(max(ratio, q.qn), q.qp).rounded(.toNearestOrEven)
+                    ds[j % 16] = ds[j % 16].addingProduct(gv, code - (inside ? ratio : 0))
+                    db[j % 16] = db[j % 16] + (inside ? 0 : gv)
+                    guard inGroup else { continue }
+                    wantMasked[at] = inside ? gv : 0
+                    wantQuantized[at] = s * ((code - q.qn) - z)
+                    if !inside { clipped += 1 }
+                }
+                wantStep[i] = 0.25 + q.g * ds.reduce(-0, +)
+                wantOffset[i] = 0.25 + q.g * db.reduce(-0, +)
+            }
+            XCTAssertEqual(fake.map(\.bitPattern), wantQuantized.map(\.bitPattern), "fake quantization, groups of \(group)")
+            XCTAssertEqual(quantized.map(\.bitPattern), wantQuantized.map(\.bitPattern), "backward's W_q, groups of \(group)")
+            XCTAssertEqual(masked.map(\.bitPattern), wantMasked.map(\.bitPattern), "M ⊙ G, groups of \(group)")
+            XCTAssertEqual(dStep.map(\.bitPattern), wantStep.map(\.bitPattern), "s gradients, groups of \(group)")
+            XCTAssertEqual(dOffset.map(\.bitPattern), wantOffset.map(\.bitPattern), "b gradients, groups of \(group)")
+            XCTAssertGreaterThan(clipped, w.count / 20, "the check must cover clipped weights")
+        }
+    }
+
     func testLSQGradientScaleOption() throws {
         let plain = quantizedLayer(trainable: false, seed: 8)
         let scaled = LearnedStepLinear(base: DenseLinear(Matrix(rows: m, cols: n, storage: weightDoubles(plain).map(Float.init))), trainable: false,

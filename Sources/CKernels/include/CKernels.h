@@ -45,4 +45,22 @@ void qaft_bf16_to_f32(const uint16_t *in, long count, float *out);
 /// bits[i] = bf16(x[i]) as qaft_f32_to_bf16 rounds, and x[i] = its fp32 value, in one pass over x.
 void qaft_round_bf16_in_place(float *x, long count, uint16_t *bits);
 
+/// LSQ+ fake quantization in place over `groups` consecutive groups of `group` weights, group i
+/// with step[i] and offset[i]: w ← s·((w̃ − Q_N) − z), w̃ = round-half-even(clamp((w − b)/s, qn, qp)),
+/// z = −qn − b/s (Methods' `LearnedStepQuantizer`, which documents the math).
+void qaft_lsq_fake_quantize(float *w, long groups, long group, const float *step, const float *offset,
+                            float qn, float qp);
+
+/// The stored codes w̃ − qn of the same groups.
+void qaft_lsq_codes(const float *w, long groups, long group, const float *step, const float *offset,
+                    float qn, float qp, uint8_t *codes);
+
+/// The STE backward of the same groups: d_step[i] += g·Σ ∂L/∂W_q·∂W_q/∂s and d_offset[i] += g·Σ
+/// ∂L/∂W_q·∂W_q/∂b, each sum taken over 16 lanes (lane l holding elements l, l + 16, …, accumulated
+/// with fused multiply–adds for s) and the lanes then added in order from −0. With `masked` (may
+/// equal gradient), M ⊙ gradient is written there; with `quantized` (may equal w), W_q.
+void qaft_lsq_backward(const float *w, long groups, long group, const float *step, const float *offset,
+                       float qn, float qp, float g, const float *gradient, float *masked, float *quantized,
+                       float *d_step, float *d_offset);
+
 #endif

@@ -27,7 +27,7 @@ public protocol InputGradientLinear: LinearOperator {
 /// Forward saves for backward: x (for dW only; dx needs W alone).
 public enum Linear {
     /// W already in bf16 (row-major, leading dimension `in`), handed to `body` on demand: a frozen
-    /// weight's cached copy, or a trained weight rounded in the pass that computed it.
+    /// weight's cached copy.
     public typealias RoundedWeight = (_ body: (UnsafePointer<UInt16>) -> Void) -> Void
 
     /// y = x Wᵀ. `rounded`, when given, is used instead of rerounding W when the product runs in bf16.
@@ -51,7 +51,7 @@ public enum Linear {
         rows: Int, in n: Int, out m: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
         if let rounded, BF16.applies(m: rows, n: n, k: m) {
-            return rounded { backwardInput(dy, bf16: $0, rows: rows, in: n, out: m, into: dx, accumulate: accumulate) }
+            return rounded { backwardInput(.float(dy, ld: m), bf16: $0, rows: rows, in: n, out: m, into: dx, accumulate: accumulate) }
         }
         BLAS.gemm(m: rows, n: n, k: m, a: dy, lda: m, b: w, ldb: n, beta: accumulate ? 1 : 0, c: dx, ldc: n)
     }
@@ -63,10 +63,11 @@ public enum Linear {
         BF16.gemm(transB: true, m: rows, n: m, k: n, a: .float(x, ld: n), b: .bf16(w, ld: n), c: y, ldc: m)
     }
 
-    /// dx = dy · W (or dx +=) with W held only in bf16: `backwardInput`'s bf16 product.
-    public static func backwardInput(_ dy: UnsafePointer<Float>, bf16 w: UnsafePointer<UInt16>, rows: Int, in n: Int, out m: Int,
+    /// dx = dy · W (or dx +=) with W held only in bf16: `backwardInput`'s bf16 product. dy (rows,
+    /// out) may come already rounded, when another product reads it too.
+    public static func backwardInput(_ dy: BF16Operand, bf16 w: UnsafePointer<UInt16>, rows: Int, in n: Int, out m: Int,
                                      into dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        BF16.gemm(m: rows, n: n, k: m, a: .float(dy, ld: m), b: .bf16(w, ld: n), beta: accumulate ? 1 : 0, c: dx, ldc: n)
+        BF16.gemm(m: rows, n: n, k: m, a: dy, b: .bf16(w, ld: n), beta: accumulate ? 1 : 0, c: dx, ldc: n)
     }
 
     /// dW += dyᵀ · x, summed over the rows. Only trainable weights call this: a frozen weight never
