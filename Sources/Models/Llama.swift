@@ -239,14 +239,15 @@ public final class Llama {
             } else {
                 segs = [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)]
             }
-            return (s, p, segs)
+            return (s: s, p: p, segs: segs)
         }
-        SecondCore.shared.share(attended.count * c.kvHeadCount) { item, core in
-            let (s, p, segs) = attended[item / c.kvHeadCount], g = item % c.kvHeadCount
+        CausalAttention.share(attended, kvHeads: c.kvHeadCount, scratchPerCore: scoresPerCore,
+                              cost: { $0.s.count * ($0.s.count + $0.p) }) { item, g, scratch in
+            let (s, p, segs) = item
             CausalAttention.forward(
                 q: q + s.offset * Q, queries: s.count, qStride: Q, segments: segs, past: p,
                 heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l), groups: g..<g + 1,
-                out: att + s.offset * Q, outStride: Q, scores: scores + core * scoresPerCore)
+                out: att + s.offset * Q, outStride: Q, scores: scores + scratch)
         }
         b.apply(.o, att, rows: N, into: xb)
         SIMDMath.add(xb, into: x, N * D)

@@ -101,10 +101,11 @@ public enum BF16 {
         case let .bf16(p, ld): body(p, ld)
         case let .float(p, ld):
             func fill(_ out: UnsafeMutablePointer<UInt16>) {
-                // A small operand (LoRA's factors) is rounded here: the hand-off would cost more.
-                onBothCores(split && rows * cols >= SecondCore.splitValues, rows: rows) { r in
+                func part(_ r: Range<Int>) {
                     round(p + r.lowerBound * ld, ld: ld, rows: r.count, cols: cols, into: out + r.lowerBound * cols, ldOut: cols)
                 }
+                // A small operand (LoRA's factors) is rounded here: the hand-off would cost more.
+                if split { SecondCore.shared.halves(rows: rows, width: cols, part) } else { part(0..<rows) }
                 body(out, cols)
             }
             let count = rows * cols

@@ -10,6 +10,8 @@ public final class ThreadScratch {
     /// Room for fp32 values a pass makes only to round them to bf16 a block at a time (a weight
     /// block that stays in L2 instead of being written to a layer-sized buffer in memory).
     public let staging = ScratchBuffer<Float>()
+    /// Room for bf16 operands a caller rounds once for several products (attention's Q, K, V, P…).
+    public let operands = ScratchBuffer<UInt16>()
 
     private init() {}
 

@@ -132,7 +132,6 @@ public final class TrainableLlama {
         let maxT = tokens.sequences.map(\.count).max() ?? 0
         let xb = a.normed.reserve(N * D), proj = a.projected.reserve(N * D), hidden = a.hidden.reserve(N * H)
         let scores = a.scores.reserve(SecondCore.cores * maxT * maxT)
-        let attended = tokens.sequences.filter { $0.count > 0 }.sorted { $0.count > $1.count }
         a.ffnInBF16 = ComputePrecision.current == .bf16
         for l in range {
             let b = blocks[l], x = a.residual[l].pointer, site = l * Projection.allCases.count
@@ -155,13 +154,13 @@ public final class TrainableLlama {
                 rope.apply(q, rows: N, heads: c.headCount, stride: Q, positions: pos.baseAddress!)
                 rope.apply(k, rows: N, heads: c.kvHeadCount, stride: KV, positions: pos.baseAddress!)
             }
-            SecondCore.shared.share(attended.count * c.kvHeadCount) { item, core in
-                let s = attended[item / c.kvHeadCount], g = item % c.kvHeadCount
+            CausalAttention.share(tokens.sequences, kvHeads: c.kvHeadCount, scratchPerCore: maxT * maxT,
+                                  cost: { $0.count * $0.count }) { s, g, scratch in
                 CausalAttention.forward(
                     q: q + s.offset * Q, queries: s.count, qStride: Q,
                     segments: [.init(keys: k + s.offset * KV, values: v + s.offset * KV, count: s.count, stride: KV)],
                     past: 0, heads: c.headCount, kvHeads: c.kvHeadCount, headDim: c.headDim, window: c.window(layer: l),
-                    groups: g..<g + 1, out: att + s.offset * Q, outStride: Q, scores: scores + core * maxT * maxT)
+                    groups: g..<g + 1, out: att + s.offset * Q, outStride: Q, scores: scores + scratch)
             }
             run(.o, att, proj)
             mid.update(from: x, count: N * D)

@@ -69,7 +69,6 @@ extension TrainableLlama {
         let dh = a.dHidden.reserve(N * H), du = a.dUp.reserve(N * H)
         let maxT = tokens.sequences.map(\.count).max() ?? 0
         let p = a.scores.reserve(SecondCore.cores * maxT * maxT), dp = a.dScores.reserve(SecondCore.cores * maxT * maxT)
-        let attended = tokens.sequences.filter { $0.count > 0 }.sorted { $0.count > $1.count }
 
         for l in range.reversed() {
             let b = blocks[l]
@@ -91,8 +90,8 @@ extension TrainableLlama {
             // Attention: dx now holds ∂L/∂mid[l]. Biases pass gradients through unchanged (frozen).
             b.attnNorm.withUnsafeBufferPointer { RMSNorm.forward(x, weight: $0.baseAddress!, eps: c.normEps, rows: N, dim: D, into: xb, rstd: rstd) }
             b.o.backward(dx, input: att, rows: N, into: datt, accumulate: false)
-            SecondCore.shared.share(attended.count * c.kvHeadCount) { item, core in
-                let s = attended[item / c.kvHeadCount], g = item % c.kvHeadCount, scratch = core * maxT * maxT
+            CausalAttention.share(tokens.sequences, kvHeads: c.kvHeadCount, scratchPerCore: maxT * maxT,
+                                  cost: { $0.count * $0.count }) { s, g, scratch in
                 CausalAttention.backward(
                     dOut: datt + s.offset * Q, outStride: Q, q: q + s.offset * Q, qStride: Q,
                     keys: k + s.offset * KV, values: v + s.offset * KV, kvStride: KV,

@@ -52,6 +52,10 @@ final class AttentionTests: XCTestCase {
         run(T: 5, past: 7, split: 3)
         run(T: 1, past: 11, split: 6)
         run(T: 1, past: 0, split: 1)
+        // Longer than a block of `CausalAttention.causalRows` queries: blocks see only their keys.
+        run(T: 150, past: 0, split: 150)
+        run(T: 150, past: 0, split: 70)
+        run(T: 100, past: 40, split: 90)
     }
 
     /// Interleaved pairs on permuted rows equal rotate-half on the original rows: the identity that

@@ -56,8 +56,14 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// A short sequence, and one longer than `CausalAttention.causalRows` (a full and a partial
+    /// block of queries, each against the keys it sees).
     func testCausalGQAAttention() {
-        let T = 5, heads = 4, kvHeads = 2, hd = 8, D = heads * hd, KV = kvHeads * hd
+        for T in [5, CausalAttention.causalRows + 6] { checkCausalGQAAttention(T: T) }
+    }
+
+    func checkCausalGQAAttention(T: Int) {
+        let heads = 4, kvHeads = 2, hd = 8, D = heads * hd, KV = kvHeads * hd
         let q = gaussian(T * D), k = gaussian(T * KV), v = gaussian(T * KV), c = gaussian(T * D)
         var out = [Float](repeating: 0, count: T * D), scores = [Float](repeating: 0, count: T * T)
         k.withUnsafeBufferPointer { kp in

@@ -30,6 +30,18 @@ public enum CausalAttention {
         }
     }
 
+    /// Runs `body(item, kvHead, scratchOffset)` for every KV head of every item of a batch with a
+    /// nonzero `cost` (queries × keys): the (item, KV head) pairs shared over the two cores
+    /// (`SecondCore.share`), costliest items first so the last pairs to start are short ones, and
+    /// `scratchOffset` (core × `scratchPerCore`) placing the pair's scratch in the core's part.
+    public static func share<Item>(_ items: [Item], kvHeads: Int, scratchPerCore: Int, cost: (Item) -> Int,
+                                   _ body: (Item, Int, Int) -> Void) {
+        let ordered = items.filter { cost($0) > 0 }.sorted { cost($0) > cost($1) }
+        SecondCore.shared.share(ordered.count * kvHeads) { i, core in
+            body(ordered[i / kvHeads], i % kvHeads, core * scratchPerCore)
+        }
+    }
+
     public static func forward(
         q: UnsafePointer<Float>, queries T: Int, qStride: Int,
         segments: [KeyValueSegment], past: Int,
@@ -67,32 +79,104 @@ public enum CausalAttention {
             }
             return
         }
-        let kv = groups ?? 0..<kvHeads
-        for h in kv.lowerBound * group..<kv.upperBound * group {
-            let kvOffset = (h / group) * hd
+        // In bf16 each operand is rounded once for every product that reads it (K and V once for
+        // the group's query heads, P as its softmax writes it) instead of once per product.
+        let copies = BF16.applies(m: T, n: L, k: hd) ? ThreadScratch.current.operands.reserve(T * L + T * hd + 2 * L * hd) : nil
+        let p16 = copies, q16 = copies.map { $0 + T * L }, k16 = q16.map { $0 + T * hd }, v16 = k16.map { $0 + L * hd }
+        for kvh in groups ?? 0..<kvHeads {
             var col = 0
-            for s in segments {
-                BLAS.gemm(transB: true, m: T, n: s.count, k: hd, alpha: scale,
-                          a: q + h * hd, lda: qStride, b: s.keys + kvOffset, ldb: s.stride, c: scores + col, ldc: L)
-                col += s.count
+            let runs = segments.map { s in
+                defer { col += s.count }
+                func operand(_ rows: UnsafePointer<Float>, _ copies: UnsafeMutablePointer<UInt16>?) -> Operand {
+                    Operand(rows + kvh * hd, ld: s.stride, rows: s.count, cols: hd, roundingInto: copies.map { $0 + col * hd })
+                }
+                return (keys: operand(s.keys, k16), values: operand(s.values, v16), start: col, count: s.count)
             }
-            for t in 0..<T { softmaxRow(scores + t * L, from: firstVisible(past + t, window), visible: past + t + 1, width: L) }
-            accumulate(scores, rows: T, L: L, segments: segments, kvOffset: kvOffset, hd: hd,
-                       out: out + h * hd, ldOut: outStride)
+            for h in kvh * group..<(kvh + 1) * group {
+                let qh = Operand(q + h * hd, ld: qStride, rows: T, cols: hd, roundingInto: q16)
+                for r in runs {
+                    causalScores(T, keys: r.count, start: r.start, past: past, hd: hd, alpha: scale, qh, r.keys,
+                                 into: scores + r.start, ldc: L)
+                }
+                for t in 0..<T {
+                    softmaxRow(scores + t * L, from: firstVisible(past + t, window), visible: past + t + 1, width: L)
+                    if let p16 { BF16.round(scores + t * L, ld: L, rows: 1, cols: L, into: p16 + t * L, ldOut: L) }
+                }
+                let probabilities = Operand(scores, ld: L, rounded: p16, roundedLD: L)
+                for (i, r) in runs.enumerated() {
+                    product(m: T, n: hd, k: r.count, probabilities.columns(from: r.start), r.values,
+                            beta: i == 0 ? 0 : 1, c: out + h * hd, ldc: outStride)
+                }
+            }
         }
     }
 
-    /// out (rows, hd) = P (rows, L) · V over the segments.
-    @inline(__always)
-    private static func accumulate(
-        _ p: UnsafePointer<Float>, rows: Int, L: Int, segments: [KeyValueSegment], kvOffset: Int, hd: Int,
-        out: UnsafeMutablePointer<Float>, ldOut: Int
+    /// A matrix operand of attention's products: its fp32 values (row stride `ld`) and, when the
+    /// products run in bf16, the same values rounded once into a dense copy (row stride
+    /// `roundedLD`) that every product reading them shares.
+    private struct Operand {
+        let values: UnsafePointer<Float>, ld: Int
+        let rounded: UnsafePointer<UInt16>?, roundedLD: Int
+
+        /// An operand whose copy, when there is one, its producer fills (P and dS, row by row as their
+        /// passes write them).
+        init(_ values: UnsafePointer<Float>, ld: Int, rounded: UnsafePointer<UInt16>?, roundedLD: Int) {
+            self.values = values
+            self.ld = ld
+            self.rounded = rounded
+            self.roundedLD = roundedLD
+        }
+
+        /// `rows` × `cols` values, rounded into `copy` when given.
+        init(_ values: UnsafePointer<Float>, ld: Int, rows: Int, cols: Int, roundingInto copy: UnsafeMutablePointer<UInt16>?) {
+            if let copy { BF16.round(values, ld: ld, rows: rows, cols: cols, into: copy, ldOut: cols) }
+            self.init(values, ld: ld, rounded: copy, roundedLD: cols)
+        }
+
+        /// The columns from `col` on.
+        func columns(from col: Int) -> Operand {
+            Operand(values + col, ld: ld, rounded: rounded.map { $0 + col }, roundedLD: roundedLD)
+        }
+
+        /// The rows from `row` on.
+        func rows(from row: Int) -> Operand {
+            Operand(values + row * ld, ld: ld, rounded: rounded.map { $0 + row * roundedLD }, roundedLD: roundedLD)
+        }
+    }
+
+    /// c (T × keys) = alpha·A·Bᵀ, A's T rows the queries at positions past + t, B's rows the keys at
+    /// positions start ..< start + keys (K = hd): S = QKᵀ, or dP = dO·Vᵀ. Causal: run by blocks of
+    /// `causalRows` queries, each against the keys up to its last query only, so most entries
+    /// above the diagonal, which the softmax (or the dS pass) overwrites, are never computed. Every
+    /// computed entry is the same K = hd sum as in the whole product, and each block runs in bf16
+    /// exactly when the whole product would.
+    private static func causalScores(_ T: Int, keys n: Int, start: Int, past: Int, hd: Int, alpha: Float, _ a: Operand, _ b: Operand,
+                               into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let bf16 = BF16.applies(m: T, n: n, k: hd)
+        for r0 in stride(from: 0, to: T, by: causalRows) {
+            let r1 = Swift.min(T, r0 + causalRows), seen = Swift.min(n, past + r1 - start)
+            guard seen > 0 else { continue }
+            product(transB: true, m: r1 - r0, n: seen, k: hd, alpha: alpha, a.rows(from: r0), b, c: c + r0 * ldc, ldc: ldc, bf16: bf16)
+        }
+    }
+
+    /// Queries per block of `causalScores`: blocks of 64 skip 3/8 of a 256-token product and stay large
+    /// enough for oneDNN's kernels.
+    public static let causalRows = 64
+
+    /// C = alpha·op(A)·op(B) + beta·C: oneDNN's bf16 product on the operands' copies when both have
+    /// one and it is large enough (`BF16.applies`, or `bf16` when given: a part of a product that
+    /// is), else `BLAS.sgemm` on their fp32 values.
+    private static func product(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: Operand, _ b: Operand, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, bf16: Bool? = nil
     ) {
-        var col = 0
-        for (i, s) in segments.enumerated() {
-            BLAS.gemm(m: rows, n: hd, k: s.count, a: p + col, lda: L, b: s.values + kvOffset, ldb: s.stride,
-                      beta: i == 0 ? 0 : 1, c: out, ldc: ldOut)
-            col += s.count
+        if let ra = a.rounded, let rb = b.rounded, bf16 ?? BF16.applies(m: m, n: n, k: k) {
+            BF16.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: .bf16(ra, ld: a.roundedLD),
+                      b: .bf16(rb, ld: b.roundedLD), beta: beta, c: c, ldc: ldc)
+        } else {
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.values, lda: a.ld,
+                       b: b.values, ldb: b.ld, beta: beta, c: c, ldc: ldc)
         }
     }
 
@@ -130,34 +214,44 @@ public enum CausalAttention {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         probabilities p: UnsafeMutablePointer<Float>, dProbabilities dp: UnsafeMutablePointer<Float>
     ) {
-        let group = heads / kvHeads
-        let scale = 1 / Float(hd).squareRoot(), kv = groups ?? 0..<kvHeads
-        for h in kv.lowerBound * group..<kv.upperBound * group {
-            let kvOffset = (h / group) * hd
-            let first: Float = h % group == 0 ? 0 : 1
-            BLAS.gemm(transB: true, m: T, n: T, k: hd, alpha: scale,
-                      a: q + h * hd, lda: qStride, b: keys + kvOffset, ldb: kvStride, c: p, ldc: T)
-            for t in 0..<T { softmaxRow(p + t * T, from: firstVisible(t, window), visible: t + 1, width: T) }
-            BLAS.gemm(transB: true, m: T, n: T, k: hd, a: dOut + h * hd, lda: outStride,
-                      b: values + kvOffset, ldb: kvStride, c: dp, ldc: T)
-            BLAS.gemm(transA: true, m: T, n: hd, k: T, a: p, lda: T, b: dOut + h * hd, ldb: outStride,
-                      beta: first, c: dv + kvOffset, ldc: kvStride)
-            for t in 0..<T {
-                // Columns past t (and before the window) hold P = 0, so dS is 0 there without a mask.
-                let pr = p + t * T, dr = dp + t * T, n = t + 1
-                let shift = Float16x(repeating: SIMDMath.dot(pr, dr, n))
-                var i = 0
-                while i + 16 <= n {
-                    SIMDMath.store(SIMDMath.load(pr + i) * (SIMDMath.load(dr + i) - shift), dr + i)
-                    i += 16
+        let group = heads / kvHeads, scale = 1 / Float(hd).squareRoot()
+        // In bf16 each operand is rounded once for the products that read it (as in `forward`).
+        let copies = BF16.applies(m: T, n: T, k: hd) ? ThreadScratch.current.operands.reserve(2 * T * T + 4 * T * hd) : nil
+        let p16 = copies, ds16 = copies.map { $0 + T * T }, q16 = ds16.map { $0 + T * T }
+        let do16 = q16.map { $0 + T * hd }, k16 = do16.map { $0 + T * hd }, v16 = k16.map { $0 + T * hd }
+        for kvh in groups ?? 0..<kvHeads {
+            let kvOffset = kvh * hd
+            let k = Operand(keys + kvOffset, ld: kvStride, rows: T, cols: hd, roundingInto: k16)
+            let v = Operand(values + kvOffset, ld: kvStride, rows: T, cols: hd, roundingInto: v16)
+            for h in kvh * group..<(kvh + 1) * group {
+                let first: Float = h % group == 0 ? 0 : 1
+                let qh = Operand(q + h * hd, ld: qStride, rows: T, cols: hd, roundingInto: q16)
+                let dOh = Operand(dOut + h * hd, ld: outStride, rows: T, cols: hd, roundingInto: do16)
+                causalScores(T, keys: T, start: 0, past: 0, hd: hd, alpha: scale, qh, k, into: p, ldc: T)
+                for t in 0..<T {
+                    softmaxRow(p + t * T, from: firstVisible(t, window), visible: t + 1, width: T)
+                    if let p16 { BF16.round(p + t * T, ld: T, rows: 1, cols: T, into: p16 + t * T, ldOut: T) }
                 }
-                while i < n { dr[i] = pr[i] * (dr[i] - shift[0]); i += 1 }
-                if n < T { (dr + n).update(repeating: 0, count: T - n) }
+                causalScores(T, keys: T, start: 0, past: 0, hd: hd, alpha: 1, dOh, v, into: dp, ldc: T)
+                product(transA: true, m: T, n: hd, k: T, Operand(p, ld: T, rounded: p16, roundedLD: T), dOh,
+                        beta: first, c: dv + kvOffset, ldc: kvStride)
+                for t in 0..<T {
+                    // Columns past t (and before the window) hold P = 0, so dS is 0 there without a mask.
+                    let pr = p + t * T, dr = dp + t * T, n = t + 1
+                    let shift = Float16x(repeating: SIMDMath.dot(pr, dr, n))
+                    var i = 0
+                    while i + 16 <= n {
+                        SIMDMath.store(SIMDMath.load(pr + i) * (SIMDMath.load(dr + i) - shift), dr + i)
+                        i += 16
+                    }
+                    while i < n { dr[i] = pr[i] * (dr[i] - shift[0]); i += 1 }
+                    if n < T { (dr + n).update(repeating: 0, count: T - n) }
+                    if let ds16 { BF16.round(dr, ld: T, rows: 1, cols: T, into: ds16 + t * T, ldOut: T) }
+                }
+                let ds = Operand(dp, ld: T, rounded: ds16, roundedLD: T)
+                product(m: T, n: hd, k: T, alpha: scale, ds, k, c: dq + h * hd, ldc: qStride)
+                product(transA: true, m: T, n: hd, k: T, alpha: scale, ds, qh, beta: first, c: dk + kvOffset, ldc: kvStride)
             }
-            BLAS.gemm(m: T, n: hd, k: T, alpha: scale, a: dp, lda: T, b: keys + kvOffset, ldb: kvStride,
-                      c: dq + h * hd, ldc: qStride)
-            BLAS.gemm(transA: true, m: T, n: hd, k: T, alpha: scale, a: dp, lda: T, b: q + h * hd, ldb: qStride,
-                      beta: first, c: dk + kvOffset, ldc: kvStride)
         }
     }
 }
