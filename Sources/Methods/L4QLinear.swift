@@ -112,10 +112,9 @@ public final class L4QLinear: TrainableLinear {
         let m = outFeatures, n = inFeatures, gc = quantizer.groups(cols: n), bf16 = runsInBF16(rows: rows)
         let w = bf16 ? nil : scratch.weight.reserve(m * n), rounded = bf16 ? scratch.bf16Weight.reserve(m * n) : nil
         forEachRowBlock { block in
-            let wq = Self.destination(block, width: n, in: w)
+            let wq = Self.destination(block, width: n, in: w), groups = block.lowerBound * gc
             merge(rows: block, into: wq)
-            quantizer.fakeQuantize(wq, rows: block.count, cols: n,
-                                   step: step.value.pointer + block.lowerBound * gc, offset: offset.value.pointer + block.lowerBound * gc)
+            quantizer.fakeQuantize(wq, rows: block.count, cols: n, step: step.value.pointer + groups, offset: offset.value.pointer + groups)
             if let rounded { Self.round(block, width: n, wq, into: rounded) }
         }
         if let rounded {

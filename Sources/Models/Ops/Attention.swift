@@ -12,7 +12,7 @@ import Tensor
 ///
 /// Both directions compute the query heads of the KV heads `groups` (all by default): a batch's
 /// attention is independent per (sequence, KV head), so its callers share those items over the
-/// cores (`SecondCore.share`), every product of an item on one core, instead of splitting each
+/// cores (`share`), every product of an item on one core, instead of splitting each
 /// of a layer's hundreds of small products, and the softmax passes between them, in two.
 public enum CausalAttention {
     /// One run of keys and values: `count` rows starting at `keys`/`values`, row stride `stride`.
@@ -81,7 +81,8 @@ public enum CausalAttention {
         }
         // In bf16 each operand is rounded once for every product that reads it (K and V once for
         // the group's query heads, P as its softmax writes it) instead of once per product.
-        let copies = BF16.applies(m: T, n: L, k: hd) ? ThreadScratch.current.operands.reserve(T * L + T * hd + 2 * L * hd) : nil
+        let copies = BF16.applies(m: T, n: L, k: hd)
+            ? ThreadScratch.current.operands.reserve(T * L + T * hd + 2 * L * hd) : nil
         let p16 = copies, q16 = copies.map { $0 + T * L }, k16 = q16.map { $0 + T * hd }, v16 = k16.map { $0 + L * hd }
         for kvh in groups ?? 0..<kvHeads {
             var col = 0
@@ -150,18 +151,21 @@ public enum CausalAttention {
     /// above the diagonal, which the softmax (or the dS pass) overwrites, are never computed. Every
     /// computed entry is the same K = hd sum as in the whole product, and each block runs in bf16
     /// exactly when the whole product would.
-    private static func causalScores(_ T: Int, keys n: Int, start: Int, past: Int, hd: Int, alpha: Float, _ a: Operand, _ b: Operand,
-                               into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    private static func causalScores(
+        _ T: Int, keys n: Int, start: Int, past: Int, hd: Int, alpha: Float, _ a: Operand, _ b: Operand,
+        into c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         let bf16 = BF16.applies(m: T, n: n, k: hd)
         for r0 in stride(from: 0, to: T, by: causalRows) {
             let r1 = Swift.min(T, r0 + causalRows), seen = Swift.min(n, past + r1 - start)
             guard seen > 0 else { continue }
-            product(transB: true, m: r1 - r0, n: seen, k: hd, alpha: alpha, a.rows(from: r0), b, c: c + r0 * ldc, ldc: ldc, bf16: bf16)
+            product(transB: true, m: r1 - r0, n: seen, k: hd, alpha: alpha, a.rows(from: r0), b,
+                    c: c + r0 * ldc, ldc: ldc, bf16: bf16)
         }
     }
 
-    /// Queries per block of `causalScores`: blocks of 64 skip 3/8 of a 256-token product and stay large
-    /// enough for oneDNN's kernels.
+    /// Queries per block of `causalScores`: blocks of 64 skip 3/8 of a 256-token product and stay
+    /// large enough for oneDNN's kernels.
     public static let causalRows = 64
 
     /// C = alpha·op(A)·op(B) + beta·C: oneDNN's bf16 product on the operands' copies when both have
@@ -216,7 +220,8 @@ public enum CausalAttention {
     ) {
         let group = heads / kvHeads, scale = 1 / Float(hd).squareRoot()
         // In bf16 each operand is rounded once for the products that read it (as in `forward`).
-        let copies = BF16.applies(m: T, n: T, k: hd) ? ThreadScratch.current.operands.reserve(2 * T * T + 4 * T * hd) : nil
+        let copies = BF16.applies(m: T, n: T, k: hd)
+            ? ThreadScratch.current.operands.reserve(2 * T * T + 4 * T * hd) : nil
         let p16 = copies, ds16 = copies.map { $0 + T * T }, q16 = ds16.map { $0 + T * T }
         let do16 = q16.map { $0 + T * hd }, k16 = do16.map { $0 + T * hd }, v16 = k16.map { $0 + T * hd }
         for kvh in groups ?? 0..<kvHeads {
