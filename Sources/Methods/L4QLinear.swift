@@ -8,7 +8,8 @@ import Training
 /// lives inside the quantized weight, so the deployed layer is integer codes alone.
 ///
 /// Memory-lean by hand (§1.4): nothing weight-sized is kept between forward and backward. The
-/// forward merges and fake-quantizes into the model's shared scratch; the backward recomputes the
+/// forward merges and fake-quantizes into the model's shared scratch (in bf16, only W_q's rounded
+/// copy is layer-sized: `runsInBF16`); the backward recomputes the
 /// merge, forms G = ∂L/∂W_q = dyᵀx as the one (out × in) temporary (shared scratch), and in one pass
 /// per L2-sized block of rows turns the merged weight into W_q and G into M ⊙ G while summing the
 /// s and b gradients. Then

@@ -12,7 +12,8 @@ public final class WeightScratch {
     public let gradient = FloatBuffer()
     /// `weight` rounded to bf16, for layers that round it in the pass that computes it.
     public let bf16Weight = ScratchBuffer<UInt16>()
-    /// `gradient` (masked) rounded to bf16 in the same pass.
+    /// M ⊙ G rounded to bf16 in the pass that computes it (its fp32 values then never reach
+    /// `gradient`).
     public let bf16Gradient = ScratchBuffer<UInt16>()
     /// A layer's output gradient rounded to bf16 once for the products that read it.
     public let bf16OutputGradient = ScratchBuffer<UInt16>()
